@@ -1,0 +1,80 @@
+/**
+ * Event logging for the servers: one line per event, human text or one JSON object, and
+ * a byte escaper that shows exactly what came over the wire (`b'GET / HTTP/1.1\r\n'`).
+ *
+ * ```ts
+ * const log = new EventLog({ json: false });
+ * log.event("connect", { peer: "127.0.0.1:5000" }, "connected by 127.0.0.1:5000");
+ * console.log(escapeBytes(new TextEncoder().encode("hi\r\n"))); // b'hi\r\n'
+ * ```
+ *
+ * @module
+ */
+
+/** How many bytes of a message a log line shows before truncating. */
+export const DEFAULT_LOG_PREVIEW_BYTES = 200;
+
+const HEX = "0123456789abcdef";
+
+/**
+ * Renders bytes like a Python bytes literal: printable ASCII as is, `\r \n \t \\ \'`
+ * escaped, everything else `\xNN`. Longer than `maxBytes`: cut, with `…(+N bytes)`.
+ */
+export function escapeBytes(bytes: Uint8Array, maxBytes = Infinity): string {
+  const n = Math.min(bytes.length, maxBytes);
+  let out = "b'";
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i];
+    if (c === 0x0d) out += "\\r";
+    else if (c === 0x0a) out += "\\n";
+    else if (c === 0x09) out += "\\t";
+    else if (c === 0x5c) out += "\\\\";
+    else if (c === 0x27) out += "\\'";
+    else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
+    else out += "\\x" + HEX[c >> 4] + HEX[c & 15];
+  }
+  out += "'";
+  if (bytes.length > n) out += `…(+${bytes.length - n} bytes)`;
+  return out;
+}
+
+/** Options for {@link EventLog}. */
+export interface EventLogOptions {
+  /** One JSON object per line instead of text. */
+  json?: boolean;
+  /** Where lines go. Default: stdout. */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes a whole line to stdout; a closed stdout (EPIPE) must not take the server down. */
+export function writeStdoutLine(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  try {
+    let off = 0;
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  } catch {
+    // stdout went away (pipe closed); logging is best-effort.
+  }
+}
+
+/** Writes one line per event: `text` in text mode, `{time, event, ...fields}` in JSON mode. */
+export class EventLog {
+  readonly json: boolean;
+  #write: (line: string) => void;
+
+  constructor(options: EventLogOptions = {}) {
+    this.json = options.json ?? false;
+    this.#write = options.write ?? writeStdoutLine;
+  }
+
+  /** Logs one event. */
+  event(event: string, fields: Record<string, unknown>, text: string): void {
+    if (this.json) {
+      this.#write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }));
+    } else {
+      this.#write(`${new Date().toISOString()} ${text}`);
+    }
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * sockit — TCP echo and a static HTTP/1.1 server, in one binary.
+ *
+ * The one entry point: parses argv with commander and dispatches to a subcommand in
+ * `lib/`. Usage errors are one line on stderr and exit code 2; runtime failures exit 1.
+ *
+ * ```sh
+ * deno run -A main.ts http-serve ./public --port 8080
+ * deno run -A main.ts echo-server --port 0
+ * deno run -A main.ts echo-client 127.0.0.1:8000 hello --expect hello
+ * ```
+ *
+ * @module
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import denoJson from "./deno.json" with { type: "json" };
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  parseByteSize,
+  parsePort,
+  parseSeconds,
+  UsageError,
+} from "./lib/cli.ts";
+
+/** Wraps a value parser so its UsageError becomes commander's "invalid argument" error. */
+function flag<T>(parse: (value: string) => T): (value: string) => T {
+  return (value: string) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+}
+
+/** Builds the whole command tree; exported so tests can inspect it without running it. */
+export function buildProgram(): Command {
+  const program = new Command("sockit")
+    .description(
+      "TCP echo client/server and a static-file HTTP/1.1 server, in one binary.",
+    )
+    .version(denoJson.version, "-V, --version", "print the version and exit")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // One line per usage error: commander's message and suggestion, joined.
+      outputError: (message, write) =>
+        write(
+          `sockit: ${
+            message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()
+          } (see 'sockit --help')\n`,
+        ),
+    })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  sockit http-serve                       serve the built-in site on http://0.0.0.0:8000/
+  sockit http-serve ./public --port 8080  serve a folder
+  sockit echo-server --port 9000          echo every byte back (RFC 862)
+  sockit echo-client localhost:9000 hello --expect hello
+  sockit echo-client localhost:9000 ping --count 10   round-trip times
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
+    );
+
+  // --- echo-server ---------------------------------------------------------------------
+  program
+    .command("echo-server")
+    .description("TCP echo server: raw bytes (RFC 862), lines, or length-prefixed frames")
+    .option("--host <host>", "address to listen on", "0.0.0.0")
+    .option("--port <port>", "port to listen on (0 = any free port)", flag(parsePort), 8000)
+    .addOption(
+      new Option("--mode <mode>", "what one message is").choices(["raw", "line", "length"])
+        .default("raw"),
+    )
+    .option("--reply <text>", "answer every message with TEXT instead of echoing (line/length)")
+    .option(
+      "--max-frame <bytes>",
+      "largest line or frame accepted (e.g. 64KiB, 16MiB)",
+      flag((v) => parseByteSize(v, "--max-frame")),
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "close a connection idle this long (0 = never)",
+      flag((v) => parseSeconds(v, "--idle-timeout")),
+      300,
+    )
+    .option("--quiet", "do not log each message (connections are still logged)")
+    .option("--json", "log one JSON object per event")
+    .addHelpText(
+      "after",
+      `
+The first stdout line is always: sockit echo-server listening on tcp://HOST:PORT
+
+Examples:
+  sockit echo-server --port 9000
+  sockit echo-server --port 9000 --mode line --reply Yes
+  sockit echo-server --port 0 --json`,
+    )
+    .action(async (opts) => {
+      const { runEchoServer } = await import("./lib/echo_server.ts");
+      await runEchoServer(opts);
+    });
+
+  // --- echo-client ---------------------------------------------------------------------
+  program
+    .command("echo-client")
+    .description("send messages to an echo server, print replies and round-trip times")
+    .argument("<address>", "[HOST:]PORT of the server (IPv6: [::1]:8000)")
+    .argument("[message...]", "messages to send (none: read stdin)")
+    .addOption(
+      new Option("--mode <mode>", "how messages are framed").choices(["raw", "line", "length"])
+        .default("line"),
+    )
+    .option(
+      "--count <n>",
+      "send each message N times and print round-trip statistics",
+      flag((v) => {
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1) throw new UsageError(`invalid --count '${v}'`);
+        return n;
+      }),
+    )
+    .option(
+      "--interval <seconds>",
+      "pause between messages",
+      flag((v) => parseSeconds(v, "--interval")),
+      0,
+    )
+    .option(
+      "--timeout <seconds>",
+      "give up on connecting or on a reply after this long",
+      flag((v) => parseSeconds(v, "--timeout")),
+      5,
+    )
+    .option(
+      "--wait <seconds>",
+      "retry connecting until the port accepts or this time is up",
+      flag((v) => parseSeconds(v, "--wait")),
+    )
+    .option("--expect <text>", "exit 1 unless every reply equals TEXT")
+    .option("--json", "print results as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  sockit echo-client 9000 hello                      one round trip to localhost:9000
+  sockit echo-client example.org:7 hi --expect hi    CI check: exit 1 unless it answers hi
+  sockit echo-client [::1]:9000 ping --count 20 --interval 0.2
+  printf 'a\\nb\\n' | sockit echo-client 9000           lines from stdin
+  sockit echo-client 9000 --wait 30 ready --expect ready   wait for a service to come up`,
+    )
+    .action(async (address: string, messages: string[], opts) => {
+      const { runEchoClient } = await import("./lib/echo_client.ts");
+      const code = await runEchoClient(address, messages, opts);
+      if (code !== EXIT_OK) Deno.exit(code);
+    });
+
+  // --- http-serve ----------------------------------------------------------------------
+  program
+    .command("http-serve")
+    .description("serve a folder (or the built-in site) over HTTP/1.1")
+    .argument("[dir]", "folder to serve (default: the built-in site)")
+    .option("--host <host>", "address to listen on", "0.0.0.0")
+    .option("--port <port>", "port to listen on (0 = any free port)", flag(parsePort), 8000)
+    .action(async (dir: string | undefined, opts) => {
+      const { runHttpServe } = await import("./lib/http/serve.ts");
+      await runHttpServe(dir, opts);
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `args`; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  if (args.length === 0) {
+    program.outputHelp();
+    return EXIT_OK;
+  }
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (err instanceof UsageError) {
+      console.error(`sockit: ${err.message} (see 'sockit --help')`);
+      return EXIT_USAGE;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`sockit: ${message}`);
+    return EXIT_FAILURE;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

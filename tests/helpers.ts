@@ -1,0 +1,212 @@
+/**
+ * Test helpers shared by the end-to-end tests: run the real CLI as a subprocess, wait for
+ * its "listening" line, talk to it, and stop it.
+ *
+ * ```ts
+ * await using server = await startServer(["echo-server", "--port", "0", "--host", "127.0.0.1"]);
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+ * ```
+ *
+ * @module
+ */
+import { LISTENING_LINE_PATTERN } from "../lib/cli.ts";
+
+/** Absolute path of main.ts. */
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Absolute path of the repository root. */
+export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** The command that runs the CLI from source, with the permissions the binary has. */
+export function cliCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-all", MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...options,
+  });
+}
+
+/** Runs the CLI to completion; resolves with exit code and decoded output. */
+export async function runCli(
+  args: string[],
+  options: Deno.CommandOptions & { input?: Uint8Array | string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { input, ...rest } = options;
+  const child = cliCommand(args, { ...rest, stdin: input === undefined ? "null" : "piped" })
+    .spawn();
+  if (input !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** A running server subprocess. */
+export interface RunningServer extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  port: number;
+  host: string;
+  /** Every stdout line so far (the listening line first). */
+  lines: string[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves when a stdout line matching `pattern` has been printed. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends SIGTERM (or `signal`) and resolves with the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Spawns `sockit ARGS` and resolves once its first stdout line (the listening line) has
+ * been parsed. Fails with the server's stderr if it exits or is silent for `timeoutMs`.
+ */
+export async function startServer(
+  args: string[],
+  options: Deno.CommandOptions & { timeoutMs?: number; command?: Deno.Command } = {},
+): Promise<RunningServer> {
+  const { timeoutMs = 20_000, command, ...rest } = options;
+  const child = (command ?? cliCommand(args, rest)).spawn();
+  const lines: string[] = [];
+  let stderrText = "";
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  let exited = false;
+
+  const pumpStdout = (async () => {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of child.stdout) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl;
+      while ((nl = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.pattern.test(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    }
+  })();
+  const pumpStderr = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderrText += decoder.decode(chunk, { stream: true });
+  })();
+  const statusPromise = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+
+  const waitForLine = (pattern: RegExp, ms = timeoutMs): Promise<string> => {
+    const existing = lines.find((l) => pattern.test(l));
+    if (existing !== undefined) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `no stdout line matching ${pattern} within ${ms} ms${
+              exited ? " (server exited)" : ""
+            }\nstdout:\n${lines.join("\n")}\nstderr:\n${stderrText}`,
+          ),
+        );
+      }, ms);
+      waiters.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      statusPromise.then(() =>
+        setTimeout(() => {
+          if (waiters.some((w) => w.pattern === pattern)) {
+            clearTimeout(timer);
+            reject(
+              new Error(
+                `server exited before printing ${pattern}\nstdout:\n${
+                  lines.join("\n")
+                }\nstderr:\n${stderrText}`,
+              ),
+            );
+          }
+        }, 50)
+      );
+    });
+  };
+
+  const stop = async (signal: Deno.Signal = "SIGTERM") => {
+    if (!exited) {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    }
+    const status = await statusPromise;
+    await Promise.allSettled([pumpStdout, pumpStderr]);
+    return status;
+  };
+
+  let first: string;
+  try {
+    first = await waitForLine(LISTENING_LINE_PATTERN);
+  } catch (err) {
+    await stop("SIGKILL");
+    throw err;
+  }
+  const m = LISTENING_LINE_PATTERN.exec(first)!;
+  return {
+    child,
+    port: Number(m[3]),
+    host: m[2].replace(/^\[|\]$/g, ""),
+    lines,
+    stderr: () => stderrText,
+    waitForLine,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** Reads from `conn` until it closes or `timeoutMs` passes; returns all bytes. */
+export async function readAll(conn: Deno.Conn, timeoutMs = 10_000): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(64 * 1024);
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, timeoutMs);
+  try {
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      parts.push(buf.slice(0, n));
+      total += n;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Hex SHA-256 of `data`. */
+export async function sha256(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
