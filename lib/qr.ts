@@ -1,0 +1,75 @@
+/**
+ * `http-serve --qr`: a QR code of the server's LAN URL drawn in the terminal, so a phone
+ * on the same network can open it.
+ *
+ * The QR symbol comes from `@paulmillr/qr` (zero dependencies, pure ESM, so it works in
+ * Deno and inside `deno compile`; it also ships a decoder, which the tests use to read our
+ * output back). It was preferred to `qrcode-terminal` (unmaintained since 2019, CommonJS
+ * only) and `qrcode` (pulls in yargs, pngjs and more for features we do not use).
+ *
+ * ```ts
+ * const url = lanUrlForQr("0.0.0.0", 8000, Deno.networkInterfaces()); // http://192.168.1.5:8000/
+ * if (url) console.log(renderTerminalQr(url));
+ * ```
+ *
+ * Rendering: two module rows per text row with the half-block characters `█ ▀ ▄` and
+ * space, light modules drawn as ink. On the usual dark terminal this shows dark modules
+ * on a light field as a scanner expects; on a light terminal the code appears inverted,
+ * which current phone scanners also read.
+ *
+ * @module
+ */
+import { encodeQR } from "@paulmillr/qr";
+import { formatHost } from "./cli.ts";
+
+/** Quiet zone around the symbol, in modules (the spec's 4 costs two text rows per side). */
+export const QR_QUIET_ZONE_MODULES = 2;
+
+/** The only characters {@link renderTerminalQr} emits, apart from newlines. */
+export const QR_BLOCK_CHARACTERS = "█▀▄ ";
+
+/**
+ * The QR module matrix for `text` (true = dark), quiet zone included. Error correction
+ * "medium" (15 %) keeps the symbol small while tolerating a glare spot on a screen.
+ */
+export function qrModules(text: string, border = QR_QUIET_ZONE_MODULES): boolean[][] {
+  return encodeQR(text, "raw", { ecc: "medium", border });
+}
+
+/**
+ * The QR code of `text` as lines of half-block characters (one text row per two module
+ * rows), ending in a newline. Deterministic for a given text.
+ */
+export function renderTerminalQr(text: string, border = QR_QUIET_ZONE_MODULES): string {
+  return encodeQR(text, "ascii", { ecc: "medium", border });
+}
+
+/** The subset of `Deno.NetworkInterfaceInfo` that {@link lanUrlForQr} needs. */
+export interface InterfaceAddress {
+  family: "IPv4" | "IPv6";
+  address: string;
+}
+
+function isLoopbackOrLinkLocal(a: InterfaceAddress): boolean {
+  if (a.family === "IPv4") return a.address.startsWith("127.") || a.address.startsWith("169.254.");
+  const lower = a.address.toLowerCase();
+  return lower === "::1" || lower.startsWith("fe80:");
+}
+
+/**
+ * The URL a phone should open: the bound host itself when it is a specific address,
+ * else (for `0.0.0.0` / `::`) the first non-loopback, non-link-local IPv4 address of this
+ * machine, then IPv6; null when there is none (only loopback: a phone could not reach it).
+ */
+export function lanUrlForQr(
+  host: string,
+  port: number,
+  interfaces: readonly InterfaceAddress[],
+): string | null {
+  const wildcard = host === "0.0.0.0" || host === "::" || host === "[::]" || host === "";
+  if (!wildcard) return `http://${formatHost(host)}:${port}/`;
+  const usable = interfaces.filter((a) => !isLoopbackOrLinkLocal(a));
+  const pick = usable.find((a) => a.family === "IPv4") ??
+    (host === "0.0.0.0" ? undefined : usable.find((a) => a.family === "IPv6"));
+  return pick ? `http://${formatHost(pick.address)}:${port}/` : null;
+}
