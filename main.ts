@@ -90,12 +90,28 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
       flag((v) => parseSeconds(v, "--idle-timeout")),
       300,
     )
+    .option(
+      "--max-connections <n>",
+      "open connections allowed at once; more are closed at once (default: unlimited)",
+      flag((v) => {
+        if (!/^\d+$/.test(v) || Number(v) < 1) {
+          throw new UsageError(`invalid --max-connections '${v}': expected a whole number ≥ 1`);
+        }
+        return Number(v);
+      }),
+    )
+    .option(
+      "--shutdown-timeout <seconds>",
+      "on SIGINT/SIGTERM, let in-flight echoes finish this long before closing",
+      flag((v) => parseSeconds(v, "--shutdown-timeout")),
+      5,
+    )
     .option("--quiet", "do not log each message (connections are still logged)")
     .option("--json", "log one JSON object per event")
     .addHelpText(
       "after",
       `
-The first stdout line is always: sockit echo-server listening on tcp://HOST:PORT
+The first stdout line is always: sockit echo-server listening on tcp://HOST:PORT (mode MODE)
 
 Examples:
   sockit echo-server --port 9000
