@@ -1,0 +1,258 @@
+/**
+ * Builds the standalone `sockit` executable with `deno compile`: the built-in site
+ * (`static/`) embedded, and only the permissions the three subcommands need (never `-A`).
+ *
+ * ```sh
+ * deno task compile                                  # dist/sockit for this machine
+ * deno task compile:all                              # five release targets into dist/
+ * deno run -A scripts/compile.ts --output /tmp/sockit   # this machine, another path
+ * DENORT_BIN=/path/to/denort deno task compile       # offline: bring your own runtime
+ * ```
+ *
+ * `deno compile` copies a small runtime (`denort`) and appends the program to it; it downloads
+ * that runtime from Deno's release host on first use. Offline, the download fails: this script
+ * turns that into one line that says so and how `DENORT_BIN` fixes it, exit code 1.
+ *
+ * @module
+ */
+import { relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** Repository root (absolute). */
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** Where builds go, relative to {@link ROOT}. */
+export const DIST_DIR = "dist";
+/** The program's entry point, relative to {@link ROOT}. */
+export const ENTRY = "main.ts";
+/** The folder embedded as the built-in site (http-serve with no DIR). */
+export const SITE_DIR = "static";
+
+/** The targets `compile:all` builds for a release. */
+export const RELEASE_TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+] as const;
+
+/**
+ * Permissions baked into the binary (a compiled program cannot be given flags later).
+ * - net: listen, accept, connect (all three subcommands).
+ * - read: the served folder, anywhere the user points it; the embedded site.
+ * - sys=networkInterfaces: http-serve lists its LAN URLs when bound to 0.0.0.0.
+ * - env=…: commander asks these three to decide on colour in `--help` output; without
+ *   them `sockit --help` fails with "Requires env access to CLICOLOR_FORCE".
+ */
+export const RUNTIME_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-sys=networkInterfaces",
+  "--allow-env=NO_COLOR,FORCE_COLOR,CLICOLOR_FORCE",
+];
+
+/** Why a build failed; `code` is stable, `message` is the one line the user sees. */
+export class CompileError extends Error {
+  constructor(
+    readonly code: "DENORT_DOWNLOAD" | "DENORT_MISSING" | "DENORT_NOT_RUNTIME" | "COMPILE",
+    message: string,
+  ) {
+    super(message);
+    this.name = "CompileError";
+  }
+}
+
+/** The target triple of the machine running this script, as `deno compile --target` spells it. */
+export function hostTarget(): string {
+  return Deno.build.target;
+}
+
+/** File name of a build: `sockit` for this machine, `sockit-TARGET` in a release set. */
+export function outputName(target: string, options: { withTarget: boolean }): string {
+  const base = options.withTarget ? `sockit-${target}` : "sockit";
+  return target.includes("windows") ? `${base}.exe` : base;
+}
+
+/** The `deno compile` arguments for one build (paths relative to {@link ROOT}). */
+export function compileArgs(options: { target: string; output: string }): string[] {
+  return [
+    "compile",
+    "--quiet",
+    ...RUNTIME_PERMISSIONS,
+    "--include",
+    SITE_DIR,
+    "--target",
+    options.target,
+    "--output",
+    options.output,
+    ENTRY,
+  ];
+}
+
+// deno compile prints coloured text; the messages are matched on plain text.
+// deno-lint-ignore no-control-regex
+const ANSI_ESCAPE = /\x1b\[[0-9;]*m/g;
+
+/**
+ * Maps `deno compile`'s stderr to a one-line {@link CompileError}. Pure, so every known
+ * failure shape is unit-testable without a network.
+ */
+export function explainCompileFailure(stderr: string, target: string): CompileError {
+  const text = stderr.replace(ANSI_ESCAPE, "");
+  const missing = /Could not find denort at '([^']*)'/.exec(text);
+  if (missing) {
+    return new CompileError(
+      "DENORT_MISSING",
+      `DENORT_BIN=${missing[1]} does not exist: point it at the denort binary for ${target}`,
+    );
+  }
+  const download = /error sending request for url \((https?:\/\/[^)\s]*denort[^)\s]*)\)/.exec(
+    text,
+  );
+  if (download || /Setting up base binary/.test(text)) {
+    const url = download?.[1] ?? "Deno's release host";
+    return new CompileError(
+      "DENORT_DOWNLOAD",
+      `cannot build for ${target}: deno compile needs its runtime (denort) and could not ` +
+        `download it from ${url} (no network?); set DENORT_BIN=/path/to/denort ` +
+        `(the denort ${Deno.version.deno} for ${target}, from a machine that can download it)`,
+    );
+  }
+  const firstError = text.split("\n").find((line) => /^error:/.test(line.trim()));
+  return new CompileError(
+    "COMPILE",
+    `deno compile failed for ${target}: ${
+      (firstError ?? text.trim().split("\n").at(-1) ?? "no output").replace(/^\s*error:\s*/, "")
+    }`,
+  );
+}
+
+/** Options for {@link compileSockit}. */
+export interface CompileOptions {
+  /** Target triple. Default: this machine's. */
+  target?: string;
+  /** Output path, absolute or relative to {@link ROOT}. Default: `dist/sockit`. */
+  output?: string;
+  /**
+   * The runtime to append the program to. Default: `$DENORT_BIN`. It is used only when
+   * `target` is this machine's: a denort is built for one platform.
+   */
+  denortBin?: string;
+}
+
+/**
+ * Compiles sockit for one target. For this machine's target it also runs the result with
+ * `--version`: a full `deno` binary given as DENORT_BIN compiles "successfully" but yields
+ * a copy of the deno CLI, which that check catches.
+ */
+export async function compileSockit(options: CompileOptions = {}): Promise<string> {
+  const target = options.target ?? hostTarget();
+  const output = options.output ?? `${DIST_DIR}/${outputName(target, { withTarget: false })}`;
+  const isHost = target === hostTarget();
+  const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
+  delete env.DENORT_BIN;
+  const denortBin = options.denortBin ?? Deno.env.get("DENORT_BIN");
+  if (denortBin && isHost) env.DENORT_BIN = denortBin;
+
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: compileArgs({ target, output }),
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  if (!result.success) throw explainCompileFailure(stderr, target);
+
+  const outputPath = resolve(ROOT, output);
+  if (isHost) await verifyRuns(outputPath, denortBin);
+  return outputPath;
+}
+
+/** Runs `binary --version` and checks that it is sockit's answer, not deno's. */
+async function verifyRuns(binary: string, denortBin: string | undefined): Promise<void> {
+  const out = await new Deno.Command(binary, {
+    args: ["--version"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const printed = new TextDecoder().decode(out.stdout).trim();
+  if (out.success && printed === denoJson.version) return;
+  await Deno.remove(binary).catch(() => {});
+  if (/^deno \d/.test(printed)) {
+    throw new CompileError(
+      "DENORT_NOT_RUNTIME",
+      `DENORT_BIN=${denortBin} is the full deno CLI, not denort: the binary it made runs ` +
+        `as deno itself; point DENORT_BIN at the denort ${Deno.version.deno} runtime`,
+    );
+  }
+  throw new CompileError(
+    "COMPILE",
+    `the compiled binary does not run: '${binary} --version' printed '${
+      printed.split("\n")[0]
+    }' (exit ${out.code})`,
+  );
+}
+
+async function fileSize(path: string): Promise<string> {
+  const { size } = await Deno.stat(path);
+  return `${(size / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function runFromCommandLine(args: string[]): Promise<number> {
+  let values: { all?: boolean; output?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        all: { type: "boolean" },
+        output: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    console.error(`compile: ${(err as Error).message}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(
+      "usage: deno task compile [--output PATH]   build dist/sockit for this machine\n" +
+        "       deno task compile:all                build every release target into dist/\n" +
+        "env:   DENORT_BIN=/path/to/denort           use this runtime instead of downloading it",
+    );
+    return 0;
+  }
+  if (values.all && values.output) {
+    console.error("compile: --output builds one binary; it cannot be combined with --all");
+    return 2;
+  }
+  try {
+    await Deno.mkdir(resolve(ROOT, DIST_DIR), { recursive: true });
+    // This machine's target first: with DENORT_BIN set, it is the one that can succeed offline.
+    const targets = values.all
+      ? [...RELEASE_TARGETS].sort((a, b) => Number(b === hostTarget()) - Number(a === hostTarget()))
+      : [hostTarget()];
+    for (const target of targets) {
+      const output = values.output ??
+        `${DIST_DIR}/${outputName(target, { withTarget: values.all === true })}`;
+      const path = await compileSockit({ target, output });
+      console.log(`${relative(ROOT, path)}  ${await fileSize(path)}  (${target})`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof CompileError) {
+      console.error(`compile: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await runFromCommandLine(Deno.args));
+}
