@@ -36,6 +36,11 @@ export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Size of the buffer a reader starts with; it grows only when a message needs more. */
 export const DEFAULT_INITIAL_BUFFER_BYTES = 16 * 1024;
+/**
+ * A buffer that grew past this size for one big message is dropped once it is empty, so a
+ * connection that sent one 16 MiB frame does not pin 16 MiB for the rest of its life.
+ */
+export const MAX_RETAINED_BUFFER_BYTES = 256 * 1024;
 /** Length prefix of a frame: 4 bytes, big-endian, unsigned. */
 export const FRAME_PREFIX_BYTES = 4;
 /** Largest payload a 4-byte prefix can announce. */
@@ -161,7 +166,11 @@ export class BufferedReader {
   #take(n: number): Uint8Array {
     const view = this.#buf.subarray(this.#start, this.#start + n);
     this.#start += n;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      // The returned view keeps the old buffer alive for as long as the caller needs it.
+      if (this.#buf.length > MAX_RETAINED_BUFFER_BYTES) this.#buf = EMPTY;
+    }
     return view;
   }
 
