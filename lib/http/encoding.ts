@@ -1,0 +1,190 @@
+/**
+ * Content-coding negotiation (RFC 9110 §12.5.3, §8.4): read `Accept-Encoding` with its
+ * q-values and list what to try, best first — a precompressed sibling (`file.br`,
+ * `file.gz`), gzip on the fly (`--gzip`), or the file as is; plus which media types are
+ * worth compressing. The parsing is pure; {@link gzipStream} at the end is the one
+ * streaming helper, kept apart.
+ *
+ * ```ts
+ * const gzipOnTheFly = opts.gzip && !hasRange && isCompressibleType(type) &&
+ *   size >= MIN_GZIP_BYTES;
+ * for (const candidate of encodingCandidates(req.headers.get("accept-encoding"), { gzipOnTheFly })) {
+ *   if (candidate.source === "sibling") { stat(path + candidate.suffix); if found, serve it with
+ *     Content-Encoding: candidate.coding and the original's Content-Type; break }
+ *   else if (candidate.source === "on-the-fly") { body = gzipStream(fileStream); break }
+ *   else { serve the file as is; break } // identity
+ * }
+ * // Always add `Vary: Accept-Encoding`: the answer depends on it.
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * Smallest file gzipped on the fly with `--gzip`. Below about 1 KiB the whole response fits
+ * in one TCP segment (MSS 1460) anyway, so compression saves no round trip, while it costs
+ * CPU, 18 bytes of gzip framing, and the Content-Length (the body is then chunked).
+ */
+export const MIN_GZIP_BYTES = 1024;
+
+/** Content codings this server can send; `identity` means none. */
+export type Coding = "br" | "gzip" | "identity";
+
+/** A quality value per coding named in the header (lower-case), `*` included. */
+export type AcceptEncoding = Map<string, number>;
+
+/**
+ * Parses `Accept-Encoding` (`gzip, br;q=0.9, *;q=0`) into coding → q. Names are
+ * case-insensitive and `x-gzip` counts as `gzip` (§8.4.1.3). A malformed q makes that
+ * element q=0 (not acceptable) rather than inventing a preference. When a coding is
+ * listed twice the first wins.
+ */
+export function parseAcceptEncoding(header: string): AcceptEncoding {
+  const result: AcceptEncoding = new Map();
+  for (const element of header.split(",")) {
+    const [rawName, ...params] = element.split(";");
+    let name = rawName.trim().toLowerCase();
+    if (name === "") continue;
+    if (name === "x-gzip") name = "gzip";
+    let q = 1;
+    for (const param of params) {
+      const eq = param.indexOf("=");
+      const key = (eq === -1 ? param : param.slice(0, eq)).trim().toLowerCase();
+      if (key !== "q") continue;
+      q = parseQValue(eq === -1 ? "" : param.slice(eq + 1).trim());
+    }
+    if (!result.has(name)) result.set(name, q);
+  }
+  return result;
+}
+
+/** qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (§12.4.2); else 0. */
+export function parseQValue(text: string): number {
+  return /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(text) ? Number(text) : 0;
+}
+
+/** The q a parsed header gives `coding`: its own entry, else `*`'s, else the default. */
+function qualityOf(accepted: AcceptEncoding, coding: Coding): number {
+  const own = accepted.get(coding);
+  if (own !== undefined) return own;
+  const star = accepted.get("*");
+  if (star !== undefined) return star;
+  // §12.5.3: identity is acceptable unless excluded; rank it below any listed coding so
+  // that `gzip` alone means "gzip, please".
+  return coding === "identity" ? IDENTITY_DEFAULT_Q : 0;
+}
+
+/** Rank of identity when the header neither names it nor has `*`: acceptable, least preferred. */
+const IDENTITY_DEFAULT_Q = 0.0005;
+
+/** Server preference among codings of equal q: brotli is smaller, then gzip, then none. */
+const SERVER_PREFERENCE: readonly Coding[] = ["br", "gzip", "identity"];
+
+/**
+ * The acceptable codings in order of the client's q-values (ties broken by the server's
+ * preference br > gzip > identity). No header at all → identity only: the RFC lets us send
+ * anything, but clients that send no Accept-Encoding (scripts, old tools) want bytes as is.
+ * If identity is excluded (`identity;q=0` or `*;q=0`) it is absent from the list; §12.5.3
+ * still lets the server send it when nothing else is available, which callers should do.
+ */
+export function acceptableCodings(header: string | null | undefined): Coding[] {
+  if (header === null || header === undefined) return ["identity"];
+  const accepted = parseAcceptEncoding(header);
+  return SERVER_PREFERENCE
+    .map((coding, rank) => ({ coding, rank, q: qualityOf(accepted, coding) }))
+    .filter((c) => c.q > 0)
+    .sort((a, b) => b.q - a.q || a.rank - b.rank)
+    .map((c) => c.coding);
+}
+
+/** Something to try for a response body, in order; see {@link encodingCandidates}. */
+export type EncodingCandidate =
+  /** A precompressed file next to the original: `path + suffix`. */
+  | { source: "sibling"; coding: "br" | "gzip"; suffix: ".br" | ".gz" }
+  /** Gzip the original while streaming it (no Content-Length, weak ETag). */
+  | { source: "on-the-fly"; coding: "gzip" }
+  /** The file as it is. */
+  | { source: "identity"; coding: "identity" };
+
+/** Options for {@link encodingCandidates}. */
+export interface EncodingCandidateOptions {
+  /**
+   * Whether this response may be gzipped on the fly: `--gzip` given, no Range, a
+   * compressible type ({@link isCompressibleType}) and at least {@link MIN_GZIP_BYTES}.
+   */
+  gzipOnTheFly?: boolean;
+}
+
+/**
+ * What to try for a body, best first; the caller stats siblings and takes the first that
+ * exists. The list always ends with identity (even if the client excluded it: sending the
+ * file as is beats a 406 for a static server, as §12.5.3 permits).
+ */
+export function encodingCandidates(
+  acceptEncoding: string | null | undefined,
+  options: EncodingCandidateOptions = {},
+): EncodingCandidate[] {
+  const candidates: EncodingCandidate[] = [];
+  for (const coding of acceptableCodings(acceptEncoding)) {
+    if (coding === "br") candidates.push({ source: "sibling", coding: "br", suffix: ".br" });
+    else if (coding === "gzip") {
+      candidates.push({ source: "sibling", coding: "gzip", suffix: ".gz" });
+      if (options.gzipOnTheFly) candidates.push({ source: "on-the-fly", coding: "gzip" });
+    } else break; // identity: anything ranked below it is never better than the file itself
+  }
+  candidates.push({ source: "identity", coding: "identity" });
+  return candidates;
+}
+
+/** `application/*` types that are text or otherwise compress well (most others do not). */
+const COMPRESSIBLE_APPLICATION_TYPES = new Set([
+  "application/json",
+  "application/javascript",
+  "application/ecmascript",
+  "application/xml",
+  "application/xhtml+xml",
+  "application/wasm", // WebAssembly shrinks by half or more with gzip
+  "application/x-ndjson",
+  "application/x-javascript",
+  "application/ld+json",
+  "application/rtf",
+  "application/x-sh",
+  "application/x-tar", // uncompressed archive
+  "application/sql",
+  "application/graphql",
+  "application/toml",
+  "application/yaml",
+  "application/x-yaml",
+  "application/vnd.ms-fontobject",
+]);
+
+/**
+ * Whether gzip is worth it for `contentType` (parameters like `; charset=utf-8` ignored):
+ * `text/*`, JSON/XML and their `+json`/`+xml` suffix types (SVG, manifests, feeds),
+ * JavaScript, WebAssembly, and uncompressed fonts (ttf/otf) and icons. Not: images,
+ * audio, video, archives, woff/woff2 (already compressed), or unknown
+ * `application/octet-stream` — gzipping those burns CPU for nothing.
+ */
+export function isCompressibleType(contentType: string | null | undefined): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(";", 1)[0].trim().toLowerCase();
+  if (type.startsWith("text/")) return true;
+  if (type.endsWith("+json") || type.endsWith("+xml")) return true;
+  if (COMPRESSIBLE_APPLICATION_TYPES.has(type)) return true;
+  return type === "font/ttf" || type === "font/otf" || type === "image/x-icon" ||
+    type === "image/vnd.microsoft.icon" || type === "image/bmp";
+}
+
+/**
+ * Gzips a byte stream as it flows (the only non-pure helper here): each chunk read from
+ * the file is compressed and can be written as one HTTP chunk, so memory stays bounded by
+ * the chunk size whatever the file size.
+ */
+export function gzipStream(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  // CompressionStream's writable side is typed WritableStream<BufferSource>; a Uint8Array is one.
+  const gzip = new CompressionStream("gzip") as unknown as ReadableWritablePair<
+    Uint8Array,
+    Uint8Array
+  >;
+  return source.pipeThrough(gzip);
+}
