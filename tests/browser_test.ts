@@ -1,0 +1,289 @@
+/**
+ * End-to-end test in a real browser: `sockit http-serve` with no DIR serves the built-in
+ * site, headless Chromium loads it, and we prove through the DevTools protocol that the
+ * JPEG was decoded and rendered and that the browser fetched `/favicon.ico` and got a 200 —
+ * seen from both sides, the browser's network events and the server's access log.
+ *
+ * Needs Debian's `chromium` (installed by `.ci/run`); without it the test is reported as
+ * ignored, with the reason printed.
+ *
+ * ```sh
+ * deno test -A tests/browser_test.ts
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startServer } from "./helpers.ts";
+
+/** Names the browser goes by on Debian and elsewhere, tried in order. */
+const CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome"];
+/** Upper bound for the browser to start, load the page and fetch the favicon. */
+const BROWSER_TIMEOUT_MS = 30_000;
+
+/** The flags from issue 3: headless, no sandbox (root in CI), nothing that phones home. */
+function chromiumArgs(profileDir: string): string[] {
+  return [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    `--user-data-dir=${profileDir}`,
+    "--remote-debugging-address=127.0.0.1",
+    "--remote-debugging-port=0",
+    "about:blank",
+  ];
+}
+
+async function findChromium(): Promise<string | undefined> {
+  for (const name of CHROMIUM_NAMES) {
+    try {
+      const out = await new Deno.Command(name, {
+        args: ["--version"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (out.success) return name;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return undefined;
+}
+
+/** A minimal Chrome DevTools Protocol client over the browser's WebSocket. */
+class DevTools {
+  #ws: WebSocket;
+  #nextId = 0;
+  #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #listeners: ((event: { method: string; params: Record<string, unknown> }) => void)[] = [];
+  #closed: Promise<void>;
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    this.#closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+    ws.addEventListener("message", (e) => {
+      const message = JSON.parse(e.data);
+      if (message.id !== undefined) {
+        const waiter = this.#pending.get(message.id);
+        this.#pending.delete(message.id);
+        if (message.error) waiter?.reject(new Error(`CDP ${JSON.stringify(message.error)}`));
+        else waiter?.resolve(message.result);
+      } else {
+        for (const listener of this.#listeners) listener(message);
+      }
+    });
+  }
+
+  static async connect(url: string): Promise<DevTools> {
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve());
+      ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)));
+    });
+    return new DevTools(ws);
+  }
+
+  send<T = Record<string, unknown>>(
+    method: string,
+    params: Record<string, unknown> = {},
+    sessionId?: string,
+  ): Promise<T> {
+    const id = ++this.#nextId;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#ws.send(JSON.stringify({ id, method, params, sessionId }));
+    });
+  }
+
+  /** Resolves with the first event for which `match` returns true. */
+  waitFor(
+    match: (event: { method: string; params: Record<string, unknown> }) => boolean,
+    what: string,
+    timeoutMs = BROWSER_TIMEOUT_MS,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#listeners.splice(this.#listeners.indexOf(listener), 1);
+        reject(new Error(`browser: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (event: { method: string; params: Record<string, unknown> }) => {
+        if (!match(event)) return;
+        clearTimeout(timer);
+        this.#listeners.splice(this.#listeners.indexOf(listener), 1);
+        resolve(event.params);
+      };
+      this.#listeners.push(listener);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#ws.close();
+    await this.#closed;
+  }
+}
+
+/** Headless Chromium with remote debugging; resolves once its DevTools URL is known. */
+async function launchChromium(binary: string): Promise<
+  AsyncDisposable & { devtoolsUrl: string; stderr: () => string }
+> {
+  const profileDir = await Deno.makeTempDir({ prefix: "sockit-chromium-" });
+  const child = new Deno.Command(binary, {
+    args: chromiumArgs(profileDir),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderrText = "";
+  const { promise: announced, resolve: announce } = Promise.withResolvers<string>();
+  // Keep draining stderr for the browser's whole life: a full pipe would block it.
+  const pump = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      stderrText += decoder.decode(chunk, { stream: true });
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(stderrText);
+      if (m) announce(m[1]);
+    }
+  })();
+  const dispose = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+    await pump;
+    await Deno.remove(profileDir, { recursive: true }).catch(() => {});
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const devtoolsUrl = await Promise.race([
+      announced,
+      child.status.then((s) => {
+        throw new Error(`chromium exited (${s.code}) before DevTools came up:\n${stderrText}`);
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`chromium printed no DevTools URL:\n${stderrText}`)),
+          BROWSER_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return { devtoolsUrl, stderr: () => stderrText, [Symbol.asyncDispose]: dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const chromium = await findChromium();
+const TEST_NAME =
+  "browser: headless Chromium renders the built-in site's JPEG and fetches /favicon.ico";
+
+if (chromium === undefined) {
+  console.log(
+    `browser_test: ignored: no Chromium found (tried ${CHROMIUM_NAMES.join(", ")}); ` +
+      "install Debian's chromium (.ci/run does) to run it",
+  );
+  Deno.test({ name: TEST_NAME, ignore: true, fn() {} });
+} else {
+  Deno.test({
+    name: TEST_NAME,
+    async fn() {
+      const cwd = await Deno.makeTempDir({ prefix: "sockit-browser-cwd-" });
+      try {
+        await using server = await startServer(
+          ["http-serve", "--port", "0", "--host", "127.0.0.1"],
+          { cwd },
+        );
+        const origin = `http://127.0.0.1:${server.port}`;
+        await using browser = await launchChromium(chromium);
+        const devtools = await DevTools.connect(browser.devtoolsUrl);
+        try {
+          const { targetId } = await devtools.send<{ targetId: string }>(
+            "Target.createTarget",
+            { url: "about:blank" },
+          );
+          const { sessionId } = await devtools.send<{ sessionId: string }>(
+            "Target.attachToTarget",
+            { targetId, flatten: true },
+          );
+          await devtools.send("Network.enable", {}, sessionId);
+          await devtools.send("Page.enable", {}, sessionId);
+
+          const responseFor = (path: string) =>
+            devtools.waitFor(
+              (e) =>
+                e.method === "Network.responseReceived" &&
+                (e.params.response as { url: string }).url === `${origin}${path}`,
+              `response for ${path}`,
+            );
+          const pageResponse = responseFor("/");
+          const imageResponse = responseFor("/sockit.jpg");
+          const faviconResponse = responseFor("/favicon.ico");
+          const loaded = devtools.waitFor((e) => e.method === "Page.loadEventFired", "load event");
+
+          await devtools.send("Page.navigate", { url: `${origin}/` }, sessionId);
+          await loaded;
+
+          type Response = { status: number; mimeType: string };
+          const page = (await pageResponse).response as Response;
+          assert.equal(page.status, 200);
+          assert.equal(page.mimeType, "text/html");
+          const image = (await imageResponse).response as Response;
+          assert.equal(image.status, 200);
+          assert.equal(image.mimeType, "image/jpeg");
+
+          // decode() rejects when the bytes are not an image the browser can draw; after it,
+          // naturalWidth is the JPEG's real width (0 for a broken image).
+          const evaluation = await devtools.send<{
+            result: { value: unknown };
+            exceptionDetails?: unknown;
+          }>(
+            "Runtime.evaluate",
+            {
+              expression: `(async () => {
+                const img = document.querySelector("img");
+                await img.decode();
+                const box = img.getBoundingClientRect();
+                return { src: img.currentSrc, complete: img.complete,
+                         naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
+                         shownWidth: box.width, shownHeight: box.height,
+                         title: document.title,
+                         icon: document.querySelector('link[rel="icon"]').getAttribute("href") };
+              })()`,
+              awaitPromise: true,
+              returnByValue: true,
+            },
+            sessionId,
+          );
+          assert.equal(evaluation.exceptionDetails, undefined, "image did not decode");
+          const img = evaluation.result.value as Record<string, unknown>;
+          assert.equal(img.src, `${origin}/sockit.jpg`);
+          assert.equal(img.complete, true);
+          assert.equal(img.naturalWidth, 800);
+          assert.equal(img.naturalHeight, 400);
+          assert.ok((img.shownWidth as number) > 0 && (img.shownHeight as number) > 0);
+          assert.match(img.title as string, /sockit/);
+          assert.equal(img.icon, "/favicon.ico");
+
+          // The browser asks for the favicon on its own, after the load event.
+          const favicon = (await faviconResponse).response as Response;
+          assert.equal(favicon.status, 200);
+
+          // The server's side: its access log has a 200 line for /favicon.ico.
+          const logLine = await server.waitForLine(/\/favicon\.ico\b/, BROWSER_TIMEOUT_MS);
+          assert.match(logLine, /(^|[\s":])200([\s",]|$)/, `access log line: ${logLine}`);
+        } finally {
+          await devtools.close();
+        }
+      } finally {
+        await Deno.remove(cwd, { recursive: true });
+      }
+    },
+  });
+}
