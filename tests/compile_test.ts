@@ -1,0 +1,268 @@
+/**
+ * Tests for scripts/compile.ts and for the executable it builds.
+ *
+ * - The pure parts (arguments, permissions, failure messages) run everywhere.
+ * - At load, the real task is run once (`scripts/compile.ts --output TMP/sockit`). When it
+ *   succeeds (a denort is cached or downloadable, or DENORT_BIN points at one) the binary is
+ *   run like a user would: `--version`, `--help`, the embedded site from an unrelated
+ *   working directory, a folder, an echo round trip, a usage error. When no denort can be had
+ *   and DENORT_BIN is unset, those tests are reported as ignored, with the reason printed, and
+ *   the task's own failure is checked instead: one line, exit 1, naming DENORT_BIN.
+ *
+ * ```sh
+ * deno test -A tests/compile_test.ts
+ * DENORT_BIN=/path/to/denort deno test -A tests/compile_test.ts
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import denoJson from "../deno.json" with { type: "json" };
+import {
+  compileArgs,
+  explainCompileFailure,
+  hostTarget,
+  outputName,
+  RELEASE_TARGETS,
+  RUNTIME_PERMISSIONS,
+} from "../scripts/compile.ts";
+import { ROOT, startServer } from "./helpers.ts";
+
+const COMPILE_SCRIPT = `${ROOT}scripts/compile.ts`;
+
+// --- pure parts -----------------------------------------------------------------------------
+
+Deno.test("compile: arguments embed static/, name the target and never grant everything", () => {
+  const args = compileArgs({ target: "aarch64-apple-darwin", output: "dist/x" });
+  assert.equal(args[0], "compile");
+  assert.equal(args.at(-1), "main.ts");
+  assert.deepEqual(args.slice(args.indexOf("--include"), args.indexOf("--include") + 2), [
+    "--include",
+    "static",
+  ]);
+  assert.equal(args[args.indexOf("--target") + 1], "aarch64-apple-darwin");
+  assert.equal(args[args.indexOf("--output") + 1], "dist/x");
+  for (const permission of RUNTIME_PERMISSIONS) assert.ok(args.includes(permission));
+  const grants = args.filter((a) => a.startsWith("--allow-") || a === "-A");
+  assert.deepEqual(grants, [...RUNTIME_PERMISSIONS], "no permission beyond the documented list");
+  assert.ok(!grants.some((g) => g === "-A" || g === "--allow-all" || g === "--allow-write"));
+  assert.ok(!grants.some((g) => g === "--allow-env" || g === "--allow-sys" || g === "--allow-run"));
+});
+
+Deno.test("compile: release set covers linux/macOS x86_64+aarch64 and Windows x86_64", () => {
+  assert.deepEqual([...RELEASE_TARGETS].sort(), [
+    "aarch64-apple-darwin",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-apple-darwin",
+    "x86_64-pc-windows-msvc",
+    "x86_64-unknown-linux-gnu",
+  ]);
+  assert.equal(
+    outputName("x86_64-pc-windows-msvc", { withTarget: true }),
+    "sockit-x86_64-pc-windows-msvc.exe",
+  );
+  assert.equal(
+    outputName("aarch64-apple-darwin", { withTarget: true }),
+    "sockit-aarch64-apple-darwin",
+  );
+  assert.equal(outputName("x86_64-unknown-linux-gnu", { withTarget: false }), "sockit");
+});
+
+// Recorded from `deno compile` 2.9.6 on a machine without network (colours included).
+const OFFLINE_STDERR = "\x1b[0m\x1b[32mCompile\x1b[0m main.ts to sockit\n" +
+  "\x1b[0m\x1b[32mDownload\x1b[0m https://dl.deno.land/release/v2.9.6/denort-x86_64-unknown-linux-gnu.zip\n" +
+  "\x1b[0m\x1b[1m\x1b[31merror\x1b[0m: Writing deno compile executable to temporary file 'sockit.tmp-1'\n\n" +
+  "Caused by:\n    0: Setting up base binary.\n" +
+  "    1: error sending request for url (https://dl.deno.land/release/v2.9.6/denort-x86_64-unknown-linux-gnu.zip): client error (Connect): dns error: failed to lookup address information: Name or service not known\n" +
+  "    2: client error (Connect)\n\nStack backtrace:\n   0: <unknown>\n";
+const MISSING_STDERR =
+  "\x1b[0m\x1b[1m\x1b[31merror\x1b[0m: Writing deno compile executable to temporary file 'x'\n\n" +
+  "Caused by:\n    0: Could not find denort at '/nope/denort'\n    1: No such file or directory (os error 2)\n";
+
+Deno.test("compile: an offline denort download becomes one line naming DENORT_BIN", () => {
+  const err = explainCompileFailure(OFFLINE_STDERR, "x86_64-unknown-linux-gnu");
+  assert.equal(err.code, "DENORT_DOWNLOAD");
+  assert.ok(!err.message.includes("\n"));
+  assert.match(err.message, /denort-x86_64-unknown-linux-gnu\.zip/);
+  assert.match(err.message, /DENORT_BIN=\/path\/to\/denort/);
+});
+
+Deno.test("compile: a DENORT_BIN that does not exist is named", () => {
+  const err = explainCompileFailure(MISSING_STDERR, "x86_64-unknown-linux-gnu");
+  assert.equal(err.code, "DENORT_MISSING");
+  assert.equal(
+    err.message,
+    "DENORT_BIN=/nope/denort does not exist: point it at the denort binary for x86_64-unknown-linux-gnu",
+  );
+});
+
+Deno.test("compile: any other failure keeps deno's first error line", () => {
+  const err = explainCompileFailure(
+    '\x1b[31merror\x1b[0m: Module not found "file:///x/main.ts".\n    at foo\n',
+    "x86_64-unknown-linux-gnu",
+  );
+  assert.equal(err.code, "COMPILE");
+  assert.equal(
+    err.message,
+    'deno compile failed for x86_64-unknown-linux-gnu: Module not found "file:///x/main.ts".',
+  );
+});
+
+// --- the real task and the binary ------------------------------------------------------------
+
+const buildDir = await Deno.makeTempDir({ prefix: "sockit-compile-test-" });
+const binary = join(buildDir, outputName(hostTarget(), { withTarget: false }));
+const build = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-all", COMPILE_SCRIPT, "--output", binary],
+  stdin: "null",
+  stdout: "piped",
+  stderr: "piped",
+}).output();
+const buildStderr = new TextDecoder().decode(build.stderr);
+const denortBinSet = Deno.env.get("DENORT_BIN") !== undefined;
+// Ignore only when nobody asked for a denort; a DENORT_BIN that does not work must fail.
+const binaryTestsIgnored = !build.success && !denortBinSet;
+if (binaryTestsIgnored) {
+  await Deno.remove(buildDir, { recursive: true });
+  console.log(
+    `compile_test: compiled-binary tests ignored: no denort here (${buildStderr.trim()})`,
+  );
+} else {
+  // Also when a filter skips the binary test below.
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(buildDir, { recursive: true });
+    } catch { /* already removed */ }
+  });
+}
+
+Deno.test({
+  name: "compile: without a denort the task fails with one line naming DENORT_BIN, exit 1",
+  // Only observable where the build failed; where it worked the next test covers the task.
+  ignore: build.success,
+  fn() {
+    assert.equal(build.code, 1, buildStderr);
+    const lines = buildStderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `one line, got:\n${buildStderr}`);
+    assert.match(lines[0], /^compile: /);
+    assert.match(lines[0], denortBinSet ? /DENORT_BIN=/ : /DENORT_BIN=\/path\/to\/denort/);
+    assert.doesNotMatch(buildStderr, /Stack backtrace|\bat file:/);
+  },
+});
+
+/** Runs the compiled binary to completion. */
+async function runBinary(args: string[], options: { cwd?: string } = {}) {
+  const out = await new Deno.Command(binary, {
+    args,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Starts `binary ARGS` as a server in `cwd`; resolves once it printed its listening line. */
+function startBinary(args: string[], cwd?: string) {
+  return startServer(args, {
+    command: new Deno.Command(binary, {
+      args,
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  });
+}
+
+Deno.test({
+  name: "compile: the binary runs every subcommand with its baked-in permissions",
+  ignore: binaryTestsIgnored,
+  async fn(t) {
+    const workDir = await Deno.makeTempDir({ prefix: "sockit-compiled-cwd-" });
+    try {
+      assert.ok(build.success, `deno task compile failed: ${buildStderr}`);
+      assert.match(new TextDecoder().decode(build.stdout), /MiB/);
+
+      await t.step("--version prints sockit's version", async () => {
+        const { code, stdout, stderr } = await runBinary(["--version"]);
+        assert.equal(code, 0, stderr);
+        assert.equal(stdout.trim(), denoJson.version);
+      });
+
+      await t.step("--help works (commander reads colour env vars)", async () => {
+        const { code, stdout, stderr } = await runBinary(["--help"]);
+        assert.equal(code, 0, stderr);
+        assert.match(stdout, /echo-server/);
+        assert.match(stdout, /http-serve/);
+        assert.equal(stderr, "");
+      });
+
+      await t.step("http-serve with no DIR serves the embedded site from any cwd", async () => {
+        // The binary's folder has no static/; the working directory has a decoy one.
+        await Deno.mkdir(join(workDir, "static"), { recursive: true });
+        await Deno.writeTextFile(join(workDir, "static", "index.html"), "decoy");
+        await using server = await startBinary(
+          ["http-serve", "--port", "0", "--host", "127.0.0.1"],
+          workDir,
+        );
+        for (
+          const [path, file, type] of [
+            ["/", "index.html", /^text\/html/],
+            ["/sockit.jpg", "sockit.jpg", /^image\/jpeg$/],
+            ["/favicon.ico", "favicon.ico", /^image\/(x-icon|vnd\.microsoft\.icon)$/],
+          ] as const
+        ) {
+          const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+          const body = await res.bytes();
+          assert.equal(res.status, 200, path);
+          assert.match(res.headers.get("content-type") ?? "", type, path);
+          assert.deepEqual(body, await Deno.readFile(`${ROOT}static/${file}`), path);
+        }
+        assert.equal(server.stderr(), "");
+      });
+
+      await t.step("http-serve DIR serves a folder (read permission)", async () => {
+        const site = join(workDir, "site");
+        await Deno.mkdir(site, { recursive: true });
+        await Deno.writeTextFile(join(site, "hello.txt"), "hello from a folder\n");
+        await using server = await startBinary(
+          ["http-serve", site, "--port", "0", "--host", "127.0.0.1"],
+          workDir,
+        );
+        const res = await fetch(`http://127.0.0.1:${server.port}/hello.txt`);
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), "hello from a folder\n");
+      });
+
+      await t.step("echo-server and echo-client round trip", async () => {
+        await using server = await startBinary(
+          ["echo-server", "--port", "0", "--host", "127.0.0.1"],
+          workDir,
+        );
+        const { code, stdout, stderr } = await runBinary([
+          "echo-client",
+          `127.0.0.1:${server.port}`,
+          "hello",
+          "--expect",
+          "hello",
+        ]);
+        assert.equal(code, 0, stderr);
+        assert.match(stdout, /hello/);
+      });
+
+      await t.step("an unknown flag is one line on stderr and exit 2", async () => {
+        const { code, stdout, stderr } = await runBinary(["http-serve", "--no-such-flag"]);
+        assert.equal(code, 2);
+        assert.equal(stdout, "");
+        assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+        assert.match(stderr, /^sockit: .*--no-such-flag/);
+      });
+    } finally {
+      await Deno.remove(workDir, { recursive: true });
+      await Deno.remove(buildDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
