@@ -1,0 +1,208 @@
+/**
+ * The machine-readable side of directory listings: the JSON shape (`?format=json` or
+ * `Accept: application/json`), the `?sort=name|size|time&order=asc|desc` query both the
+ * JSON and the HTML listing honour, and the negotiation between the two. Pure: the caller
+ * reads the directory and passes entries in (the same entries `listing.ts` renders).
+ *
+ * ```ts
+ * const sort = parseListingSort(url.searchParams);
+ * if (wantsJson(url.searchParams, req.headers.get("accept"))) {
+ *   body = JSON.stringify(listingJson("/docs/", entries, sort));
+ *   // Content-Type: application/json; charset=utf-8, and Vary: Accept
+ * } else {
+ *   html = renderListing({ path, entries: sortListingEntries(entries, sort), ... });
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/** What a listing can be sorted by. */
+export type ListingSortKey = "name" | "size" | "time";
+/** Sort direction. */
+export type ListingSortOrder = "asc" | "desc";
+
+/** A parsed `?sort=…&order=…`. */
+export interface ListingSort {
+  by: ListingSortKey;
+  order: ListingSortOrder;
+}
+
+/** Name ascending: what a listing shows without a query. */
+export const DEFAULT_LISTING_SORT: Readonly<ListingSort> = { by: "name", order: "asc" };
+
+/**
+ * An entry as the directory reader produces it; `listing.ts`'s `ListingEntry` fits as is.
+ * `isSymlink` is optional because a reader that follows links may not know.
+ */
+export interface ListingSourceEntry {
+  name: string;
+  isDirectory: boolean;
+  isSymlink?: boolean;
+  /** Bytes; null for directories or when unknown. */
+  size: number | null;
+  modified: Date | null;
+}
+
+/** Kind of a listed entry. */
+export type ListingEntryType = "file" | "dir" | "symlink";
+
+/** One entry of the JSON listing. */
+export interface ListingJsonEntry {
+  name: string;
+  type: ListingEntryType;
+  /** Bytes for files, null for directories or when unknown. */
+  size: number | null;
+  /** ISO 8601 UTC (`2026-11-25T09:05:00.000Z`), or null when unknown. */
+  mtime: string | null;
+}
+
+/** The JSON document served for a directory. */
+export interface ListingJson {
+  /** Decoded URL path of the directory, ending in "/". */
+  path: string;
+  sort: ListingSortKey;
+  order: ListingSortOrder;
+  entries: ListingJsonEntry[];
+}
+
+const SORT_KEYS: readonly ListingSortKey[] = ["name", "size", "time"];
+
+/**
+ * Reads `sort` and `order` from the query. Unknown or missing values fall back to the
+ * default rather than failing: a listing is a convenience, and a stale bookmark with an old
+ * sort key should still show the folder. `order` defaults to asc.
+ */
+export function parseListingSort(query: URLSearchParams): ListingSort {
+  const by = query.get("sort")?.toLowerCase();
+  const order = query.get("order")?.toLowerCase();
+  return {
+    by: SORT_KEYS.includes(by as ListingSortKey) ? by as ListingSortKey : DEFAULT_LISTING_SORT.by,
+    order: order === "desc" ? "desc" : "asc",
+  };
+}
+
+/** Code-point order: stable and the same on every machine and locale (as listing.ts does). */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Compares by one key; unknown sizes/times sort before known ones in ascending order. */
+function compareBy(a: ListingSourceEntry, b: ListingSourceEntry, by: ListingSortKey): number {
+  if (by === "name") return compareNames(a.name, b.name);
+  // A directory's own size (a block count) means nothing to a reader: sort it as unknown.
+  const x = by === "size" ? (a.isDirectory ? null : a.size) : a.modified?.getTime() ?? null;
+  const y = by === "size" ? (b.isDirectory ? null : b.size) : b.modified?.getTime() ?? null;
+  if (x === y) return 0;
+  if (x === null) return -1;
+  if (y === null) return 1;
+  return x - y;
+}
+
+/**
+ * Sorts entries: directories always first (a folder's subfolders are what one navigates
+ * by), then by the key in the requested order, ties broken by name ascending so the order
+ * is total and stable. Returns a new array.
+ */
+export function sortListingEntries<T extends ListingSourceEntry>(
+  entries: readonly T[],
+  sort: ListingSort = DEFAULT_LISTING_SORT,
+): T[] {
+  const direction = sort.order === "desc" ? -1 : 1;
+  return [...entries].sort((a, b) => {
+    if (a.isDirectory !== b.isDirectory) return a.isDirectory ? -1 : 1;
+    return direction * compareBy(a, b, sort.by) || compareNames(a.name, b.name);
+  });
+}
+
+/** The type an entry is reported as: a symlink stays a symlink even if it points at a dir. */
+export function entryType(entry: ListingSourceEntry): ListingEntryType {
+  if (entry.isSymlink) return "symlink";
+  return entry.isDirectory ? "dir" : "file";
+}
+
+/** Builds the JSON listing document, sorted as asked. */
+export function listingJson(
+  path: string,
+  entries: readonly ListingSourceEntry[],
+  sort: ListingSort = DEFAULT_LISTING_SORT,
+): ListingJson {
+  return {
+    path,
+    sort: sort.by,
+    order: sort.order,
+    entries: sortListingEntries(entries, sort).map((entry) => ({
+      name: entry.name,
+      type: entryType(entry),
+      size: entry.isDirectory ? null : entry.size,
+      mtime: entry.modified === null ? null : entry.modified.toISOString(),
+    })),
+  };
+}
+
+/**
+ * The query string for a sortable column header in the HTML listing: clicking the column
+ * that is already sorted flips its order; another column starts ascending. Other query
+ * parameters are dropped (a listing has none worth keeping).
+ */
+export function sortLinkQuery(current: ListingSort, column: ListingSortKey): string {
+  const order: ListingSortOrder = current.by === column && current.order === "asc" ? "desc" : "asc";
+  return `?sort=${column}&order=${order}`;
+}
+
+/** How a media type matched an Accept header: q, and how specific the range was (2/1/0, -1). */
+interface AcceptMatch {
+  q: number;
+  specificity: number;
+}
+
+function matchAccept(accept: string, mediaType: string): AcceptMatch {
+  const [type] = mediaType.split("/");
+  const match: AcceptMatch = { q: 0, specificity: -1 };
+  for (const element of accept.split(",")) {
+    const [range, ...params] = element.split(";").map((s) => s.trim().toLowerCase());
+    const specificity = range === mediaType
+      ? 2
+      : range === `${type}/*`
+      ? 1
+      : range === "*/*"
+      ? 0
+      : -1;
+    if (specificity <= match.specificity) continue;
+    match.specificity = specificity;
+    match.q = 1;
+    for (const param of params) {
+      const [key, value = ""] = param.split("=").map((s) => s.trim());
+      if (key === "q") {
+        match.q = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(value) ? Number(value) : 0;
+      }
+    }
+  }
+  return match;
+}
+
+/**
+ * The q-value `accept` gives `mediaType` (lower-case `type/subtype`), from the most
+ * specific matching range: `type/subtype` over `type/*` over `*\/*` (RFC 9110 §12.5.1).
+ * Media-range parameters other than q are ignored. No match → 0.
+ */
+export function acceptQuality(accept: string, mediaType: string): number {
+  return matchAccept(accept, mediaType).q;
+}
+
+/**
+ * Whether a directory request wants JSON: `?format=json` (or `html`) decides outright;
+ * otherwise `Accept` must rank `application/json` above `text/html`, or equal but named more
+ * specifically (`application/json, text/plain, *\/*` from fetch libraries). Otherwise HTML:
+ * browsers (`text/html,…,*\/*;q=0.8`) and curl (`*\/*`) get the page.
+ */
+export function wantsJson(query: URLSearchParams, accept: string | null | undefined): boolean {
+  const format = query.get("format")?.toLowerCase();
+  if (format === "json") return true;
+  if (format === "html") return false;
+  if (!accept) return false;
+  const json = matchAccept(accept, "application/json");
+  const html = matchAccept(accept, "text/html");
+  if (json.q <= 0) return false;
+  return json.q > html.q || (json.q === html.q && json.specificity > html.specificity);
+}
