@@ -63,6 +63,8 @@ export function parseAddress(address: string): ServerAddress {
   } else if ((m = /^([^\s:\[\]\/]*):(\d*)$/.exec(address))) {
     [, host, portText] = m;
     if (host === "") host = DEFAULT_CLIENT_HOST;
+  } else if (/^\[[^\]]*\]$/.test(address)) {
+    throw new UsageError(`invalid address '${address}': the port is missing, e.g. ${address}:8000`);
   } else if (address.split(":").length > 2) {
     throw new UsageError(
       `invalid address '${address}': put IPv6 addresses in brackets, e.g. [::1]:8000`,
