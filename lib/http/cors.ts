@@ -1,0 +1,150 @@
+/**
+ * Response headers a user adds from the command line: `--cors` (the Fetch standard's CORS
+ * headers, and the answer to a preflight `OPTIONS`) and `--header 'Name: value'`
+ * (repeatable, validated at startup so a typo is a usage error, not a broken response).
+ * Pure: the server calls these and writes what they return.
+ *
+ * ```ts
+ * const extra = (opts.header ?? []).map(parseHeaderFlag); // throws UsageError on bad input
+ * if (opts.cors && isPreflightRequest(method, req.headers)) {
+ *   // 204 with preflightHeaders(req.headers), no body
+ * } else if (opts.cors) {
+ *   for (const [name, value] of CORS_RESPONSE_HEADERS) headers.set(name, value);
+ * }
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../cli.ts";
+
+/** Anything request headers can be looked up in: `Headers`, or a Map with lower-case names. */
+export interface HeaderLookup {
+  get(name: string): string | null | undefined;
+}
+
+/** Methods a static file server answers; what a preflight allows. */
+export const CORS_ALLOW_METHODS = "GET, HEAD, OPTIONS";
+
+/**
+ * How long a browser may cache a preflight answer. Firefox caps this at 24 h and Chromium
+ * at 2 h; asking for a day lets each use its own maximum.
+ */
+export const CORS_MAX_AGE_SECONDS = 86_400;
+
+/**
+ * Headers a script may read from our responses beyond the CORS-safelisted ones (Fetch
+ * standard: Cache-Control, Content-Language, Content-Length, Content-Type, Expires,
+ * Last-Modified, Pragma): what range and caching clients need.
+ */
+export const CORS_EXPOSE_HEADERS = "Accept-Ranges, Content-Encoding, Content-Range, ETag";
+
+/**
+ * Added to every response under `--cors`. `*` without credentials: a static folder has no
+ * cookies to protect, and `*` is cacheable without `Vary: Origin`.
+ */
+export const CORS_RESPONSE_HEADERS: readonly (readonly [string, string])[] = [
+  ["access-control-allow-origin", "*"],
+  ["access-control-expose-headers", CORS_EXPOSE_HEADERS],
+];
+
+/**
+ * A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method` (Fetch
+ * standard §3.2.2). Any other OPTIONS is an ordinary request.
+ */
+export function isPreflightRequest(method: string, headers: HeaderLookup): boolean {
+  return method === "OPTIONS" && !!headers.get("origin") &&
+    !!headers.get("access-control-request-method");
+}
+
+/** field-name = token (RFC 9110 §5.1, §5.6.2). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Headers of the 204 answer to a preflight. `Access-Control-Allow-Headers` echoes the
+ * requested headers when they form a valid token list (so any request header the page
+ * wants to send is allowed: nothing here depends on them), and `Vary` tells caches the
+ * answer depends on that request header.
+ */
+export function preflightHeaders(requestHeaders: HeaderLookup): [string, string][] {
+  const headers: [string, string][] = [
+    ["access-control-allow-origin", "*"],
+    ["access-control-allow-methods", CORS_ALLOW_METHODS],
+    ["access-control-max-age", String(CORS_MAX_AGE_SECONDS)],
+  ];
+  const requested = requestHeaders.get("access-control-request-headers");
+  if (requested) {
+    const names = requested.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
+      headers.push(["access-control-allow-headers", names.join(", ")]);
+    }
+  }
+  headers.push(["vary", "Access-Control-Request-Headers"]);
+  return headers;
+}
+
+/**
+ * Headers `--header` may not set: they frame the message or the connection, and a wrong
+ * value would corrupt every response (RFC 9112 §6, RFC 9110 §7.6.1).
+ */
+export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
+  "connection",
+  "content-length",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * What is wrong with a field value, if anything: a control character (CR/LF/NUL…, RFC 9110
+ * §5.5; tab is allowed), or non-ASCII (the wire would carry whatever encoding the writer
+ * picks, and §5.5 asks new values to stay US-ASCII: percent-encode or use RFC 8187).
+ */
+function fieldValueProblem(value: string): "control" | "non-ascii" | null {
+  let problem: "non-ascii" | null = null;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return "control";
+    if (c > 0x7e) problem = "non-ascii";
+  }
+  return problem;
+}
+
+/**
+ * Parses one `--header 'Name: value'`. The name must be a token and not a framing header
+ * ({@link RESERVED_HEADER_NAMES}); the value may be empty, loses surrounding whitespace,
+ * and must be ASCII without control characters (CR/LF would let it inject headers). Returns
+ * `[lower-case name, value]`; throws a one-line {@link UsageError} otherwise.
+ */
+export function parseHeaderFlag(flag: string): [string, string] {
+  const shown = JSON.stringify(flag); // escapes CR/LF so the message stays one line
+  const colon = flag.indexOf(":");
+  if (colon === -1) {
+    throw new UsageError(`invalid --header ${shown}: expected 'Name: value'`);
+  }
+  const name = flag.slice(0, colon);
+  const value = flag.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+  if (!TOKEN.test(name)) {
+    throw new UsageError(
+      `invalid --header ${shown}: header name must be letters, digits or !#$%&'*+-.^_\`|~ with no spaces`,
+    );
+  }
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADER_NAMES.has(lower)) {
+    throw new UsageError(
+      `invalid --header ${shown}: ${name} is set by the server and cannot be overridden`,
+    );
+  }
+  const problem = fieldValueProblem(value);
+  if (problem === "control") {
+    throw new UsageError(
+      `invalid --header ${shown}: value must not contain control characters (CR, LF, NUL…)`,
+    );
+  }
+  if (problem === "non-ascii") {
+    throw new UsageError(`invalid --header ${shown}: value must be ASCII (percent-encode it)`);
+  }
+  return [lower, value];
+}
