@@ -184,6 +184,25 @@ Examples:
     .argument("[dir]", "folder to serve (default: the built-in site)")
     .option("--host <host>", "address to listen on", "0.0.0.0")
     .option("--port <port>", "port to listen on (0 = any free port)", flag(parsePort), 8000)
+    .option("--no-listing", "answer 404 for folders without index.html instead of listing them")
+    .option("--dotfiles", "serve files and folders whose name starts with '.' (hidden by default)")
+    .addOption(
+      new Option("--log-format <format>", "access log line format")
+        .choices(["common", "combined", "json"]).default("common"),
+    )
+    .option("--quiet", "no access log")
+    .option("--trace", "print every raw request head as escaped bytes")
+    .option(
+      "--keep-alive-timeout <seconds>",
+      "close a keep-alive connection idle this long (0 = never)",
+      flag((v) => parseSeconds(v, "--keep-alive-timeout")),
+      5,
+    )
+    .option(
+      "--max-body <bytes>",
+      "largest request body read (and discarded); more → 413 (e.g. 1MiB)",
+      flag((v) => parseByteSize(v, "--max-body")),
+    )
     .action(async (dir: string | undefined, opts) => {
       const { runHttpServe } = await import("./lib/http/serve.ts");
       await runHttpServe(dir, opts);

@@ -1,7 +1,353 @@
-/** http-serve (placeholder until implemented). @module */
-export function runHttpServe(
-  _dir: string | undefined,
-  _opts: Record<string, unknown>,
-): Promise<void> {
-  throw new Error("http-serve is not implemented yet");
+/**
+ * `sockit http-serve [DIR]`: a static-file HTTP/1.1 server on raw TCP (`Deno.listen`),
+ * speaking HTTP through our own parser (`request.ts`) and connection loop
+ * (`connection.ts`) on top of the shared framing module. This module is the operations
+ * side: flags, binding, the listening line and LAN URLs, the access log, `--trace`,
+ * graceful shutdown.
+ *
+ * ```ts
+ * const server = new HttpServer({ root: await canonicalRoot("./public"), host: "127.0.0.1", port: 0 });
+ * const addr = server.listen();
+ * const serving = server.serve(); // until server.shutdown()
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../cli.ts";
+import { escapeBytes, writeStdoutLine } from "../log.ts";
+import {
+  type AccessLogEntry,
+  ConnectionTracker,
+  type Handler,
+  KEEP_ALIVE_TIMEOUT_MS,
+  serveConnection,
+} from "./connection.ts";
+import { staticFiles } from "./files.ts";
+import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "./request.ts";
+import { canonicalRoot } from "./safe_path.ts";
+
+/** Default port of http-serve. */
+export const DEFAULT_HTTP_PORT = 8000;
+/** Default listen address: all IPv4 interfaces. */
+export const DEFAULT_HTTP_HOST = "0.0.0.0";
+/** On SIGINT/SIGTERM, in-flight responses get this long to finish before exit. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+/** First pause after a failed accept (EMFILE, …); doubles up to the maximum. */
+export const ACCEPT_BACKOFF_MIN_MS = 10;
+/** Longest pause between accept attempts while accept keeps failing. */
+export const ACCEPT_BACKOFF_MAX_MS = 1_000;
+
+/** Access-log line formats. */
+export const LOG_FORMATS = ["common", "combined", "json"] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
+
+/**
+ * The built-in site: `static/` next to the sources, resolved from this module's own
+ * location so it also works inside a `deno compile --include static` binary.
+ */
+export function defaultSiteRoot(): string {
+  return join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "static");
+}
+
+/** Flags of `sockit http-serve`, as commander delivers them. */
+export interface HttpServeFlags {
+  host?: string;
+  port?: number;
+  /** false with --no-listing. */
+  listing?: boolean;
+  dotfiles?: boolean;
+  logFormat?: LogFormat;
+  quiet?: boolean;
+  trace?: boolean;
+  /** Seconds; 0 = never. */
+  keepAliveTimeout?: number;
+  /** Bytes. */
+  maxBody?: number;
+}
+
+/** A resolved server configuration. */
+export interface HttpServerConfig {
+  /** Canonical root directory. */
+  root: string;
+  host?: string;
+  port?: number;
+  listing?: boolean;
+  dotfiles?: boolean;
+  logFormat?: LogFormat;
+  quiet?: boolean;
+  trace?: boolean;
+  keepAliveTimeoutMs?: number;
+  limits?: Readonly<RequestLimits>;
+  /** Replaces the static-file handler (features wrap it: `(next) => handler`). */
+  handler?: Handler;
+  /** Where log lines go (default stdout). */
+  writeLine?: (line: string) => void;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
+}
+
+/** "[25/Nov/2026:09:05:29 +0000]" (UTC), the common log format's time. */
+export function formatClfTime(ms: number): string {
+  const d = new Date(ms);
+  return `[${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${
+    pad2(d.getUTCHours())
+  }:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000]`;
+}
+
+/** Escapes `"`, `\` and non-printable bytes as \xHH, as nginx does in its logs. */
+export function escapeLogField(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    out += c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c
+      ? `\\x${c.toString(16).padStart(2, "0")}`
+      : text[i];
+  }
+  return out;
+}
+
+/**
+ * One access-log line. `common` and `combined` are the Apache/nginx formats with the
+ * response time in ms appended as a last field; `json` is one object per line.
+ */
+export function formatAccessLog(entry: AccessLogEntry, format: LogFormat): string {
+  if (format === "json") {
+    return JSON.stringify({
+      time: new Date(entry.time).toISOString(),
+      client: entry.client,
+      method: entry.method,
+      path: entry.target,
+      version: entry.version,
+      status: entry.status,
+      bytes: entry.bytes,
+      ms: entry.ms,
+      referer: entry.referer,
+      userAgent: entry.userAgent,
+    });
+  }
+  const request = entry.method === "-"
+    ? "-"
+    : escapeLogField(`${entry.method} ${entry.target} ${entry.version}`);
+  let line = `${entry.client} - - ${
+    formatClfTime(entry.time)
+  } "${request}" ${entry.status} ${entry.bytes}`;
+  if (format === "combined") {
+    line += ` "${escapeLogField(entry.referer ?? "-")}" "${
+      escapeLogField(entry.userAgent ?? "-")
+    }"`;
+  }
+  return `${line} ${entry.ms}ms`;
+}
+
+/**
+ * Log lines are collected and written once per event-loop turn: one blocking stdout
+ * write per batch instead of one per request.
+ */
+class LineBuffer {
+  #lines: string[] = [];
+  #scheduled = false;
+  constructor(private readonly write: (line: string) => void) {}
+
+  push(line: string): void {
+    this.#lines.push(line);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.flush(), 0);
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#lines.length === 0) return;
+    const text = this.#lines.join("\n");
+    this.#lines = [];
+    this.write(text);
+  }
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The HTTP server: {@link listen}, then {@link serve} until {@link shutdown}. */
+export class HttpServer {
+  readonly config: HttpServerConfig;
+  readonly tracker: ConnectionTracker;
+  #listener: Deno.Listener | null = null;
+  #stopping = false;
+  #log: LineBuffer;
+  #handler: Handler;
+
+  constructor(config: HttpServerConfig) {
+    this.config = config;
+    this.tracker = new ConnectionTracker({
+      idleTimeoutMs: config.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+    });
+    this.#log = new LineBuffer(config.writeLine ?? writeStdoutLine);
+    this.#handler = config.handler ??
+      staticFiles({ root: config.root, listing: config.listing, dotfiles: config.dotfiles });
+  }
+
+  /** Binds; throws {@link CliFailure} when that is impossible. */
+  listen(): Deno.NetAddr {
+    const host = this.config.host ?? DEFAULT_HTTP_HOST;
+    const port = this.config.port ?? DEFAULT_HTTP_PORT;
+    try {
+      this.#listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+    } catch (err) {
+      const cause = err instanceof Deno.errors.AddrInUse
+        ? "address already in use"
+        : err instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : describeError(err);
+      throw new CliFailure(
+        "LISTEN_FAILED",
+        `cannot listen on ${formatHost(host)}:${port}: ${cause}`,
+      );
+    }
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Accepts connections until {@link shutdown}; never gives up on accept errors. */
+  async serve(): Promise<void> {
+    const listener = this.#listener;
+    if (listener === null) throw new Error("listen() first");
+    const format = this.config.logFormat ?? "common";
+    const log = this.#log;
+    const onRequest = this.config.quiet
+      ? undefined
+      : (entry: AccessLogEntry) => log.push(formatAccessLog(entry, format));
+    const onHead = this.config.trace
+      ? (client: string, head: Uint8Array) =>
+        log.push(`${client} request head: ${escapeBytes(head)}`)
+      : undefined;
+    const onInternalError = (req: RequestHead, err: unknown) =>
+      console.error(`sockit: internal error on ${req.method} ${req.target}: ${describeError(err)}`);
+    const options = {
+      tracker: this.tracker,
+      limits: this.config.limits ?? DEFAULT_REQUEST_LIMITS,
+      onHead,
+      onRequest,
+      onInternalError,
+    };
+    let backoffMs = ACCEPT_BACKOFF_MIN_MS;
+    while (!this.#stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+        backoffMs = ACCEPT_BACKOFF_MIN_MS;
+      } catch (err) {
+        if (this.#stopping) break;
+        // EMFILE and friends: the pending connection stays queued, so retrying at once
+        // would spin. Back off; closing connections frees descriptors.
+        console.error(`sockit: accept failed: ${describeError(err)}; retrying in ${backoffMs} ms`);
+        await delay(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, ACCEPT_BACKOFF_MAX_MS);
+        continue;
+      }
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch { /* not TCP, or already reset */ }
+      serveConnection(conn, this.#handler, options);
+    }
+  }
+
+  /** Stops accepting, lets in-flight responses finish (bounded), flushes the log. */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
+    await this.tracker.shutdown(SHUTDOWN_GRACE_MS);
+    this.#log.flush();
+  }
+}
+
+/** Non-loopback addresses to print when listening on all interfaces. */
+export function lanAddresses(host: string): string[] {
+  if (host !== "0.0.0.0" && host !== "::") return [];
+  let interfaces: Deno.NetworkInterfaceInfo[];
+  try {
+    interfaces = Deno.networkInterfaces();
+  } catch {
+    return []; // no --allow-sys: the listening line alone still says everything needed
+  }
+  const out: string[] = [];
+  for (const i of interfaces) {
+    if (i.family === "IPv4" && !i.address.startsWith("127.")) out.push(i.address);
+    if (
+      host === "::" && i.family === "IPv6" && i.address !== "::1" &&
+      !i.address.toLowerCase().startsWith("fe80")
+    ) out.push(i.address);
+  }
+  return [...new Set(out)];
+}
+
+async function resolveRoot(dir: string | undefined): Promise<string> {
+  const path = dir ?? defaultSiteRoot();
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (dir === undefined) {
+      throw new CliFailure("NO_SITE", `built-in site missing at ${path}: ${describeError(err)}`);
+    }
+    const why = err instanceof Deno.errors.NotFound ? "no such directory" : describeError(err);
+    throw new UsageError(`cannot serve '${dir}': ${why}`);
+  }
+  if (!info.isDirectory) throw new UsageError(`cannot serve '${path}': not a directory`);
+  return await canonicalRoot(path);
+}
+
+/** CLI entry: validates, binds, prints the listening line, serves until SIGINT/SIGTERM. */
+export async function runHttpServe(dir: string | undefined, flags: HttpServeFlags): Promise<void> {
+  const root = await resolveRoot(dir);
+  const server = new HttpServer({
+    root,
+    host: flags.host,
+    port: flags.port,
+    listing: flags.listing,
+    dotfiles: flags.dotfiles,
+    logFormat: flags.logFormat,
+    quiet: flags.quiet,
+    trace: flags.trace,
+    keepAliveTimeoutMs: flags.keepAliveTimeout === undefined
+      ? undefined
+      : flags.keepAliveTimeout * 1000,
+    limits: flags.maxBody === undefined
+      ? undefined
+      : { ...DEFAULT_REQUEST_LIMITS, maxBodyBytes: flags.maxBody },
+  });
+  const addr = server.listen();
+  writeStdoutLine(
+    listeningLine(
+      "http-serve",
+      "http",
+      addr.hostname,
+      addr.port,
+      `(serving ${dir ?? "the built-in site"})`,
+    ),
+  );
+  for (const address of lanAddresses(addr.hostname)) {
+    writeStdoutLine(`  on your network: http://${formatHost(address)}:${addr.port}/`);
+  }
+  const serving = server.serve();
+  let stopped: Promise<void> = Promise.resolve();
+  const removeHandlers = onShutdownSignal(() => {
+    stopped = server.shutdown();
+  });
+  await serving;
+  await stopped;
+  removeHandlers();
 }

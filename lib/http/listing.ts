@@ -1,0 +1,127 @@
+/**
+ * Pure HTML rendering of a directory listing: directories first, then files, each with
+ * size and modification time, in a page that reads well on a phone (viewport meta, one
+ * column, large tap targets). Names are HTML-escaped for display and URL-encoded in
+ * links, so a file called `<script>` or `a b#c?.txt` is shown and linked correctly.
+ *
+ * ```ts
+ * const html = renderListing({
+ *   path: "/docs/",
+ *   showParent: true,
+ *   entries: [{ name: "a&b.txt", isDirectory: false, size: 12, modified: new Date() }],
+ * });
+ * ```
+ *
+ * @module
+ */
+
+/** One row of a listing. */
+export interface ListingEntry {
+  name: string;
+  isDirectory: boolean;
+  /** Bytes (files only; null for directories or when unknown). */
+  size: number | null;
+  modified: Date | null;
+}
+
+/** What {@link renderListing} shows. */
+export interface ListingPage {
+  /** Decoded URL path of the directory, ending in "/". */
+  path: string;
+  entries: ListingEntry[];
+  /** Show a "../" link (false at the root). */
+  showParent: boolean;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** Escapes the five HTML-significant characters. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+}
+
+/** Human-readable size: "512 B", "1.5 KiB", "3.2 MiB". */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** "2026-11-25 09:05" in UTC: sortable, short enough for a phone. */
+export function formatModified(date: Date): string {
+  return date.toISOString().slice(0, 16).replace("T", " ");
+}
+
+/** Directories first, then by name (code-point order: stable and locale-independent). */
+export function sortEntries(entries: ListingEntry[]): ListingEntry[] {
+  return [...entries].sort((a, b) =>
+    a.isDirectory !== b.isDirectory
+      ? (a.isDirectory ? -1 : 1)
+      : a.name < b.name
+      ? -1
+      : a.name > b.name
+      ? 1
+      : 0
+  );
+}
+
+const STYLE =
+  `body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:48rem;padding:1rem;color:#222}
+h1{font-size:1.2rem;word-break:break-all}
+ul{list-style:none;padding:0;margin:0}
+li{display:flex;gap:.75rem;align-items:baseline;border-bottom:1px solid #eee}
+li a{flex:1;padding:.6rem 0;word-break:break-all;text-decoration:none;color:#0645ad}
+li a:hover{text-decoration:underline}
+.meta{color:#666;font-size:.85rem;white-space:nowrap;text-align:right}
+footer{margin-top:1rem;color:#888;font-size:.8rem}
+@media (prefers-color-scheme:dark){body{background:#111;color:#ddd}li{border-color:#333}li a{color:#8ab4f8}}`;
+
+/** The whole listing page. */
+export function renderListing(page: ListingPage): string {
+  const title = `Index of ${escapeHtml(page.path)}`;
+  let rows = "";
+  if (page.showParent) {
+    rows += `<li><a href="../">../</a><span class="meta">parent directory</span></li>\n`;
+  }
+  for (const entry of sortEntries(page.entries)) {
+    const slash = entry.isDirectory ? "/" : "";
+    const href = escapeHtml(encodeURIComponent(entry.name)) + slash;
+    const meta = [
+      entry.isDirectory || entry.size === null ? "" : formatSize(entry.size),
+      entry.modified === null ? "" : formatModified(entry.modified),
+    ].filter((s) => s !== "").join(" · ");
+    rows += `<li><a href="${href}">${escapeHtml(entry.name)}${slash}</a><span class="meta">${
+      escapeHtml(meta)
+    }</span></li>\n`;
+  }
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>${title}</h1>
+<ul>
+${rows}</ul>
+<footer>${page.entries.length} ${
+    page.entries.length === 1 ? "entry" : "entries"
+  } · served by sockit</footer>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,151 @@
+/**
+ * Pure formatting of HTTP/1.1 response heads (RFC 9112 §4, RFC 9110 §6.6): status line,
+ * the headers every sockit response carries (`Date`, `Server`, `Content-Length` or
+ * `Transfer-Encoding`, `Connection`), the handler's own headers, and short error bodies.
+ *
+ * ```ts
+ * const head = formatResponseHead({
+ *   status: 200,
+ *   headers: [["Content-Type", "text/plain; charset=utf-8"]],
+ *   contentLength: 3,
+ *   keepAlive: true,
+ * });
+ * const wire = encodeResponse(head, new TextEncoder().encode("hi\n")); // one write
+ * ```
+ *
+ * @module
+ */
+
+/** Value of the `Server` header. */
+export const SERVER_NAME = "sockit";
+
+/** A list of response header fields, in order; names as they should appear on the wire. */
+export type HeaderList = [string, string][];
+
+/** Reason phrases for the statuses sockit sends (RFC 9110 §15). */
+export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
+  100: "Continue",
+  200: "OK",
+  201: "Created",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
+  416: "Range Not Satisfiable",
+  417: "Expectation Failed",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+});
+
+/** Reason phrase for `status` ("Unknown" for codes not in {@link STATUS_TEXT}). */
+export function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? "Unknown";
+}
+
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
+}
+
+/** IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT". */
+export function formatHttpDate(date: Date): string {
+  return `${DAYS[date.getUTCDay()]}, ${pad2(date.getUTCDate())} ${
+    MONTHS[date.getUTCMonth()]
+  } ${date.getUTCFullYear()} ${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${
+    pad2(date.getUTCSeconds())
+  } GMT`;
+}
+
+let cachedSecond = -1;
+let cachedDate = "";
+
+/** The `Date` header value for now, formatted at most once per second. */
+export function currentHttpDate(nowMs: number = Date.now()): string {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedDate = formatHttpDate(new Date(second * 1000));
+  }
+  return cachedDate;
+}
+
+/** What {@link formatResponseHead} needs. */
+export interface ResponseHeadInit {
+  status: number;
+  /** Handler headers; must not repeat Date, Server, Content-Length, Connection. */
+  headers?: HeaderList;
+  /** Body length; null = unknown (then `chunked` or close-delimited). */
+  contentLength: number | null;
+  /** Send `Transfer-Encoding: chunked` (only when `contentLength` is null). */
+  chunked?: boolean;
+  keepAlive: boolean;
+}
+
+/** RFC 9110 §8.6: no Content-Length on 1xx and 204; 304 carries none either (as nginx). */
+export function statusHasNoContentLength(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+/** The status line and header fields, ending with the empty line. */
+export function formatResponseHead(init: ResponseHeadInit): string {
+  let head = `HTTP/1.1 ${init.status} ${
+    statusText(init.status)
+  }\r\nServer: ${SERVER_NAME}\r\nDate: ${currentHttpDate()}\r\n`;
+  const headers = init.headers;
+  if (headers !== undefined) {
+    for (let i = 0; i < headers.length; i++) head += `${headers[i][0]}: ${headers[i][1]}\r\n`;
+  }
+  if (!statusHasNoContentLength(init.status)) {
+    if (init.contentLength !== null) head += `Content-Length: ${init.contentLength}\r\n`;
+    else if (init.chunked) head += "Transfer-Encoding: chunked\r\n";
+  }
+  head += init.keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+  return head;
+}
+
+const encoder = new TextEncoder();
+
+/** Head and body in one buffer, so a small response is one write (and one TCP segment). */
+export function encodeResponse(head: string, body?: Uint8Array | null): Uint8Array {
+  if (body === undefined || body === null || body.length === 0) return encoder.encode(head);
+  let out = new Uint8Array(head.length + body.length);
+  let { read, written } = encoder.encodeInto(head, out);
+  if (read < head.length) {
+    // A non-ASCII header value: UTF-8 needs more than one byte per char.
+    out = new Uint8Array(head.length * 3 + body.length);
+    ({ read, written } = encoder.encodeInto(head, out));
+  }
+  out.set(body, written);
+  return written + body.length === out.length ? out : out.subarray(0, written + body.length);
+}
+
+/** `HTTP/1.1 100 Continue` (RFC 9110 §15.2.1), sent before reading an expected body. */
+export const CONTINUE_RESPONSE: Uint8Array = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/** Short plain-text error body: "404 Not Found\n" or "400 Bad Request: why\n". */
+export function errorBody(status: number, message?: string): string {
+  const reason = statusText(status);
+  return message && message !== reason
+    ? `${status} ${reason}: ${message}\n`
+    : `${status} ${reason}\n`;
+}

@@ -1,0 +1,105 @@
+/**
+ * Maps a request path onto a file under the served root, refusing anything that could
+ * escape it. Every refusal is the same `null` (the caller answers 404), so a client never
+ * learns whether something outside the root, or a hidden file, exists.
+ *
+ * ```ts
+ * const root = await canonicalRoot("./public");
+ * const found = await resolveSafePath(root, "/docs/a%20b.txt", { dotfiles: false });
+ * if (found === null) return notFound(); // traversal, dotfile, missing, symlink out, …
+ * found.path; // "/abs/public/docs/a b.txt" (symlinks resolved, inside root)
+ * ```
+ *
+ * Security decisions, explicit:
+ * - The path is split on "/" *before* percent-decoding, and each segment is decoded once,
+ *   so an encoded slash (%2F) or backslash (%5C) can never become a separator, and
+ *   "%252e%252e" stays the literal name "%2e%2e". Such segments, "." / "..", and NUL are
+ *   refused outright rather than normalised: no legitimate client sends them.
+ * - Symlinks are followed, but the real path must still be inside the real root.
+ * - Dotfiles (any segment starting with ".") are refused unless `dotfiles` is set, both in
+ *   the requested path and in the real path a symlink leads to.
+ *
+ * @module
+ */
+import { percentDecode } from "./request.ts";
+
+/** Options for path resolution. */
+export interface SafePathOptions {
+  /** Serve names starting with "." (default false: hidden and refused). */
+  dotfiles?: boolean;
+}
+
+/** A request path resolved to an existing file or directory inside the root. */
+export interface ResolvedPath {
+  /** Real absolute path (symlinks resolved). */
+  path: string;
+  /** stat of `path`. */
+  info: Deno.FileInfo;
+  /** Decoded path segments below the root (empty for the root itself). */
+  segments: string[];
+  /** The request path ended with "/". */
+  trailingSlash: boolean;
+}
+
+/**
+ * Pure: splits a raw (still percent-encoded) request path into decoded segments, or null
+ * when it must be refused. Empty segments ("//") are skipped, as nginx merges slashes.
+ */
+export function safePathSegments(rawPath: string, options: SafePathOptions = {}): string[] | null {
+  if (rawPath.charCodeAt(0) !== 0x2f /* / */) return null;
+  const segments: string[] = [];
+  for (const raw of rawPath.split("/")) {
+    if (raw === "") continue;
+    let name: string;
+    try {
+      name = percentDecode(raw);
+    } catch {
+      return null;
+    }
+    if (name === "." || name === "..") return null;
+    if (name.includes("/") || name.includes("\\") || name.includes("\0")) return null;
+    if (!options.dotfiles && name.charCodeAt(0) === 0x2e /* . */) return null;
+    segments.push(name);
+  }
+  return segments;
+}
+
+/** The canonical (realpath) form of a root directory; resolve it once at startup. */
+export function canonicalRoot(dir: string): Promise<string> {
+  return Deno.realPath(dir);
+}
+
+/** True when `real` is `root` or below it (both canonical). */
+export function isInsideRoot(root: string, real: string): boolean {
+  if (real === root) return true;
+  const prefix = root.endsWith("/") ? root : root + "/";
+  return real.startsWith(prefix);
+}
+
+/**
+ * Resolves `rawPath` under `root` (which must be canonical, see {@link canonicalRoot}).
+ * Null for every refusal and for anything missing or unreadable.
+ */
+export async function resolveSafePath(
+  root: string,
+  rawPath: string,
+  options: SafePathOptions = {},
+): Promise<ResolvedPath | null> {
+  const segments = safePathSegments(rawPath, options);
+  if (segments === null) return null;
+  const candidate = segments.length === 0 ? root : `${root}/${segments.join("/")}`;
+  let real: string;
+  let info: Deno.FileInfo;
+  try {
+    real = segments.length === 0 ? root : await Deno.realPath(candidate);
+    if (!isInsideRoot(root, real)) return null;
+    if (!options.dotfiles && real !== root) {
+      const below = real.slice(root.endsWith("/") ? root.length : root.length + 1);
+      if (below.charCodeAt(0) === 0x2e || below.includes("/.")) return null;
+    }
+    info = await Deno.stat(real);
+  } catch {
+    return null; // missing, dangling symlink, permission denied on a parent: all 404
+  }
+  return { path: real, info, segments, trailingSlash: rawPath.endsWith("/") };
+}
