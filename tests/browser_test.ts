@@ -197,7 +197,7 @@ if (chromium === undefined) {
       const cwd = await Deno.makeTempDir({ prefix: "sockit-browser-cwd-" });
       try {
         await using server = await startServer(
-          ["http-serve", "--port", "0", "--host", "127.0.0.1"],
+          ["http-serve", "--port", "0", "--host", "127.0.0.1", "--log-format", "json"],
           { cwd },
         );
         const origin = `http://127.0.0.1:${server.port}`;
@@ -275,9 +275,17 @@ if (chromium === undefined) {
           const favicon = (await faviconResponse).response as Response;
           assert.equal(favicon.status, 200);
 
-          // The server's side: its access log has a 200 line for /favicon.ico.
-          const logLine = await server.waitForLine(/\/favicon\.ico\b/, BROWSER_TIMEOUT_MS);
-          assert.match(logLine, /(^|[\s":])200([\s",]|$)/, `access log line: ${logLine}`);
+          // The server's side: one JSON access-log line per request; the favicon's says
+          // GET, 200 and the whole file.
+          const faviconFile = await Deno.stat(new URL("../static/favicon.ico", import.meta.url));
+          const logLine = await server.waitForLine(
+            /"path":"\/favicon\.ico"/,
+            BROWSER_TIMEOUT_MS,
+          );
+          const entry = JSON.parse(logLine);
+          assert.equal(entry.method, "GET", logLine);
+          assert.equal(entry.status, 200, logLine);
+          assert.equal(entry.bytes, faviconFile.size, logLine);
         } finally {
           await devtools.close();
         }
