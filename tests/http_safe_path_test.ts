@@ -1,0 +1,120 @@
+/** Unit tests for lib/http/safe_path.ts: every traversal form is refused as "not found". */
+import assert from "node:assert/strict";
+import {
+  canonicalRoot,
+  isInsideRoot,
+  resolveSafePath,
+  safePathSegments,
+} from "../lib/http/safe_path.ts";
+
+Deno.test("safePathSegments: plain paths split and decoded once", () => {
+  assert.deepEqual(safePathSegments("/"), []);
+  assert.deepEqual(safePathSegments("/a/b.txt"), ["a", "b.txt"]);
+  assert.deepEqual(safePathSegments("//a///b/"), ["a", "b"]);
+  assert.deepEqual(safePathSegments("/a%20b/caf%C3%A9"), ["a b", "café"]);
+  // Double encoding is decoded once only: the name is literally "%2e%2e".
+  assert.deepEqual(safePathSegments("/%252e%252e/x"), ["%2e%2e", "x"]);
+  assert.deepEqual(safePathSegments("/%252f"), ["%2f"]);
+});
+
+Deno.test("safePathSegments: every traversal and separator trick is refused", () => {
+  for (
+    const raw of [
+      "/..",
+      "/../etc/passwd",
+      "/a/../../etc/passwd",
+      "/a/./b",
+      "/%2e%2e/etc/passwd",
+      "/%2E%2E/etc/passwd",
+      "/.%2e/x",
+      "/a%2f..%2f..%2fetc%2fpasswd", // encoded slash
+      "/a%2Fb",
+      "/..%5c..%5cwindows", // encoded backslash
+      "/a%5Cb",
+      "/a\\b", // raw backslash
+      "/a%00.txt", // NUL
+      "/%00",
+      "/%zz", // invalid encoding
+      "relative/path",
+      "", // not a path
+      "*",
+    ]
+  ) assert.equal(safePathSegments(raw), null, raw);
+});
+
+Deno.test("safePathSegments: dotfiles refused unless allowed", () => {
+  assert.equal(safePathSegments("/.env"), null);
+  assert.equal(safePathSegments("/.git/config"), null);
+  assert.equal(safePathSegments("/a/.hidden/b"), null);
+  assert.equal(safePathSegments("/%2eenv"), null);
+  assert.deepEqual(safePathSegments("/.env", { dotfiles: true }), [".env"]);
+  // Still no traversal with dotfiles on.
+  assert.equal(safePathSegments("/..", { dotfiles: true }), null);
+  assert.deepEqual(safePathSegments("/a.b/c."), ["a.b", "c."]);
+});
+
+Deno.test("isInsideRoot compares whole path components", () => {
+  assert.ok(isInsideRoot("/srv/www", "/srv/www"));
+  assert.ok(isInsideRoot("/srv/www", "/srv/www/a"));
+  assert.ok(!isInsideRoot("/srv/www", "/srv/www2/a"));
+  assert.ok(!isInsideRoot("/srv/www", "/srv"));
+  assert.ok(isInsideRoot("/", "/etc"));
+});
+
+Deno.test("resolveSafePath on a real tree: files, symlinks in and out of root, dotfiles", async () => {
+  const base = await Deno.makeTempDir({ prefix: "sockit_safe_" });
+  try {
+    const root = `${base}/root`;
+    await Deno.mkdir(`${root}/sub`, { recursive: true });
+    await Deno.writeTextFile(`${root}/sub/in.txt`, "inside");
+    await Deno.writeTextFile(`${root}/.secret`, "hidden");
+    await Deno.writeTextFile(`${base}/outside.txt`, "outside");
+    await Deno.symlink(`${base}/outside.txt`, `${root}/link-out.txt`);
+    await Deno.symlink(base, `${root}/dir-out`);
+    await Deno.symlink(`${root}/sub/in.txt`, `${root}/link-in.txt`);
+    await Deno.symlink(`${root}/.secret`, `${root}/to-secret`);
+    await Deno.symlink(`${root}/missing`, `${root}/dangling`);
+    const canonical = await canonicalRoot(root);
+
+    const inFile = await resolveSafePath(canonical, "/sub/in.txt");
+    assert.ok(inFile !== null);
+    assert.equal(inFile.path, `${canonical}/sub/in.txt`);
+    assert.ok(inFile.info.isFile);
+    assert.equal(inFile.trailingSlash, false);
+
+    const rootDir = await resolveSafePath(canonical, "/");
+    assert.ok(rootDir?.info.isDirectory);
+    assert.deepEqual(rootDir?.segments, []);
+    assert.equal((await resolveSafePath(canonical, "/sub/"))?.trailingSlash, true);
+
+    const linkIn = await resolveSafePath(canonical, "/link-in.txt");
+    assert.equal(linkIn?.path, `${canonical}/sub/in.txt`);
+
+    for (
+      const raw of [
+        "/link-out.txt", // symlink to a file outside the root
+        "/dir-out/outside.txt", // through a symlinked directory outside the root
+        "/dir-out/root/sub/in.txt", // leaves the root and re-enters it: judged by real path
+        "/.secret",
+        "/to-secret", // a non-dot name whose target is a dotfile
+        "/dangling",
+        "/missing.txt",
+        "/../outside.txt",
+        "/sub/..%2f..%2foutside.txt",
+      ]
+    ) {
+      const found = await resolveSafePath(canonical, raw);
+      if (raw === "/dir-out/root/sub/in.txt") {
+        // Its real path is inside the root, so it is the same file as /sub/in.txt.
+        assert.equal(found?.path, `${canonical}/sub/in.txt`);
+      } else {
+        assert.equal(found, null, raw);
+      }
+    }
+    assert.equal((await resolveSafePath(canonical, "/.secret", { dotfiles: true }))?.info.size, 6);
+    assert.ok((await resolveSafePath(canonical, "/to-secret", { dotfiles: true })) !== null);
+    assert.equal(await resolveSafePath(canonical, "/link-out.txt", { dotfiles: true }), null);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
