@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import {
+  isTarDownloadQuery,
+  tarContentDisposition,
+  tarDirectory,
+  type TarDirectoryOptions,
+  TarSourceChangedError,
+} from "../lib/http/tar.ts";
+import { sha256 } from "./helpers.ts";
+
+const LONG_NAME = "long-" + "n".repeat(110) + ".txt"; // > 100 bytes: needs pax or prefix
+const UNICODE_NAME = "café ☕ résumé.txt";
+const BIG_BYTES = 5 * 1024 * 1024;
+
+/** A tree with every case the archive must handle; returns its root. */
+async function makeTree(): Promise<{ base: string; root: string; outside: string }> {
+  const base = await Deno.makeTempDir({ prefix: "sockit-tar-test-" });
+  const root = `${base}/shared stuff`;
+  const outside = `${base}/outside`;
+  await Deno.mkdir(`${root}/docs/deep/deeper`, { recursive: true });
+  await Deno.mkdir(`${root}/empty-dir`);
+  await Deno.mkdir(`${root}/.git`);
+  await Deno.mkdir(outside);
+  const big = new Uint8Array(BIG_BYTES);
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  await Deno.writeFile(`${root}/big.bin`, big);
+  await Deno.writeTextFile(`${root}/docs/readme.md`, "# hello\n");
+  await Deno.writeTextFile(`${root}/docs/deep/deeper/${LONG_NAME}`, "long name content\n");
+  await Deno.writeTextFile(`${root}/${UNICODE_NAME}`, "unicode\n");
+  await Deno.writeFile(`${root}/empty.txt`, new Uint8Array(0));
+  await Deno.writeTextFile(`${root}/.env`, "SECRET=1\n");
+  await Deno.writeTextFile(`${root}/.git/config`, "[core]\n");
+  await Deno.writeTextFile(`${root}/.sockit-upload-abc123`, "half an upload");
+  await Deno.writeTextFile(`${outside}/secret.txt`, "outside the root\n");
+  await Deno.symlink(`${outside}/secret.txt`, `${root}/escape-link`);
+  await Deno.symlink(outside, `${root}/escape-dir-link`);
+  await Deno.symlink("docs/readme.md", `${root}/inside-link.md`);
+  await Deno.symlink("docs", `${root}/inside-dir-link`);
+  await Deno.symlink(".env", `${root}/link-to-dotfile`);
+  await Deno.symlink("nowhere", `${root}/dangling-link`);
+  await Deno.chmod(`${root}/docs/readme.md`, 0o640);
+  return { base, root, outside };
+}
+
+async function writeArchive(
+  root: string,
+  target: string,
+  options?: TarDirectoryOptions,
+): Promise<string> {
+  const archive = tarDirectory(root, options);
+  const file = await Deno.open(target, { write: true, create: true, truncate: true });
+  // Not preventClose: Deno 2.9's FsFile.writable holds small writes until it is closed.
+  await archive.stream.pipeTo(file.writable);
+  return archive.rootName;
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `${cmd} ${args.join(" ")} failed: ${stderr}`);
+  assert.equal(stderr, "", `${cmd} warned: ${stderr}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Every path under `dir` (relative, directories ending in "/"), sorted. */
+async function listTree(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/${prefix}`)) {
+    const rel = prefix + e.name;
+    if (e.isDirectory) out.push(rel + "/", ...(await listTree(dir, rel + "/")));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+Deno.test("tar: tar -t lists exactly what serving would show; tar -x restores bytes", async () => {
+  const { base, root } = await makeTree();
+  try {
+    const tarPath = `${base}/out.tar`;
+    const rootName = await writeArchive(root, tarPath);
+    assert.equal(rootName, "shared stuff");
+
+    const listing = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n").sort();
+    assert.deepEqual(
+      listing,
+      [
+        "shared stuff/",
+        "shared stuff/big.bin",
+        `shared stuff/${UNICODE_NAME}`,
+        "shared stuff/docs/",
+        "shared stuff/docs/deep/",
+        "shared stuff/docs/deep/deeper/",
+        `shared stuff/docs/deep/deeper/${LONG_NAME}`,
+        "shared stuff/docs/readme.md",
+        "shared stuff/empty-dir/",
+        "shared stuff/empty.txt",
+      ].sort(),
+    );
+    // tar -tv shows sizes and modes as stored.
+    const verbose = await run("tar", ["-tvf", tarPath]);
+    assert.match(verbose, new RegExp(`-rw-r----- .* 8 .*shared stuff/docs/readme\\.md`));
+    assert.match(verbose, new RegExp(` ${BIG_BYTES} .*shared stuff/big\\.bin`));
+    assert.match(verbose, / 0 .*shared stuff\/empty\.txt/);
+    assert.ok(!/^l/m.test(verbose), "no symlink entries");
+
+    const extracted = `${base}/extracted`;
+    await Deno.mkdir(extracted);
+    await run("tar", ["-xf", tarPath, "-C", extracted]);
+    const got = `${extracted}/shared stuff`;
+    assert.deepEqual(
+      await listTree(got),
+      listing.map((p) => p.slice("shared stuff/".length)).filter((p) => p !== "").sort(),
+    );
+    for (const rel of listing.filter((p) => !p.endsWith("/"))) {
+      const inner = rel.slice("shared stuff/".length);
+      const original = await Deno.readFile(`${root}/${inner}`);
+      const copy = await Deno.readFile(`${got}/${inner}`);
+      assert.equal(await sha256(copy), await sha256(original), inner);
+    }
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("tar: dotfiles option and followSymlinks stay inside the root", async () => {
+  const { base, root } = await makeTree();
+  try {
+    const tarPath = `${base}/out.tar`;
+    await writeArchive(root, tarPath, { dotfiles: true, followSymlinks: true, rootName: "r" });
+    const listing = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n");
+    assert.ok(listing.includes("r/.env"));
+    assert.ok(listing.includes("r/.git/config"));
+    assert.ok(listing.includes("r/inside-link.md"), "in-root file symlink stored as a file");
+    assert.ok(listing.includes("r/link-to-dotfile"), "dotfiles shown: its target may be too");
+    for (const name of ["escape-link", "escape-dir-link", "inside-dir-link", "dangling-link"]) {
+      assert.ok(!listing.some((p) => p.startsWith(`r/${name}`)), `${name} must be skipped`);
+    }
+    assert.ok(!listing.some((p) => p.includes(".sockit-upload-")), "upload temps never archived");
+    const verbose = await run("tar", ["-tvf", tarPath]);
+    assert.match(verbose, /^-.* 8 .*r\/inside-link\.md$/m);
+
+    // Dotfiles hidden: a link to a dotfile must not leak it either.
+    await writeArchive(root, tarPath, { followSymlinks: true, rootName: "r" });
+    const hidden = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n");
+    assert.ok(hidden.includes("r/inside-link.md"));
+    assert.ok(!hidden.includes("r/link-to-dotfile"));
+    assert.ok(!hidden.some((p) => p.includes("/.")));
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+/** Where the process's open descriptor for `path` stands (Linux /proc), or null if not open. */
+async function openFileOffset(path: string): Promise<number | null> {
+  for await (const fd of Deno.readDir("/proc/self/fd")) {
+    let target: string;
+    try {
+      target = await Deno.readLink(`/proc/self/fd/${fd.name}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target !== path) continue;
+    const info = await Deno.readTextFile(`/proc/self/fdinfo/${fd.name}`);
+    return Number(/^pos:\s+(\d+)/m.exec(info)![1]);
+  }
+  return null;
+}
+
+Deno.test("tar: backpressure — a paused reader stops the producer early in a big file", async () => {
+  const { base, root } = await makeTree();
+  try {
+    const archive = tarDirectory(await Deno.realPath(root));
+    const reader = archive.stream.getReader();
+    let received = 0;
+    while (received < 256 * 1024) {
+      const { value, done } = await reader.read();
+      assert.ok(!done);
+      received += value.length;
+    }
+    await new Promise((r) => setTimeout(r, 300)); // ample time to read 5 MiB if unbounded
+    const offset = await openFileOffset(`${await Deno.realPath(root)}/big.bin`);
+    assert.ok(offset !== null, "big.bin is open while being archived");
+    assert.ok(offset < received + 512 * 1024, `read ahead to ${offset} with ${received} taken`);
+    // And it resumes when pulled again: the rest arrives complete.
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      received += value.length;
+    }
+    assert.ok(received > BIG_BYTES);
+    assert.equal(await openFileOffset(`${await Deno.realPath(root)}/big.bin`), null, "closed");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("tar: cancelling the stream closes the open file", async () => {
+  const { base, root } = await makeTree();
+  try {
+    const real = await Deno.realPath(root);
+    const reader = tarDirectory(real).stream.getReader();
+    await reader.read();
+    await reader.read();
+    await reader.read();
+    assert.notEqual(await openFileOffset(`${real}/big.bin`), null);
+    await reader.cancel();
+    assert.equal(await openFileOffset(`${real}/big.bin`), null);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("tar: a file that shrinks mid-archive errors the stream", async () => {
+  const base = await Deno.makeTempDir({ prefix: "sockit-tar-test-" });
+  try {
+    await Deno.writeFile(`${base}/a.bin`, new Uint8Array(1024 * 1024));
+    const reader = tarDirectory(base).stream.getReader();
+    // Wait until a.bin's header and some content have come out: it is open and being read.
+    let received = 0;
+    while (received < 2048) received += (await reader.read()).value!.length;
+    await Deno.truncate(`${base}/a.bin`, 1000);
+    await assert.rejects(async () => {
+      for (;;) if ((await reader.read()).done) break;
+    }, TarSourceChangedError);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("tar: a missing directory errors the stream on first read", async () => {
+  const archive = tarDirectory("/nonexistent/sockit-test-dir");
+  assert.equal(archive.rootName, "sockit-test-dir");
+  await assert.rejects(() => archive.stream.getReader().read(), Deno.errors.NotFound);
+});
+
+Deno.test("tar: query detection and Content-Disposition", () => {
+  assert.equal(isTarDownloadQuery("?download=tar"), true);
+  assert.equal(isTarDownloadQuery("a=1&download=tar"), true);
+  assert.equal(isTarDownloadQuery("?download=zip"), false);
+  assert.equal(isTarDownloadQuery(""), false);
+  assert.equal(
+    tarContentDisposition("photos"),
+    `attachment; filename="photos.tar"; filename*=UTF-8''photos.tar`,
+  );
+  assert.equal(
+    tarContentDisposition('café "x"'),
+    `attachment; filename="caf_ _x_.tar"; filename*=UTF-8''caf%C3%A9%20%22x%22.tar`,
+  );
+});
