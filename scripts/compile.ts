@@ -53,11 +53,16 @@ export const RUNTIME_PERMISSIONS: readonly string[] = [
   "--allow-env=NO_COLOR,FORCE_COLOR,CLICOLOR_FORCE",
 ];
 
-/** Why a build failed; `code` is stable, `message` is the one line the user sees. */
+/**
+ * Why a build failed; `code` is stable, `message` is the one line the user sees. `detail`
+ * keeps deno's own output for failures in the program itself (type errors), which the user
+ * needs in full.
+ */
 export class CompileError extends Error {
   constructor(
     readonly code: "DENORT_DOWNLOAD" | "DENORT_MISSING" | "DENORT_NOT_RUNTIME" | "COMPILE",
     message: string,
+    readonly detail = "",
   ) {
     super(message);
     this.name = "CompileError";
@@ -126,6 +131,7 @@ export function explainCompileFailure(stderr: string, target: string): CompileEr
     `deno compile failed for ${target}: ${
       (firstError ?? text.trim().split("\n").at(-1) ?? "no output").replace(/^\s*error:\s*/, "")
     }`,
+    text.trim(),
   );
 }
 
@@ -246,6 +252,7 @@ async function runFromCommandLine(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CompileError) {
+      if (err.detail) console.error(err.detail);
       console.error(`compile: ${err.message}`);
       return 1;
     }
