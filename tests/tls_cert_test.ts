@@ -9,26 +9,38 @@
 import assert from "node:assert/strict";
 import { makeSelfSignedCert } from "./tls_cert.ts";
 
-Deno.test("makeSelfSignedCert: PEM files that Deno.listenTls accepts", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
-  try {
-    const { certFile, keyFile } = await makeSelfSignedCert(dir);
-    const cert = await Deno.readTextFile(certFile);
-    const key = await Deno.readTextFile(keyFile);
-    assert.match(cert, /^-----BEGIN CERTIFICATE-----\n/);
-    assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/);
-    const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
-    try {
-      assert.ok(listener.addr.port > 0);
-    } finally {
-      listener.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+/**
+ * Deno 2.9 no longer checks tests for leaked resources and pending ops by default; these
+ * tests open files and sockets, so they ask for the checks explicitly.
+ */
+const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
 
-Deno.test("makeSelfSignedCert: a client trusting it handshakes with 127.0.0.1; others are refused", async () => {
+Deno.test(
+  { name: "makeSelfSignedCert: PEM files that Deno.listenTls accepts", ...SANITIZE },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
+    try {
+      const { certFile, keyFile } = await makeSelfSignedCert(dir);
+      const cert = await Deno.readTextFile(certFile);
+      const key = await Deno.readTextFile(keyFile);
+      assert.match(cert, /^-----BEGIN CERTIFICATE-----\n/);
+      assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/);
+      const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+      try {
+        assert.ok(listener.addr.port > 0);
+      } finally {
+        listener.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test({
+  name: "makeSelfSignedCert: a client trusting it handshakes with 127.0.0.1; others are refused",
+  ...SANITIZE,
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
   try {
     const { certFile, keyFile } = await makeSelfSignedCert(dir);
@@ -74,7 +86,10 @@ Deno.test("makeSelfSignedCert: a client trusting it handshakes with 127.0.0.1; o
   }
 });
 
-Deno.test("makeSelfSignedCert: curl --cacert accepts it for https://localhost (DNS SAN)", async () => {
+Deno.test({
+  name: "makeSelfSignedCert: curl --cacert accepts it for https://localhost (DNS SAN)",
+  ...SANITIZE,
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
   try {
     const { certFile, keyFile } = await makeSelfSignedCert(dir);

@@ -1,7 +1,8 @@
 /**
  * Byte-range requests (RFC 9110 §14), as pure functions: parse a `Range` header against a
  * file size, format `Content-Range`, and plan a `multipart/byteranges` body that can be
- * streamed part by part straight from the file without buffering it.
+ * streamed part by part straight from the file without buffering it. One streaming helper,
+ * {@link multipartByterangesChunks}, sits apart at the end: it reads the file for a plan.
  *
  * ```ts
  * const result = parseRange(request.headers.get("range"), size);
@@ -18,7 +19,8 @@
  *     } else {
  *       const plan = planMultipartByteranges(result.ranges, size, { contentType });
  *       // 206, Content-Type: plan.contentType, Content-Length: plan.contentLength;
- *       // for each part: write part.head, then bytes part.start..part.end; then plan.tail.
+ *       // for each part: write part.head, then bytes part.start..part.end; then plan.tail
+      // (multipartByterangesChunks(path, plan) does exactly that).
  *     }
  * }
  * ```
@@ -256,4 +258,49 @@ export function planMultipartByteranges(
     tail,
     contentLength,
   };
+}
+
+// --- Streaming (the one helper here that touches a file) -------------------------------
+
+/** Bytes read per step while streaming a multipart/byteranges body. */
+export const MULTIPART_READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The body of a multipart/byteranges response as chunks: each part's head, then its bytes
+ * read from `path`, then the closing delimiter — exactly `plan.contentLength` bytes, with at
+ * most {@link MULTIPART_READ_CHUNK_BYTES} in memory. The file is opened on the first pull
+ * and closed when the generator finishes, fails or is abandoned (`return()` on a client
+ * that went away), so a HEAD response that never iterates it opens nothing. A file that
+ * shrank since it was planned ends the stream with an error rather than short data.
+ *
+ * ```ts
+ * return { status: 206, headers, body: { stream: multipartByterangesChunks(path, plan),
+ *   length: plan.contentLength } };
+ * ```
+ */
+export async function* multipartByterangesChunks(
+  path: string | URL,
+  plan: MultipartPlan,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    for (const part of plan.parts) {
+      yield part.head;
+      await file.seek(part.start, Deno.SeekMode.Start);
+      let left = part.end - part.start + 1;
+      while (left > 0) {
+        // A fresh buffer per chunk: the consumer may hold on to what it was given.
+        const buf = new Uint8Array(Math.min(left, MULTIPART_READ_CHUNK_BYTES));
+        const n = await file.read(buf);
+        if (n === null) {
+          throw new Error(`file shrank while serving bytes ${part.start}-${part.end}`);
+        }
+        left -= n;
+        yield buf.subarray(0, n);
+      }
+    }
+    yield plan.tail;
+  } finally {
+    file.close();
+  }
 }
