@@ -62,6 +62,8 @@ class DevTools {
   #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #listeners: ((event: { method: string; params: Record<string, unknown> }) => void)[] = [];
   #closed: Promise<void>;
+  /** Every event received so far, in order. */
+  readonly events: { method: string; params: Record<string, unknown> }[] = [];
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -74,7 +76,8 @@ class DevTools {
         if (message.error) waiter?.reject(new Error(`CDP ${JSON.stringify(message.error)}`));
         else waiter?.resolve(message.result);
       } else {
-        for (const listener of this.#listeners) listener(message);
+        this.events.push(message);
+        for (const listener of [...this.#listeners]) listener(message);
       }
     });
   }
@@ -274,6 +277,15 @@ if (chromium === undefined) {
           // The browser asks for the favicon on its own, after the load event.
           const favicon = (await faviconResponse).response as Response;
           assert.equal(favicon.status, 200);
+
+          // The page is self-contained: every request it made was answered 200.
+          const failed = devtools.events.filter((e) => e.method === "Network.loadingFailed");
+          assert.deepEqual(failed, [], "no request failed");
+          const statuses = devtools.events
+            .filter((e) => e.method === "Network.responseReceived")
+            .map((e) => e.params.response as { url: string; status: number })
+            .map((r) => `${r.status} ${r.url.replace(origin, "")}`);
+          assert.deepEqual(statuses.toSorted(), ["200 /", "200 /favicon.ico", "200 /sockit.jpg"]);
 
           // The server's side: one JSON access-log line per request; the favicon's says
           // GET, 200 and the whole file.
