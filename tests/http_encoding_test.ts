@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   acceptableCodings,
   encodingCandidates,
+  gzipFileChunks,
   gzipStream,
   isCompressibleType,
   parseAcceptEncoding,
@@ -171,3 +172,55 @@ Deno.test("gzipStream: round trip through DecompressionStream, chunk by chunk", 
   ).text();
   assert.equal(restored, text);
 });
+
+/**
+ * Deno 2.9 no longer checks tests for leaked resources and pending ops by default; the
+ * file-backed tests below ask for the checks explicitly.
+ */
+const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
+
+Deno.test({ name: "gzipFileChunks: gunzips back to the file", ...SANITIZE }, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockit-gzip-" });
+  try {
+    const text = "<p>hello, compressed world</p>\n".repeat(10_000);
+    const path = `${dir}/page.html`;
+    await Deno.writeTextFile(path, text);
+    const gzipped = new Uint8Array(
+      await new Response(ReadableStream.from(gzipFileChunks(path))).arrayBuffer(),
+    );
+    assert.ok(gzipped.length < text.length / 20, `${gzipped.length} bytes`);
+    const restored = await new Response(
+      new Blob([gzipped]).stream().pipeThrough(new DecompressionStream("gzip")),
+    ).text();
+    assert.equal(restored, text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test(
+  { name: "gzipFileChunks: abandoned early or never started, no file stays open", ...SANITIZE },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sockit-gzip-" });
+    try {
+      const path = `${dir}/big.txt`;
+      // Random hex compresses poorly enough to need several chunks.
+      const bytes = new Uint8Array(512 * 1024);
+      for (let i = 0; i < bytes.length; i += 65536) {
+        crypto.getRandomValues(bytes.subarray(i, i + 65536));
+      }
+      await Deno.writeTextFile(path, Array.from(bytes, (b) => b.toString(16)).join(""));
+      for await (const _ of gzipFileChunks(path)) break; // client went away
+      gzipFileChunks(path); // HEAD: never iterated, never opened
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  { name: "gzipFileChunks: a missing file rejects on first pull", ...SANITIZE },
+  async () => {
+    await assert.rejects(gzipFileChunks("/nonexistent/sockit/file").next(), Deno.errors.NotFound);
+  },
+);

@@ -2,8 +2,8 @@
  * Content-coding negotiation (RFC 9110 §12.5.3, §8.4): read `Accept-Encoding` with its
  * q-values and list what to try, best first — a precompressed sibling (`file.br`,
  * `file.gz`), gzip on the fly (`--gzip`), or the file as is; plus which media types are
- * worth compressing. The parsing is pure; {@link gzipStream} at the end is the one
- * streaming helper, kept apart.
+ * worth compressing. The parsing is pure; the two streaming helpers at the end
+ * ({@link gzipStream}, {@link gzipFileChunks}) are kept apart.
  *
  * ```ts
  * const gzipOnTheFly = opts.gzip && !hasRange && isCompressibleType(type) &&
@@ -187,4 +187,33 @@ export function gzipStream(source: ReadableStream<Uint8Array>): ReadableStream<U
     Uint8Array
   >;
   return source.pipeThrough(gzip);
+}
+
+/**
+ * A file's bytes gzipped on the fly, as chunks for a chunked response body
+ * (`{ stream: gzipFileChunks(path), length: null }`). The file is opened on the first pull
+ * and closed when the stream ends, fails or is abandoned by a client that went away; a
+ * HEAD response, which never iterates it, opens nothing.
+ */
+export async function* gzipFileChunks(
+  path: string | URL,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const file = await Deno.open(path, { read: true });
+  const reader = gzipStream(file.readable).getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    // Cancelling propagates to file.readable, which closes the file; after a normal end
+    // the readable has closed it already.
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
 }
