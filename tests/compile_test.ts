@@ -27,7 +27,7 @@ import {
   RELEASE_TARGETS,
   RUNTIME_PERMISSIONS,
 } from "../scripts/compile.ts";
-import { ROOT, startServer } from "./helpers.ts";
+import { MAIN, ROOT, startServer } from "./helpers.ts";
 
 const COMPILE_SCRIPT = `${ROOT}scripts/compile.ts`;
 
@@ -108,6 +108,60 @@ Deno.test("compile: any other failure keeps deno's first error line", () => {
     err.message,
     'deno compile failed for x86_64-unknown-linux-gnu: Module not found "file:///x/main.ts".',
   );
+});
+
+/** `deno run` with exactly the binary's permissions: what the binary can do, runnable anywhere. */
+function runWithBinaryPermissions(args: string[], cwd?: string): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...RUNTIME_PERMISSIONS, MAIN, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+Deno.test("compile: the baked-in permissions are enough for every subcommand", async (t) => {
+  const workDir = await Deno.makeTempDir({ prefix: "sockit-permissions-" });
+  const decoder = new TextDecoder();
+  try {
+    await t.step("--help (commander reads colour env vars)", async () => {
+      const out = await runWithBinaryPermissions(["--help"]).output();
+      assert.equal(decoder.decode(out.stderr), "");
+      assert.equal(out.code, 0);
+      assert.match(decoder.decode(out.stdout), /http-serve/);
+    });
+    await t.step("http-serve DIR reads a folder anywhere", async () => {
+      await Deno.writeTextFile(join(workDir, "hello.txt"), "hello from a folder\n");
+      await using server = await startServer([], {
+        command: runWithBinaryPermissions(
+          ["http-serve", workDir, "--port", "0", "--host", "127.0.0.1"],
+          workDir,
+        ),
+      });
+      const res = await fetch(`http://127.0.0.1:${server.port}/hello.txt`);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "hello from a folder\n");
+      assert.equal(server.stderr(), "");
+    });
+    await t.step("echo-server and echo-client round trip", async () => {
+      await using server = await startServer([], {
+        command: runWithBinaryPermissions(["echo-server", "--port", "0", "--host", "127.0.0.1"]),
+      });
+      const out = await runWithBinaryPermissions([
+        "echo-client",
+        `127.0.0.1:${server.port}`,
+        "hello",
+        "--expect",
+        "hello",
+      ]).output();
+      assert.equal(out.code, 0, decoder.decode(out.stderr));
+      assert.match(decoder.decode(out.stdout), /hello/);
+      assert.equal(server.stderr(), "");
+    });
+  } finally {
+    await Deno.remove(workDir, { recursive: true });
+  }
 });
 
 // --- the real task and the binary ------------------------------------------------------------
