@@ -110,6 +110,11 @@ Deno.test("compile: any other failure keeps deno's first error line", () => {
   );
 });
 
+Deno.test("compile: `deno task start` runs with the same permissions as the binary", () => {
+  const grants = denoJson.tasks.start.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  assert.deepEqual(grants.toSorted(), [...RUNTIME_PERMISSIONS].sort());
+});
+
 /** `deno run` with exactly the binary's permissions: what the binary can do, runnable anywhere. */
 function runWithBinaryPermissions(args: string[], cwd?: string): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
