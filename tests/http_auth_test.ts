@@ -8,6 +8,7 @@ import {
   parseBasicAuthorization,
   redactAuthSpec,
   redactHeaderValue,
+  redactRequestHead,
   verifyBasicCredentials,
 } from "../lib/http/auth.ts";
 
@@ -117,4 +118,21 @@ Deno.test("challenge and redaction", () => {
   assert.equal(redactHeaderValue("proxy-authorization", "Digest x=1"), "Digest <redacted>");
   assert.equal(redactHeaderValue("Cookie", "sid=1"), "<redacted>");
   assert.equal(redactHeaderValue("Host", "example"), "example");
+});
+
+Deno.test("redactRequestHead: secrets gone from a raw head, the rest byte for byte", () => {
+  const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const head = latin1(
+    `GET /x\xe9\x80\x9f HTTP/1.1\r\nHost: h\r\nauthorization:  ${basic("alice:s3cret")}\r\n` +
+      `Cookie: sid=abc\r\nX-Other: Basic keep\r\n\r\n`,
+  );
+  const redacted = String.fromCharCode(...redactRequestHead(head));
+  assert.equal(
+    redacted,
+    "GET /x\xe9\x80\x9f HTTP/1.1\r\nHost: h\r\nauthorization: Basic <redacted>\r\n" +
+      "Cookie: <redacted>\r\nX-Other: Basic keep\r\n\r\n",
+  );
+  assert.ok(!redacted.includes(btoa("alice:s3cret")));
+  const plain = latin1("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  assert.equal(redactRequestHead(plain), plain);
 });

@@ -165,3 +165,27 @@ export function redactHeaderValue(name: string, value: string): string {
   if (lower === "cookie" || lower === "set-cookie") return REDACTED;
   return value;
 }
+
+const SECRET_HEADER_LINE = /^(authorization|proxy-authorization|cookie)[ \t]*:/i;
+
+/**
+ * A raw request head fit for `--trace`: the values of `Authorization`,
+ * `Proxy-Authorization` and `Cookie` lines redacted as in {@link redactHeaderValue}, every
+ * other byte unchanged (bytes are handled one char per byte, so any head survives intact).
+ */
+export function redactRequestHead(head: Uint8Array): Uint8Array {
+  // One char per byte (not TextDecoder("latin1"), which is windows-1252 and remaps 0x80–0x9f).
+  let text = "";
+  for (let i = 0; i < head.length; i += 8192) {
+    text += String.fromCharCode(...head.subarray(i, i + 8192));
+  }
+  if (!/(authorization|cookie)/i.test(text)) return head;
+  const lines = text.split("\r\n").map((line) => {
+    const m = SECRET_HEADER_LINE.exec(line);
+    if (!m) return line;
+    const colon = line.indexOf(":");
+    return `${line.slice(0, colon)}: ${redactHeaderValue(m[1], line.slice(colon + 1).trim())}`;
+  });
+  const out = lines.join("\r\n");
+  return Uint8Array.from(out, (c) => c.charCodeAt(0) & 0xff);
+}

@@ -5,7 +5,7 @@
  * ```ts
  * const metrics = new HttpMetrics();
  * metrics.connectionOpened();
- * metrics.recordResponse(200, 5120); // status, bytes written for the whole response
+ * metrics.recordResponse(200, 5120); // status, body bytes sent (AccessLogEntry.bytes)
  * metrics.connectionClosed();
  * const body = metrics.render();     // serve with Content-Type: METRICS_CONTENT_TYPE
  * ```
@@ -50,7 +50,7 @@ export class HttpMetrics {
     this.#startedAt = this.#now();
   }
 
-  /** Counts one finished response and the bytes written for it (head and body). */
+  /** Counts one finished response and its body bytes sent (as in the access log). */
   recordResponse(status: number, bytesSent: number): void {
     const index = Math.floor(status / 100) - 1;
     if (index >= 0 && index < 5) this.#requestsByClass[index]++;
@@ -107,7 +107,7 @@ export class HttpMetrics {
         `sockit_http_requests_total{class="${c}"} ${this.#requestsByClass[i]}`
       ),
     );
-    metric("sockit_http_sent_bytes_total", "counter", "Bytes written to clients.", [
+    metric("sockit_http_sent_bytes_total", "counter", "Response body bytes sent to clients.", [
       `sockit_http_sent_bytes_total ${this.#bytesSent}`,
     ]);
     metric("sockit_http_open_connections", "gauge", "Client connections open now.", [
