@@ -12,8 +12,10 @@
  *
  * Methods: GET and HEAD (same headers, no body); OPTIONS → 204 with `Allow`; any other
  * method on something that exists → 405 with `Allow`. Files up to
- * {@link SMALL_FILE_BYTES} are read in one call and sent with the head in one write;
- * bigger ones are streamed in chunks by the connection, each chunk awaiting the socket.
+ * {@link SMALL_FILE_BYTES} are kept in a small in-memory cache (re-checked against the
+ * disk every {@link FILE_CACHE_VALID_MS}) and sent with the head in one write; bigger ones
+ * are streamed in chunks by the connection, each chunk awaiting the socket. Cached bodies
+ * are shared between responses: code wrapping this handler must not mutate them.
  *
  * @module
  */
@@ -33,6 +35,15 @@ export const SMALL_FILE_BYTES = 64 * 1024;
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 /** Name served for a directory URL when present. */
 export const INDEX_FILE = "index.html";
+/**
+ * Small files (≤ {@link SMALL_FILE_BYTES}) are kept in memory, and each cached entry is
+ * re-checked (realpath + stat: same file, same size, same mtime) at most this often.
+ * The trade-off, as nginx's open_file_cache_valid: a change on disk shows up within this
+ * time, and the hot path of a busy small file does no file-system call at all.
+ */
+export const FILE_CACHE_VALID_MS = 1_000;
+/** Total bytes of file contents the cache holds; the oldest entries go first. */
+export const FILE_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 /** Options for {@link staticFiles}. */
 export interface StaticFilesOptions {
@@ -79,8 +90,9 @@ export function staticFiles(options: StaticFilesOptions): Handler {
   const root = options.root;
   const listing = options.listing ?? true;
   const dotfiles = options.dotfiles ?? false;
+  const cache = new SmallFileCache();
 
-  return async (req: RequestHead): Promise<HttpResponse> => {
+  const handler = async (req: RequestHead): Promise<HttpResponse> => {
     const method = req.method;
     if (req.rawPath === "*") return { status: 204, headers: [["Allow", ALLOWED_METHODS]] };
     const found = await resolveSafePath(root, req.rawPath, { dotfiles });
@@ -98,14 +110,90 @@ export function staticFiles(options: StaticFilesOptions): Handler {
         };
       }
       const index = await resolveSafePath(root, req.rawPath + INDEX_FILE, { dotfiles });
-      if (index !== null && index.info.isFile) return await serveFile(index, method);
+      if (index !== null && index.info.isFile) {
+        return await serveFile(index, method, cache, req.rawPath);
+      }
       if (!listing) throw notFound();
       return await serveListing(root, found, req.path, dotfiles);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();
-    return await serveFile(found, method);
+    return await serveFile(found, method, cache, req.rawPath);
   };
+
+  return (req: RequestHead): HttpResponse | Promise<HttpResponse> => {
+    // Fast path: a fresh cached small file answers without touching the file system.
+    if (req.method === "GET" || req.method === "HEAD") {
+      const hit = cache.fresh(req.rawPath, Date.now());
+      if (hit !== undefined) return { status: 200, headers: [...hit.headers], body: hit.body };
+    }
+    return handler(req);
+  };
+}
+
+interface CachedFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ino: number | null;
+  headers: HeaderList;
+  body: Uint8Array;
+  checkedAt: number;
+}
+
+/** Contents of small files by raw request path; see {@link FILE_CACHE_VALID_MS}. */
+class SmallFileCache {
+  #entries = new Map<string, CachedFile>();
+  #bytes = 0;
+
+  /** The entry for `rawPath` if it was checked less than FILE_CACHE_VALID_MS ago. */
+  fresh(rawPath: string, now: number): CachedFile | undefined {
+    const entry = this.#entries.get(rawPath);
+    return entry !== undefined && now - entry.checkedAt < FILE_CACHE_VALID_MS ? entry : undefined;
+  }
+
+  /** The entry for `rawPath` if it still describes `found` (re-marked fresh). */
+  revalidate(rawPath: string, found: ResolvedPath): CachedFile | undefined {
+    const entry = this.#entries.get(rawPath);
+    if (entry === undefined) return undefined;
+    const info = found.info;
+    if (
+      entry.path === found.path && entry.size === info.size &&
+      entry.mtimeMs === (info.mtime?.getTime() ?? -1) && entry.ino === info.ino
+    ) {
+      entry.checkedAt = Date.now();
+      return entry;
+    }
+    this.delete(rawPath);
+    return undefined;
+  }
+
+  set(rawPath: string, found: ResolvedPath, headers: HeaderList, body: Uint8Array): void {
+    if (body.length !== found.info.size) return; // changed while being read: do not keep it
+    this.delete(rawPath);
+    this.#entries.set(rawPath, {
+      path: found.path,
+      size: found.info.size,
+      mtimeMs: found.info.mtime?.getTime() ?? -1,
+      ino: found.info.ino,
+      headers,
+      body,
+      checkedAt: Date.now(),
+    });
+    this.#bytes += body.length;
+    for (const [key, entry] of this.#entries) {
+      if (this.#bytes <= FILE_CACHE_MAX_BYTES) break;
+      this.#entries.delete(key);
+      this.#bytes -= entry.body.length;
+    }
+  }
+
+  delete(rawPath: string): void {
+    const entry = this.#entries.get(rawPath);
+    if (entry === undefined) return;
+    this.#entries.delete(rawPath);
+    this.#bytes -= entry.body.length;
+  }
 }
 
 function fileHeaders(found: ResolvedPath): HeaderList {
@@ -125,16 +213,28 @@ function fileError(err: unknown): HttpError {
   return notFound();
 }
 
-async function serveFile(found: ResolvedPath, method: string): Promise<HttpResponse> {
-  const headers = fileHeaders(found);
-  if (method === "GET" && found.info.size <= SMALL_FILE_BYTES) {
+async function serveFile(
+  found: ResolvedPath,
+  method: string,
+  cache: SmallFileCache,
+  rawPath: string,
+): Promise<HttpResponse> {
+  if (found.info.size <= SMALL_FILE_BYTES) {
+    const cached = cache.revalidate(rawPath, found);
+    if (cached !== undefined) {
+      return { status: 200, headers: [...cached.headers], body: cached.body };
+    }
+    const headers = fileHeaders(found);
+    let body: Uint8Array;
     try {
-      // One op instead of open/read/close: this is the hot path for small files.
-      return { status: 200, headers, body: await Deno.readFile(found.path) };
+      body = await Deno.readFile(found.path);
     } catch (err) {
       throw fileError(err);
     }
+    cache.set(rawPath, found, headers, body);
+    return { status: 200, headers: [...headers], body };
   }
+  const headers = fileHeaders(found);
   let file: Deno.FsFile;
   try {
     file = await Deno.open(found.path, { read: true });
