@@ -130,7 +130,7 @@ export function encodeResponse(head: string, body?: Uint8Array | null): Uint8Arr
   if (body === undefined || body === null || body.length === 0) return encoder.encode(head);
   let out = new Uint8Array(head.length + body.length);
   let { read, written } = encoder.encodeInto(head, out);
-  if (read < head.length) {
+  if (read < head.length || written + body.length > out.length) {
     // A non-ASCII header value: UTF-8 needs more than one byte per char.
     out = new Uint8Array(head.length * 3 + body.length);
     ({ read, written } = encoder.encodeInto(head, out));

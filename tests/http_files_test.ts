@@ -1,0 +1,53 @@
+/** Unit tests for lib/http/files.ts pure parts and the handler called in-process. */
+import assert from "node:assert/strict";
+import type { RequestContext } from "../lib/http/connection.ts";
+import { HttpError } from "../lib/http/errors.ts";
+import {
+  contentTypeFor,
+  DEFAULT_CONTENT_TYPE,
+  directoryRedirectLocation,
+  FILE_CACHE_VALID_MS,
+  staticFiles,
+} from "../lib/http/files.ts";
+import { parseRequestHead } from "../lib/http/request.ts";
+import { canonicalRoot } from "../lib/http/safe_path.ts";
+
+Deno.test("contentTypeFor: mime-types, charset on text, octet-stream when unknown", () => {
+  assert.equal(contentTypeFor("/x/index.HTML"), "text/html; charset=utf-8");
+  assert.equal(contentTypeFor("a.css"), "text/css; charset=utf-8");
+  assert.equal(contentTypeFor("a.js"), "text/javascript; charset=utf-8");
+  assert.equal(contentTypeFor("a.jpg"), "image/jpeg");
+  assert.equal(contentTypeFor("a.png"), "image/png");
+  assert.equal(contentTypeFor("Makefile"), DEFAULT_CONTENT_TYPE);
+  assert.equal(contentTypeFor("a.nosuchext"), DEFAULT_CONTENT_TYPE);
+});
+
+Deno.test("directoryRedirectLocation keeps the query and never starts with //", () => {
+  assert.equal(directoryRedirectLocation("/docs", ""), "/docs/");
+  assert.equal(directoryRedirectLocation("/docs", "a=1&b"), "/docs/?a=1&b");
+  assert.equal(directoryRedirectLocation("//evil.example/x", ""), "/evil.example/x/");
+  assert.equal(directoryRedirectLocation("/a%20b", ""), "/a%20b/");
+});
+
+Deno.test("the cache serves changes once FILE_CACHE_VALID_MS has passed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockit_files_" });
+  try {
+    await Deno.writeTextFile(`${dir}/a.txt`, "one");
+    const handler = staticFiles({ root: await canonicalRoot(dir) });
+    const ctx = {} as RequestContext; // the file handler never reads a GET body
+    const get = async () => {
+      const req = parseRequestHead(new TextEncoder().encode("GET /a.txt HTTP/1.0\r\n\r\n"));
+      const res = await handler(req, ctx);
+      return new TextDecoder().decode(res.body as Uint8Array);
+    };
+    assert.equal(await get(), "one");
+    await Deno.writeTextFile(`${dir}/a.txt`, "two!");
+    await new Promise((r) => setTimeout(r, FILE_CACHE_VALID_MS + 50));
+    assert.equal(await get(), "two!");
+    await Deno.remove(`${dir}/a.txt`);
+    await new Promise((r) => setTimeout(r, FILE_CACHE_VALID_MS + 50));
+    await assert.rejects(get, (e: unknown) => e instanceof HttpError && e.status === 404);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
