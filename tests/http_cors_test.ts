@@ -1,11 +1,15 @@
 /**
- * Unit tests for lib/http/cors.ts: the --cors header sets, preflight detection and answer,
- * and --header parsing with its one-line usage errors.
+ * Tests for lib/http/cors.ts: the --cors header sets, preflight detection and answer,
+ * --header parsing with its one-line usage errors (unit), and the two handler wrappers in
+ * front of the real static-file handler and connection loop on a real socket, with fetch.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/cli.ts";
+import { ConnectionTracker, type Handler, serveConnection } from "../lib/http/connection.ts";
+import { staticFiles } from "../lib/http/files.ts";
+import { canonicalRoot } from "../lib/http/safe_path.ts";
 import {
   CORS_ALLOW_METHODS,
   CORS_MAX_AGE_SECONDS,
@@ -14,14 +18,16 @@ import {
   parseHeaderFlag,
   preflightHeaders,
   RESERVED_HEADER_NAMES,
+  withCors,
+  withResponseHeaders,
 } from "../lib/http/cors.ts";
 
 const h = (fields: Record<string, string>) => new Headers(fields);
 
 Deno.test("CORS_RESPONSE_HEADERS: any origin, range/caching headers exposed", () => {
   const map = new Map(CORS_RESPONSE_HEADERS);
-  assert.equal(map.get("access-control-allow-origin"), "*");
-  const exposed = map.get("access-control-expose-headers")!.split(", ");
+  assert.equal(map.get("Access-Control-Allow-Origin"), "*");
+  const exposed = map.get("Access-Control-Expose-Headers")!.split(", ");
   for (const name of ["Content-Range", "ETag", "Accept-Ranges", "Content-Encoding"]) {
     assert.ok(exposed.includes(name), name);
   }
@@ -42,10 +48,10 @@ Deno.test("isPreflightRequest: OPTIONS with Origin and Access-Control-Request-Me
 
 Deno.test("preflightHeaders: methods, max-age, Vary; no Allow-Headers when none requested", () => {
   assert.deepEqual(preflightHeaders(h({ "access-control-request-method": "GET" })), [
-    ["access-control-allow-origin", "*"],
-    ["access-control-allow-methods", CORS_ALLOW_METHODS],
-    ["access-control-max-age", String(CORS_MAX_AGE_SECONDS)],
-    ["vary", "Access-Control-Request-Headers"],
+    ["Access-Control-Allow-Origin", "*"],
+    ["Access-Control-Allow-Methods", CORS_ALLOW_METHODS],
+    ["Access-Control-Max-Age", String(CORS_MAX_AGE_SECONDS)],
+    ["Vary", "Access-Control-Request-Headers"],
   ]);
 });
 
@@ -53,26 +59,26 @@ Deno.test("preflightHeaders: echoes the requested headers, normalised", () => {
   const headers = new Map(
     preflightHeaders(h({ "access-control-request-headers": " range ,x-token,, if-none-match" })),
   );
-  assert.equal(headers.get("access-control-allow-headers"), "range, x-token, if-none-match");
+  assert.equal(headers.get("Access-Control-Allow-Headers"), "range, x-token, if-none-match");
 });
 
 Deno.test("preflightHeaders: an invalid requested-headers list is not echoed", () => {
   for (const value of ["x token", "a,(b)", ",", "é"]) {
     const headers = new Map(preflightHeaders(new Map([["access-control-request-headers", value]])));
-    assert.equal(headers.has("access-control-allow-headers"), false, value);
+    assert.equal(headers.has("Access-Control-Allow-Headers"), false, value);
   }
 });
 
-Deno.test("parseHeaderFlag: name lower-cased, value trimmed, empty value allowed", () => {
-  assert.deepEqual(parseHeaderFlag("X-Frame-Options: DENY"), ["x-frame-options", "DENY"]);
-  assert.deepEqual(parseHeaderFlag("Cache-Control:\tmax-age=60 \t"), [
+Deno.test("parseHeaderFlag: name kept as written, value trimmed, empty value allowed", () => {
+  assert.deepEqual(parseHeaderFlag("X-Frame-Options: DENY"), ["X-Frame-Options", "DENY"]);
+  assert.deepEqual(parseHeaderFlag("cache-control:\tmax-age=60 \t"), [
     "cache-control",
     "max-age=60",
   ]);
-  assert.deepEqual(parseHeaderFlag("X-Empty:"), ["x-empty", ""]);
+  assert.deepEqual(parseHeaderFlag("X-Empty:"), ["X-Empty", ""]);
   // Only the first colon separates; the value may contain more.
   assert.deepEqual(parseHeaderFlag("Link: <https://a.test:8443/x>; rel=preload"), [
-    "link",
+    "Link",
     "<https://a.test:8443/x>; rel=preload",
   ]);
   assert.deepEqual(parseHeaderFlag("x-odd!#$%&'*+-.^_`|~: v"), ["x-odd!#$%&'*+-.^_`|~", "v"]);
@@ -117,3 +123,118 @@ Deno.test("parseHeaderFlag: control characters and non-ASCII in values", () => {
   // The CRLF shows escaped in the message.
   assert.throws(() => parseHeaderFlag("X-A: a\r\nb"), /"X-A: a\\r\\nb"/);
 });
+
+// --- The wrappers, in front of the real static-file handler on a real socket -----------
+
+/**
+ * Deno 2.9 no longer checks tests for leaked resources and pending ops by default; the
+ * socket tests below ask for the checks explicitly.
+ */
+const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
+
+/** Serves `dir` through `wrap(staticFiles)` on 127.0.0.1:0 until disposed. */
+async function serveWrapped(dir: string, wrap: (next: Handler) => Handler) {
+  const handler = wrap(staticFiles({ root: await canonicalRoot(dir) }));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tracker = new ConnectionTracker();
+  const connections: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections.push(serveConnection(conn, handler, { tracker }));
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      await tracker.shutdown(1000);
+      await Promise.all(connections);
+    },
+  };
+}
+
+async function withSite(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "sockit-cors-" });
+  try {
+    await Deno.writeTextFile(`${dir}/data.json`, '{"ok":true}\n');
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test(
+  { name: "withCors: files, 404s and preflights over a real socket", ...SANITIZE },
+  () =>
+    withSite(async (dir) => {
+      await using server = await serveWrapped(dir, withCors);
+      const client = Deno.createHttpClient({});
+      try {
+        const ok = await fetch(`${server.url}/data.json`, { client });
+        assert.equal(ok.status, 200);
+        assert.equal(ok.headers.get("access-control-allow-origin"), "*");
+        assert.match(ok.headers.get("access-control-expose-headers")!, /Content-Range/);
+        assert.equal(await ok.text(), '{"ok":true}\n');
+
+        const missing = await fetch(`${server.url}/nope.txt`, { client });
+        assert.equal(missing.status, 404);
+        assert.equal(missing.headers.get("access-control-allow-origin"), "*");
+        await missing.body?.cancel();
+
+        // A preflight answers 204 even where no file is.
+        const preflight = await fetch(`${server.url}/api/anything`, {
+          client,
+          method: "OPTIONS",
+          headers: {
+            origin: "http://page.test",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "range, x-token",
+          },
+        });
+        assert.equal(preflight.status, 204);
+        assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+        assert.equal(preflight.headers.get("access-control-allow-methods"), CORS_ALLOW_METHODS);
+        assert.equal(preflight.headers.get("access-control-allow-headers"), "range, x-token");
+        assert.equal(preflight.headers.get("access-control-max-age"), String(CORS_MAX_AGE_SECONDS));
+        await preflight.body?.cancel();
+
+        // A plain OPTIONS (no Origin) still reaches the file handler.
+        const options = await fetch(`${server.url}/data.json`, { client, method: "OPTIONS" });
+        assert.equal(options.status, 204);
+        assert.equal(options.headers.get("allow"), "GET, HEAD, OPTIONS");
+        await options.body?.cancel();
+      } finally {
+        client.close();
+      }
+    }),
+);
+
+Deno.test(
+  { name: "withResponseHeaders: added everywhere, replacing same-named ones", ...SANITIZE },
+  () =>
+    withSite(async (dir) => {
+      const extra = [
+        parseHeaderFlag("X-Frame-Options: DENY"),
+        parseHeaderFlag("content-type: application/x-custom"),
+        parseHeaderFlag("X-Twice: 1"),
+        parseHeaderFlag("X-Twice: 2"),
+      ];
+      await using server = await serveWrapped(dir, (next) => withResponseHeaders(next, extra));
+      const client = Deno.createHttpClient({});
+      try {
+        const ok = await fetch(`${server.url}/data.json`, { client });
+        assert.equal(ok.headers.get("x-frame-options"), "DENY");
+        assert.equal(ok.headers.get("content-type"), "application/x-custom"); // replaced, not doubled
+        assert.equal(ok.headers.get("x-twice"), "1, 2");
+        assert.equal(await ok.text(), '{"ok":true}\n');
+
+        const missing = await fetch(`${server.url}/nope.txt`, { client });
+        assert.equal(missing.status, 404);
+        assert.equal(missing.headers.get("x-frame-options"), "DENY");
+        await missing.body?.cancel();
+      } finally {
+        client.close();
+      }
+    }),
+);

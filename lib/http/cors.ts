@@ -2,20 +2,20 @@
  * Response headers a user adds from the command line: `--cors` (the Fetch standard's CORS
  * headers, and the answer to a preflight `OPTIONS`) and `--header 'Name: value'`
  * (repeatable, validated at startup so a typo is a usage error, not a broken response).
- * Pure: the server calls these and writes what they return.
+ * No I/O: the pieces are pure, and two handler wrappers apply them to every answer.
  *
  * ```ts
  * const extra = (opts.header ?? []).map(parseHeaderFlag); // throws UsageError on bad input
- * if (opts.cors && isPreflightRequest(method, req.headers)) {
- *   // 204 with preflightHeaders(req.headers), no body
- * } else if (opts.cors) {
- *   for (const [name, value] of CORS_RESPONSE_HEADERS) headers.set(name, value);
- * }
+ * let handler = staticFiles({ root });
+ * if (opts.cors) handler = withCors(handler); // preflights → 204; CORS headers on every answer
+ * if (extra.length > 0) handler = withResponseHeaders(handler, extra);
  * ```
  *
  * @module
  */
 import { UsageError } from "../cli.ts";
+import type { Handler } from "./connection.ts";
+import { HttpError } from "./errors.ts";
 
 /** Anything request headers can be looked up in: `Headers`, or a Map with lower-case names. */
 export interface HeaderLookup {
@@ -43,8 +43,8 @@ export const CORS_EXPOSE_HEADERS = "Accept-Ranges, Content-Encoding, Content-Ran
  * cookies to protect, and `*` is cacheable without `Vary: Origin`.
  */
 export const CORS_RESPONSE_HEADERS: readonly (readonly [string, string])[] = [
-  ["access-control-allow-origin", "*"],
-  ["access-control-expose-headers", CORS_EXPOSE_HEADERS],
+  ["Access-Control-Allow-Origin", "*"],
+  ["Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS],
 ];
 
 /**
@@ -67,18 +67,18 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  */
 export function preflightHeaders(requestHeaders: HeaderLookup): [string, string][] {
   const headers: [string, string][] = [
-    ["access-control-allow-origin", "*"],
-    ["access-control-allow-methods", CORS_ALLOW_METHODS],
-    ["access-control-max-age", String(CORS_MAX_AGE_SECONDS)],
+    ["Access-Control-Allow-Origin", "*"],
+    ["Access-Control-Allow-Methods", CORS_ALLOW_METHODS],
+    ["Access-Control-Max-Age", String(CORS_MAX_AGE_SECONDS)],
   ];
   const requested = requestHeaders.get("access-control-request-headers");
   if (requested) {
     const names = requested.split(",").map((s) => s.trim()).filter((s) => s !== "");
     if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
-      headers.push(["access-control-allow-headers", names.join(", ")]);
+      headers.push(["Access-Control-Allow-Headers", names.join(", ")]);
     }
   }
-  headers.push(["vary", "Access-Control-Request-Headers"]);
+  headers.push(["Vary", "Access-Control-Request-Headers"]);
   return headers;
 }
 
@@ -116,7 +116,7 @@ function fieldValueProblem(value: string): "control" | "non-ascii" | null {
  * Parses one `--header 'Name: value'`. The name must be a token and not a framing header
  * ({@link RESERVED_HEADER_NAMES}); the value may be empty, loses surrounding whitespace,
  * and must be ASCII without control characters (CR/LF would let it inject headers). Returns
- * `[lower-case name, value]`; throws a one-line {@link UsageError} otherwise.
+ * `[name as written, value]`; throws a one-line {@link UsageError} otherwise.
  */
 export function parseHeaderFlag(flag: string): [string, string] {
   const shown = JSON.stringify(flag); // escapes CR/LF so the message stays one line
@@ -146,5 +146,61 @@ export function parseHeaderFlag(flag: string): [string, string] {
   if (problem === "non-ascii") {
     throw new UsageError(`invalid --header ${shown}: value must be ASCII (percent-encode it)`);
   }
-  return [lower, value];
+  return [name, value];
+}
+
+// --- Handler wrappers -------------------------------------------------------------------
+
+/** A fresh mutable copy of {@link CORS_RESPONSE_HEADERS} for a response's header list. */
+function corsHeaderList(): [string, string][] {
+  return CORS_RESPONSE_HEADERS.map(([name, value]) => [name, value]);
+}
+
+/**
+ * `--cors`: answers every CORS preflight with 204 and {@link preflightHeaders} (for any
+ * path: a failed preflight would hide even a 404 from the page), and adds
+ * {@link CORS_RESPONSE_HEADERS} to every other answer, errors included, so scripts can
+ * read a 404's status too.
+ */
+export function withCors(next: Handler): Handler {
+  return async (req, ctx) => {
+    if (isPreflightRequest(req.method, req.headers)) {
+      return { status: 204, headers: preflightHeaders(req.headers) };
+    }
+    try {
+      const res = await next(req, ctx);
+      return { ...res, headers: [...(res.headers ?? []), ...corsHeaderList()] };
+    } catch (err) {
+      if (err instanceof HttpError) err.headers.push(...corsHeaderList());
+      throw err;
+    }
+  };
+}
+
+/**
+ * `--header 'Name: value'` (repeatable): adds the headers to every answer, errors included.
+ * A name the handler also sets is replaced (case-insensitively), so
+ * `--header 'Cache-Control: max-age=60'` wins over the default; giving one name several
+ * times sends it several times.
+ */
+export function withResponseHeaders(
+  next: Handler,
+  extra: readonly (readonly [string, string])[],
+): Handler {
+  const names = new Set(extra.map(([name]) => name.toLowerCase()));
+  const merge = (headers: readonly [string, string][]): [string, string][] => [
+    ...headers.filter(([name]) => !names.has(name.toLowerCase())),
+    ...extra.map(([name, value]): [string, string] => [name, value]),
+  ];
+  return async (req, ctx) => {
+    try {
+      const res = await next(req, ctx);
+      return { ...res, headers: merge(res.headers ?? []) };
+    } catch (err) {
+      if (err instanceof HttpError) {
+        err.headers.splice(0, err.headers.length, ...merge(err.headers));
+      }
+      throw err;
+    }
+  };
 }
