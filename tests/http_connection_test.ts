@@ -1,0 +1,251 @@
+/**
+ * Tests for lib/http/connection.ts: chunk-size parsing (pure) and the connection loop
+ * driven in-process over real loopback sockets with small handlers, which is how later
+ * features (uploads, streaming, errors) plug in.
+ */
+import assert from "node:assert/strict";
+import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
+import {
+  ConnectionTracker,
+  type Handler,
+  parseChunkSizeLine,
+  serveConnection,
+} from "../lib/http/connection.ts";
+import { HttpError } from "../lib/http/errors.ts";
+import { DEFAULT_REQUEST_LIMITS } from "../lib/http/request.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+Deno.test("parseChunkSizeLine: hex sizes, extensions, strict CRLF", () => {
+  assert.equal(parseChunkSizeLine(enc.encode("0\r\n")), 0);
+  assert.equal(parseChunkSizeLine(enc.encode("1a\r\n")), 26);
+  assert.equal(parseChunkSizeLine(enc.encode("FF;name=value\r\n")), 255);
+  assert.equal(parseChunkSizeLine(enc.encode("10 ;x\r\n")), 16);
+  for (
+    const bad of [
+      "\r\n",
+      "x\r\n",
+      "1a\n",
+      "-1\r\n",
+      " 1\r\n",
+      "1 2\r\n",
+      "0x10\r\n",
+      "1000000000000\r\n",
+    ]
+  ) {
+    assert.throws(
+      () => parseChunkSizeLine(enc.encode(bad)),
+      (e: unknown) =>
+        e instanceof HttpError && e.status === 400 && e.code === "BAD_CHUNK" && e.close,
+      bad,
+    );
+  }
+});
+
+/** Runs `handler` on a loopback listener for the duration of `fn`. */
+async function withConnectionServer(
+  handler: Handler,
+  fn: (port: number, errors: unknown[], tracker: ConnectionTracker) => Promise<void>,
+  maxBodyBytes = DEFAULT_REQUEST_LIMITS.maxBodyBytes,
+): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tracker = new ConnectionTracker({ idleTimeoutMs: 0 });
+  const running: Promise<void>[] = [];
+  const errors: unknown[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      running.push(serveConnection(conn, handler, {
+        tracker,
+        limits: { ...DEFAULT_REQUEST_LIMITS, maxBodyBytes },
+        onInternalError: (_req, err) => errors.push(err),
+      }));
+    }
+  })();
+  try {
+    await fn((listener.addr as Deno.NetAddr).port, errors, tracker);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    await tracker.shutdown(1000);
+    await Promise.all(running);
+  }
+}
+
+async function roundTrip(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(enc.encode(request));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return chunks.map((c) => dec.decode(c)).join("");
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("a handler can read the body (length and chunked); 100 Continue on first read", async () => {
+  const echo: Handler = async (_req, ctx) => {
+    const parts: string[] = [];
+    for (let c = await ctx.body.read(); c !== null; c = await ctx.body.read()) {
+      parts.push(dec.decode(c));
+    }
+    return { status: 200, body: `got ${parts.join("")} (${ctx.body.received})` };
+  };
+  await withConnectionServer(echo, async (port) => {
+    const a = await roundTrip(port, "POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+    assert.ok(a.endsWith("\r\n\r\ngot hello (5)"), a);
+    const b = await roundTrip(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n",
+    );
+    assert.ok(b.endsWith("\r\n\r\ngot abcde (5)"), b);
+
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const reader = new BufferedReader(conn);
+      await conn.write(enc.encode(
+        "PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+      ));
+      assert.equal(
+        dec.decode((await reader.readUntil(CRLFCRLF))!),
+        "HTTP/1.1 100 Continue\r\n\r\n",
+      );
+      await conn.write(enc.encode("ok"));
+      const head = dec.decode((await reader.readUntil(CRLFCRLF))!);
+      assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(dec.decode(await reader.readExact(8)), "got ok (");
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("a chunked body over the limit → 413 and close, even when the handler reads it", async () => {
+  const reading: Handler = async (_req, ctx) => {
+    await ctx.body.discard();
+    return { status: 200, body: "read all" };
+  };
+  await withConnectionServer(reading, async (port) => {
+    const answer = await roundTrip(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
+    );
+    assert.match(answer, /^HTTP\/1\.1 413 Content Too Large\r\n[^]*Connection: close\r\n/);
+  }, 10);
+});
+
+Deno.test("stream bodies: chunked for 1.1, close-delimited for 1.0, exact length when known", async () => {
+  const streaming: Handler = (req) => ({
+    status: 200,
+    body: {
+      stream: (async function* () {
+        yield enc.encode("ab");
+        yield enc.encode("");
+        yield enc.encode("cde");
+      })(),
+      length: req.path === "/known" ? 5 : null,
+    },
+  });
+  await withConnectionServer(streaming, async (port) => {
+    const chunked = await roundTrip(port, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert.match(chunked, /\r\nTransfer-Encoding: chunked\r\n/);
+    assert.ok(chunked.endsWith("\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"), chunked);
+    const old = await roundTrip(port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert.match(old, /\r\nConnection: close\r\n\r\nabcde$/);
+    const known = await roundTrip(port, "GET /known HTTP/1.0\r\n\r\n");
+    assert.match(known, /\r\nContent-Length: 5\r\n[^]*\r\n\r\nabcde$/);
+  });
+});
+
+Deno.test("file bodies: offset and length, HEAD sends none; the file is closed", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, "0123456789");
+    const opened: Deno.FsFile[] = [];
+    const region: Handler = async () => {
+      const file = await Deno.open(path);
+      opened.push(file);
+      return { status: 206, body: { file, offset: 3, length: 4 } };
+    };
+    await withConnectionServer(region, async (port) => {
+      const get = await roundTrip(port, "GET / HTTP/1.0\r\n\r\n");
+      assert.match(
+        get,
+        /^HTTP\/1\.1 206 Partial Content\r\n[^]*Content-Length: 4\r\n[^]*\r\n\r\n3456$/,
+      );
+      const head = await roundTrip(port, "HEAD / HTTP/1.0\r\n\r\n");
+      assert.match(head, /Content-Length: 4\r\n[^]*\r\n\r\n$/);
+    });
+    for (const file of opened) assert.throws(() => file.statSync(), Deno.errors.BadResource);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("handler errors: HttpError keeps the connection, anything else → 500 and close", async () => {
+  const failing: Handler = (req) => {
+    if (req.path === "/teapot") {
+      throw new HttpError(404, "NOT_FOUND", "no teapot", { headers: [["X-Why", "test"]] });
+    }
+    throw new Error("secret internal detail");
+  };
+  await withConnectionServer(failing, async (port, errors) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(enc.encode(
+        "GET /teapot HTTP/1.1\r\nHost: h\r\n\r\nGET /boom HTTP/1.1\r\nHost: h\r\n\r\n",
+      ));
+      const reader = new BufferedReader(conn);
+      const first = dec.decode((await reader.readUntil(CRLFCRLF))!);
+      assert.match(
+        first,
+        /^HTTP\/1\.1 404 Not Found\r\n[^]*X-Why: test\r\n[^]*Connection: keep-alive/,
+      );
+      const length = Number(/Content-Length: (\d+)/.exec(first)![1]);
+      assert.equal(dec.decode(await reader.readExact(length)), "404 Not Found: no teapot\n");
+      // Same connection: the next pipelined request was still served.
+      const second = dec.decode((await reader.readUntil(CRLFCRLF))!);
+      assert.match(second, /^HTTP\/1\.1 500 /);
+    } finally {
+      conn.close();
+    }
+    const boom = await roundTrip(port, "GET /boom HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert.match(boom, /^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Connection: close\r\n/);
+    assert.ok(!boom.includes("secret internal detail"));
+    assert.ok(errors.some((e) => e instanceof Error && e.message === "secret internal detail"));
+  });
+});
+
+Deno.test("tracker.shutdown closes idle keep-alive connections at once", async () => {
+  const ok: Handler = () => ({ status: 200, body: "ok" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tracker = new ConnectionTracker({ idleTimeoutMs: 0 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const serverSide = await listener.accept();
+  const serving = serveConnection(serverSide, ok, { tracker });
+  try {
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+    const reader = new BufferedReader(conn);
+    assert.match(dec.decode((await reader.readUntil(CRLFCRLF))!), /keep-alive/);
+    await reader.readExact(2);
+    assert.equal(tracker.size, 1);
+    const t0 = Date.now();
+    assert.equal(await tracker.shutdown(5_000), true);
+    assert.ok(Date.now() - t0 < 1_000);
+    assert.equal(await conn.read(new Uint8Array(10)), null);
+    await serving;
+  } finally {
+    conn.close();
+    listener.close();
+  }
+});
