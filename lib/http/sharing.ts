@@ -1,0 +1,321 @@
+/**
+ * The folder-sharing features of `http-serve` as handler wrappers, each a
+ * `(next: Handler) => Handler` around the static-file handler, so `serve.ts` only
+ * composes them: `--auth`, `?download=tar`, `--upload`, `--metrics`, `--clean-urls`.
+ * The pieces they call live in their own modules (auth.ts, tar.ts, upload.ts,
+ * multipart.ts, metrics.ts, clean_urls.ts); this file is only the HTTP glue.
+ *
+ * ```ts
+ * let handler = staticFiles({ root, listing, dotfiles });
+ * if (cleanUrls) handler = withCleanUrls()(handler);
+ * handler = withTarDownload({ root, dotfiles })(handler);
+ * if (upload) handler = withUploads({ root, dotfiles, maxBytes, overwrite })(handler);
+ * if (metrics) handler = withMetricsEndpoint(metrics)(handler);
+ * if (credentials.length > 0) handler = withBasicAuth(credentials)(handler); // outermost
+ * ```
+ *
+ * Order matters: authentication is outermost, so no path, method (HEAD, OPTIONS, PUT) or
+ * encoding trick reaches anything before the credentials are checked — the metrics
+ * endpoint included.
+ *
+ * @module
+ */
+import type { Handler, HttpResponse, RequestBody, RequestContext } from "./connection.ts";
+import { HttpError } from "./errors.ts";
+import type { RequestHead } from "./request.ts";
+import { errorBody, type HeaderList } from "./response.ts";
+import { resolveSafePath, safePathSegments } from "./safe_path.ts";
+import {
+  type AuthCredential,
+  BASIC_CHALLENGE,
+  parseBasicAuthorization,
+  verifyBasicCredentials,
+} from "./auth.ts";
+import { cleanUrlCandidate } from "./clean_urls.ts";
+import { type HttpMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } from "./metrics.ts";
+import { multipartBoundary, MultipartError } from "./multipart.ts";
+import {
+  isTarDownloadQuery,
+  TAR_CONTENT_TYPE,
+  tarContentDisposition,
+  tarDirectory,
+} from "./tar.ts";
+import {
+  DEFAULT_MAX_UPLOAD_BYTES,
+  saveMultipartUploads,
+  UploadError,
+  validateUploadName,
+  writeUploadedFile,
+} from "./upload.ts";
+
+/** A feature wrapped around the next handler. */
+export type Middleware = (next: Handler) => Handler;
+
+/** Methods answered when uploads are on (for `Allow`). */
+export const UPLOAD_ALLOWED_METHODS = "GET, HEAD, OPTIONS, PUT, POST";
+
+/** Bytes a multipart body may carry beyond its files: part headers and boundaries. */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+function textResponse(status: number, message: string, headers: HeaderList = []): HttpResponse {
+  return {
+    status,
+    headers: [
+      ...headers,
+      ["Content-Type", "text/plain; charset=utf-8"],
+      ["X-Content-Type-Options", "nosniff"],
+    ],
+    body: errorBody(status, message),
+  };
+}
+
+/**
+ * `--auth`: every request needs valid Basic credentials, else 401 with the challenge.
+ * Checked before anything looks at the path or method.
+ */
+export function withBasicAuth(credentials: readonly AuthCredential[]): Middleware {
+  return (next) => (req, ctx) => {
+    const supplied = parseBasicAuthorization(req.headers.get("authorization"));
+    if (verifyBasicCredentials(supplied, credentials)) return next(req, ctx);
+    const response = textResponse(401, "authentication required", [
+      ["WWW-Authenticate", BASIC_CHALLENGE],
+    ]);
+    // An unauthenticated body (a PUT of a big file) is not worth reading: close instead.
+    return req.body.kind === "none" ? response : { ...response, close: true };
+  };
+}
+
+/** `--metrics`: GET/HEAD {@link METRICS_PATH} answers the Prometheus text format. */
+export function withMetricsEndpoint(metrics: HttpMetrics): Middleware {
+  return (next) => (req, ctx) => {
+    if (req.path !== METRICS_PATH) return next(req, ctx);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return textResponse(405, `${req.method} is not allowed here`, [["Allow", "GET, HEAD"]]);
+    }
+    return {
+      status: 200,
+      headers: [["Content-Type", METRICS_CONTENT_TYPE], ["Cache-Control", "no-store"]],
+      body: metrics.render(),
+    };
+  };
+}
+
+/**
+ * `--clean-urls`: when the next handler answers 404 for a GET/HEAD of an extensionless
+ * path, it is asked again for `path.html`. The retry goes through the same handler, so
+ * the same path-safety and dotfile rules apply.
+ */
+export function withCleanUrls(): Middleware {
+  return (next) => async (req, ctx) => {
+    const retry = (req.method === "GET" || req.method === "HEAD") &&
+      cleanUrlCandidate(req.path) !== null;
+    if (!retry) return await next(req, ctx);
+    try {
+      return await next(req, ctx);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status !== 404) throw err;
+      const rawPath = cleanUrlCandidate(req.rawPath)!;
+      const target = rawPath + (req.query === "" ? "" : `?${req.query}`);
+      return await next({ ...req, rawPath, path: req.path + ".html", target }, ctx);
+    }
+  };
+}
+
+/** Options for {@link withTarDownload}. */
+export interface TarDownloadOptions {
+  /** Canonical root. */
+  root: string;
+  dotfiles?: boolean;
+}
+
+/**
+ * `GET /dir/?download=tar`: the directory as a tar stream (chunked). Anything else,
+ * including a file with that query, goes on to the next handler.
+ */
+export function withTarDownload(options: TarDownloadOptions): Middleware {
+  const dotfiles = options.dotfiles ?? false;
+  return (next) => async (req, ctx) => {
+    if ((req.method !== "GET" && req.method !== "HEAD") || !isTarDownloadQuery(req.query)) {
+      return await next(req, ctx);
+    }
+    const found = await resolveSafePath(options.root, req.rawPath, { dotfiles });
+    if (found === null || !found.info.isDirectory || !found.trailingSlash) {
+      return await next(req, ctx);
+    }
+    const archive = tarDirectory(found.path, {
+      dotfiles,
+      // Same rule as serving: in-root symlinks to files are followed (resolveSafePath
+      // serves them), links leaving the root are not.
+      followSymlinks: true,
+      rootName: found.segments.at(-1),
+    });
+    return {
+      status: 200,
+      headers: [
+        ["Content-Type", TAR_CONTENT_TYPE],
+        ["Content-Disposition", tarContentDisposition(archive.rootName)],
+        ["X-Content-Type-Options", "nosniff"],
+        ["Cache-Control", "no-store"],
+      ],
+      body: { stream: archive.stream },
+    };
+  };
+}
+
+/** Options for {@link withUploads}. */
+export interface UploadOptions {
+  /** Canonical root. */
+  root: string;
+  dotfiles?: boolean;
+  /** Largest upload (one PUT body, or all files of one form). */
+  maxBytes?: number;
+  overwrite?: boolean;
+}
+
+/** The request body as an async iterable of chunks (views valid until the next one). */
+export async function* requestBodyChunks(body: RequestBody): AsyncGenerator<Uint8Array> {
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) yield chunk;
+}
+
+function uploadFailure(err: unknown): HttpResponse {
+  if (err instanceof UploadError) {
+    // A body refused for its size is still on the wire: close rather than read it all.
+    const response = textResponse(err.status, err.message);
+    return err.status === 413 ? { ...response, close: true } : response;
+  }
+  if (err instanceof MultipartError) return { ...textResponse(400, err.message), close: true };
+  throw err;
+}
+
+function wantsHtml(req: RequestHead): boolean {
+  return (req.headers.get("accept") ?? "").includes("text/html");
+}
+
+/**
+ * `--upload`: `PUT /dir/name` stores the body as `name`; `POST /dir/` with a
+ * `multipart/form-data` body stores each file of the form in `dir` (browsers are sent
+ * back to the listing with 303). Paths obey the same rules as GET (`safe_path.ts`), names
+ * the upload rules (`upload.ts`). OPTIONS answers include PUT and POST in `Allow`.
+ */
+export function withUploads(options: UploadOptions): Middleware {
+  const dotfiles = options.dotfiles ?? false;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const overwrite = options.overwrite ?? false;
+  const root = options.root;
+
+  const put = async (req: RequestHead, ctx: RequestContext): Promise<HttpResponse> => {
+    const segments = safePathSegments(req.rawPath, { dotfiles });
+    if (segments === null || segments.length === 0 || req.rawPath.endsWith("/")) {
+      return textResponse(400, "PUT needs a file path like /folder/name.txt");
+    }
+    let name: string;
+    try {
+      name = validateUploadName(segments[segments.length - 1], { dotfiles });
+    } catch (err) {
+      return uploadFailure(err);
+    }
+    const parentRaw = req.rawPath.slice(0, req.rawPath.lastIndexOf("/") + 1);
+    const parent = await resolveSafePath(root, parentRaw, { dotfiles });
+    if (parent === null || !parent.info.isDirectory) {
+      return textResponse(409, "the folder for this upload does not exist");
+    }
+    if (req.body.kind === "length" && req.body.length > maxBytes) {
+      return {
+        ...textResponse(413, `upload larger than the limit of ${maxBytes} bytes`),
+        close: true,
+      };
+    }
+    try {
+      const saved = await writeUploadedFile(
+        `${parent.path}/${name}`,
+        requestBodyChunks(ctx.body),
+        { maxBytes, overwrite },
+      );
+      if (saved.replaced) return { status: 204 };
+      return {
+        status: 201,
+        headers: [["Location", req.rawPath], ["Content-Type", "text/plain; charset=utf-8"]],
+        body: `stored ${saved.bytes} bytes\n`,
+      };
+    } catch (err) {
+      return uploadFailure(err);
+    }
+  };
+
+  const post = async (req: RequestHead, ctx: RequestContext): Promise<HttpResponse> => {
+    const dir = await resolveSafePath(root, req.rawPath, { dotfiles });
+    if (dir === null || !dir.info.isDirectory) {
+      return textResponse(404, "Not Found");
+    }
+    if (!dir.trailingSlash) return textResponse(400, "POST uploads go to a folder URL ending in /");
+    let boundary: string;
+    try {
+      boundary = multipartBoundary(req.headers.get("content-type"));
+    } catch (err) {
+      return uploadFailure(err);
+    }
+    if (req.body.kind === "length" && req.body.length > maxBytes + MULTIPART_OVERHEAD_BYTES) {
+      return {
+        ...textResponse(413, `upload larger than the limit of ${maxBytes} bytes`),
+        close: true,
+      };
+    }
+    try {
+      const saved = await saveMultipartUploads(dir.path, requestBodyChunks(ctx.body), boundary, {
+        maxBytes,
+        overwrite,
+        dotfiles,
+      });
+      if (wantsHtml(req)) {
+        return { status: 303, headers: [["Location", req.rawPath]], body: null };
+      }
+      const names = saved.map((s) => s.path.slice(s.path.lastIndexOf("/") + 1));
+      return {
+        status: 201,
+        headers: [["Content-Type", "text/plain; charset=utf-8"]],
+        body: names.map((n) => `stored ${n}\n`).join("") || "no files in the form\n",
+      };
+    } catch (err) {
+      return uploadFailure(err);
+    }
+  };
+
+  return (next) => async (req, ctx) => {
+    if (req.method === "PUT") return await put(req, ctx);
+    if (req.method === "POST") return await post(req, ctx);
+    const response = await next(req, ctx);
+    if (req.method === "OPTIONS" && response.status === 204) {
+      const headers = (response.headers ?? []).map(([k, v]): [string, string] =>
+        k.toLowerCase() === "allow" ? [k, UPLOAD_ALLOWED_METHODS] : [k, v]
+      );
+      return { ...response, headers };
+    }
+    return response;
+  };
+}
+
+/** What {@link listingActionsHtml} offers. */
+export interface ListingActions {
+  /** A "download as .tar" link for the directory shown. */
+  tar: boolean;
+  /** An upload form posting to the directory shown. */
+  upload: boolean;
+}
+
+/**
+ * HTML for the listing page (placed after the `<h1>`): the tar link and the upload form.
+ * Both target the page's own URL (`?download=tar`, `POST .`), so no path needs escaping.
+ */
+export function listingActionsHtml(actions: ListingActions): string {
+  let html = "";
+  if (actions.tar) {
+    html +=
+      `<p class="actions"><a href="?download=tar" download>Download this folder as .tar</a></p>\n`;
+  }
+  if (actions.upload) {
+    html += `<form class="upload" method="post" action="./" enctype="multipart/form-data">` +
+      `<input type="file" name="file" multiple required> <button type="submit">Upload</button>` +
+      `</form>\n`;
+  }
+  return html;
+}
