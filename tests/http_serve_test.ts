@@ -529,6 +529,41 @@ Deno.test("SIGTERM: stops accepting and exits 0", async () => {
   }
 });
 
+Deno.test("SIGTERM lets an in-flight download finish, then exits 0", async () => {
+  await using site = await makeSite();
+  const data = new Uint8Array(16 * 1024 * 1024).fill(7);
+  await Deno.writeFile(`${site.root}/big.bin`, data);
+  const server = await serve(site.root, "--quiet");
+  const conn = await connect(server.port);
+  try {
+    await conn.write(enc.encode("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const reader = new BufferedReader(conn);
+    const head = dec.decode((await reader.readUntil(CRLFCRLF))!);
+    assert.match(head, /Content-Length: 16777216\r\n/);
+    const first = await reader.readExact(64 * 1024);
+    assert.equal(first[0], 7);
+    const stopAt = Date.now();
+    const status = server.stop("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    // New connections are refused once the listener is closed.
+    await assert.rejects(() => connect(server.port));
+    let received = first.length;
+    for (;;) {
+      const chunk = await reader.readChunk();
+      if (chunk === null) break;
+      received += chunk.length;
+    }
+    assert.equal(received, data.length);
+    assert.match(head, /Connection: keep-alive/);
+    assert.equal((await status).code, 0);
+    // It exits once the response is done, not after the whole grace period.
+    assert.ok(Date.now() - stopAt < 3_000, `exit took ${Date.now() - stopAt} ms`);
+  } finally {
+    conn.close();
+    await server[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("CLI errors: missing folder → exit 2, busy port → exit 1, one line each", async () => {
   const missing = await runCli(["http-serve", "/no/such/dir", "--port", "0"]);
   assert.equal(missing.code, 2);

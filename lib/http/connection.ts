@@ -461,7 +461,8 @@ export async function serveConnection(
           userAgent: req?.headers.get("user-agent") ?? null,
         });
       }
-      if (!keepAlive) return;
+      // Shutdown may have begun while this response was being written.
+      if (!keepAlive || tracker.closing) return;
     }
   } catch {
     // A socket error (reset, broken pipe) or a file that shrank mid-response: the
