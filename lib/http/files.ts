@@ -111,14 +111,14 @@ export function staticFiles(options: StaticFilesOptions): Handler {
       }
       const index = await resolveSafePath(root, req.rawPath + INDEX_FILE, { dotfiles });
       if (index !== null && index.info.isFile) {
-        return await serveFile(index, method, cache, req.rawPath);
+        return await serveFile(index, cache, req.rawPath);
       }
       if (!listing) throw notFound();
       return await serveListing(root, found, req.path, dotfiles);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();
-    return await serveFile(found, method, cache, req.rawPath);
+    return await serveFile(found, cache, req.rawPath);
   };
 
   return (req: RequestHead): HttpResponse | Promise<HttpResponse> => {
@@ -215,7 +215,6 @@ function fileError(err: unknown): HttpError {
 
 async function serveFile(
   found: ResolvedPath,
-  method: string,
   cache: SmallFileCache,
   rawPath: string,
 ): Promise<HttpResponse> {
