@@ -141,6 +141,25 @@ Deno.test("a chunked body over the limit → 413 and close, even when the handle
   }, 10);
 });
 
+Deno.test("chunk extensions are capped per body (MAX_CHUNK_EXTENSION_BYTES)", async () => {
+  const ok: Handler = () => ({ status: 200, body: "ok" });
+  await withConnectionServer(ok, async (port) => {
+    const ext = ";" + "e".repeat(3000);
+    const fine = await roundTrip(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        `1${ext}\r\na\r\n`.repeat(5) + "0\r\n\r\n",
+    );
+    assert.match(fine, /^HTTP\/1\.1 200 /);
+    const flood = await roundTrip(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        `1${ext}\r\na\r\n`.repeat(6) + "0\r\n\r\n",
+    );
+    assert.match(flood, /^HTTP\/1\.1 400 Bad Request\r\n[^]*too many chunk extensions/);
+  });
+});
+
 Deno.test("stream bodies: chunked for 1.1, close-delimited for 1.0, exact length when known", async () => {
   const streaming: Handler = (req) => ({
     status: 200,

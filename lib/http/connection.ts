@@ -51,6 +51,13 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const IDLE_SWEEP_INTERVAL_MS = 250;
 /** Longest chunk-size line or trailer line of a chunked body (RFC 9112 §7.1). */
 export const MAX_CHUNK_LINE_BYTES = 4 * 1024;
+/** Trailer section of a chunked body, all lines together. */
+export const MAX_TRAILER_BYTES = 16 * 1024;
+/**
+ * Chunk extensions of one body, all together: without a cap, 1-byte chunks with 4 KiB
+ * extensions turn a 1 MiB body limit into 4 GiB of traffic (Node's CVE-2024-22019 fix).
+ */
+export const MAX_CHUNK_EXTENSION_BYTES = 16 * 1024;
 /** Bytes read per step when streaming a file body; each step awaits the socket write. */
 export const FILE_CHUNK_BYTES = 64 * 1024;
 /** After an error answer, keep reading (and discarding) this long before closing. */
@@ -227,6 +234,7 @@ export class RequestBody {
   #needContinue: boolean;
   #done: boolean;
   #pendingCrlf = false; // chunk-data was handed out; its CRLF is checked on the next read
+  #extensionBytes = 0;
   /** Body bytes delivered so far (chunk framing excluded). */
   received = 0;
 
@@ -295,7 +303,15 @@ export class RequestBody {
       throw err;
     }
     if (line === null) throw new UnexpectedEofError("a chunk-size line", 0);
-    return parseChunkSizeLine(line);
+    const size = parseChunkSizeLine(line);
+    const semicolon = line.indexOf(0x3b);
+    if (semicolon !== -1) {
+      this.#extensionBytes += line.length - 2 - semicolon;
+      if (this.#extensionBytes > MAX_CHUNK_EXTENSION_BYTES) {
+        throw badChunk("too many chunk extensions");
+      }
+    }
+    return size;
   }
 
   async #skipTrailers(): Promise<void> {
@@ -312,7 +328,7 @@ export class RequestBody {
       if (line.length < 2 || line[line.length - 2] !== 0x0d) throw badChunk("bare LF in trailer");
       if (line.length === 2) return;
       total += line.length;
-      if (total > MAX_CHUNK_LINE_BYTES * 4) throw badChunk("trailer section too large");
+      if (total > MAX_TRAILER_BYTES) throw badChunk("trailer section too large");
     }
   }
 
