@@ -325,6 +325,12 @@ Deno.test("sharing --metrics and --clean-urls", async () => {
     assert.equal((await curl([`${u}/nope`])).status, 404);
     assert.equal((await curl([`${u}/share/.secret`])).status, 404);
 
+    // Earlier curls have exited, but the server may not have seen their connections
+    // close yet: wait for that, so the gauge below is exactly this request's connection.
+    for (let i = 0; server.metrics.openConnections > 0; i++) {
+      assert.ok(i < 500, "earlier connections never closed");
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const metrics = await curl([`${u}${METRICS_PATH}`]);
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers, /^Content-Type: text\/plain; version=0\.0\.4/m);
