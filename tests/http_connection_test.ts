@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 import {
+  compose,
   ConnectionTracker,
   type Handler,
+  type Middleware,
   parseChunkSizeLine,
   serveConnection,
 } from "../lib/http/connection.ts";
@@ -267,4 +269,24 @@ Deno.test("tracker.shutdown closes idle keep-alive connections at once", async (
     conn.close();
     listener.close();
   }
+});
+
+Deno.test("compose: the first middleware sees the request first and the response last", async () => {
+  const seen: string[] = [];
+  const tag = (name: string): Middleware => (next) => async (req, ctx) => {
+    seen.push(`${name}>`);
+    const res = await next(req, ctx);
+    seen.push(`<${name}`);
+    return { ...res, headers: [...(res.headers ?? []), ["X-By", name]] };
+  };
+  const deny: Middleware = (next) => (req, ctx) =>
+    req.path === "/secret" ? { status: 401, body: "no" } : next(req, ctx);
+  const handler = compose([tag("outer"), tag("inner"), deny], () => ({ status: 200, body: "ok" }));
+  await withConnectionServer(handler, async (port) => {
+    const ok = await roundTrip(port, "GET / HTTP/1.0\r\n\r\n");
+    assert.match(ok, /X-By: inner\r\nX-By: outer\r\n[^]*\r\n\r\nok$/);
+    assert.deepEqual(seen, ["outer>", "inner>", "<inner", "<outer"]);
+    const denied = await roundTrip(port, "GET /secret HTTP/1.0\r\n\r\n");
+    assert.match(denied, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+  });
 });

@@ -107,6 +107,19 @@ export type Handler = (
   ctx: RequestContext,
 ) => HttpResponse | Promise<HttpResponse>;
 
+/**
+ * A feature that wraps a handler: it may answer by itself (auth → 401), change the request
+ * it passes on, or change the response it gets back (compression, CORS headers).
+ */
+export type Middleware = (next: Handler) => Handler;
+
+/** `compose([a, b], h)` = `a(b(h))`: the first middleware sees the request first. */
+export function compose(middleware: readonly Middleware[], handler: Handler): Handler {
+  let h = handler;
+  for (let i = middleware.length - 1; i >= 0; i--) h = middleware[i](h);
+  return h;
+}
+
 /** One access-log record, produced after the response is written. */
 export interface AccessLogEntry {
   /** Epoch ms when the head had arrived. */
@@ -461,7 +474,9 @@ export async function serveConnection(
       }
       const keepAlive = req !== null && req.keepAlive && !response.close && !tracker.closing &&
         !isCloseDelimited(req, response);
-      linger = !keepAlive && response.close === true;
+      // Unread input (an error, or requests pipelined behind "Connection: close") would
+      // make close() send RST, which can destroy this answer before the client reads it.
+      linger = !keepAlive && (response.close === true || reader.buffered > 0);
       const sent = await writeResponse(conn, req, response, keepAlive);
       if (onRequest !== undefined) {
         onRequest({

@@ -18,9 +18,11 @@ import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } f
 import { escapeBytes, writeStdoutLine } from "../log.ts";
 import {
   type AccessLogEntry,
+  compose,
   ConnectionTracker,
   type Handler,
   KEEP_ALIVE_TIMEOUT_MS,
+  type Middleware,
   serveConnection,
 } from "./connection.ts";
 import { staticFiles } from "./files.ts";
@@ -80,8 +82,10 @@ export interface HttpServerConfig {
   trace?: boolean;
   keepAliveTimeoutMs?: number;
   limits?: Readonly<RequestLimits>;
-  /** Replaces the static-file handler (features wrap it: `(next) => handler`). */
+  /** Replaces the static-file handler. */
   handler?: Handler;
+  /** Features wrapped around the handler, outermost first (see `compose`). */
+  middleware?: Middleware[];
   /** Where log lines go (default stdout). */
   writeLine?: (line: string) => void;
 }
@@ -194,8 +198,11 @@ export class HttpServer {
       idleTimeoutMs: config.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
     });
     this.#log = new LineBuffer(config.writeLine ?? writeStdoutLine);
-    this.#handler = config.handler ??
-      staticFiles({ root: config.root, listing: config.listing, dotfiles: config.dotfiles });
+    this.#handler = compose(
+      config.middleware ?? [],
+      config.handler ??
+        staticFiles({ root: config.root, listing: config.listing, dotfiles: config.dotfiles }),
+    );
   }
 
   /** Binds; throws {@link CliFailure} when that is impossible. */
