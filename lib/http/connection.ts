@@ -456,8 +456,8 @@ export async function serveConnection(
           try {
             await body.discard();
           } catch (err) {
+            closeBody(response.body); // the prepared answer is replaced or abandoned
             if (!(err instanceof HttpError)) throw err;
-            closeBody(response.body);
             response = errorResponse(err);
           }
         }
