@@ -4,7 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { ConnectionTracker, type Handler, serveConnection } from "../lib/http/connection.ts";
+import {
+  compose,
+  ConnectionTracker,
+  type Middleware,
+  serveConnection,
+} from "../lib/http/connection.ts";
 import { staticFiles } from "../lib/http/files.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../lib/http/request.ts";
 import { canonicalRoot } from "../lib/http/safe_path.ts";
@@ -33,19 +38,22 @@ async function serve(root: string, features: Features = {}) {
   const canonical = await canonicalRoot(root);
   const dotfiles = features.dotfiles ?? false;
   const metrics = new HttpMetrics();
-  let handler: Handler = staticFiles({ root: canonical, listing: true, dotfiles });
-  if (features.cleanUrls) handler = withCleanUrls()(handler);
-  handler = withTarDownload({ root: canonical, dotfiles })(handler);
-  if (features.upload) {
-    handler = withUploads({
-      root: canonical,
-      dotfiles,
-      maxBytes: features.maxUpload,
-      overwrite: features.overwrite,
-    })(handler);
-  }
-  handler = withMetricsEndpoint(metrics)(handler);
-  if (features.auth) handler = withBasicAuth(features.auth.map(parseAuthSpec))(handler);
+  // The order documented in sharing.ts, outermost first.
+  const middleware: Middleware[] = [
+    ...(features.auth ? [withBasicAuth(features.auth.map(parseAuthSpec))] : []),
+    withMetricsEndpoint(metrics),
+    ...(features.upload
+      ? [withUploads({
+        root: canonical,
+        dotfiles,
+        maxBytes: features.maxUpload,
+        overwrite: features.overwrite,
+      })]
+      : []),
+    withTarDownload({ root: canonical, dotfiles }),
+    ...(features.cleanUrls ? [withCleanUrls()] : []),
+  ];
+  const handler = compose(middleware, staticFiles({ root: canonical, listing: true, dotfiles }));
 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const tracker = new ConnectionTracker({ idleTimeoutMs: 2_000 });

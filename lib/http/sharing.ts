@@ -6,12 +6,14 @@
  * multipart.ts, metrics.ts, clean_urls.ts); this file is only the HTTP glue.
  *
  * ```ts
- * let handler = staticFiles({ root, listing, dotfiles });
- * if (cleanUrls) handler = withCleanUrls()(handler);
- * handler = withTarDownload({ root, dotfiles })(handler);
- * if (upload) handler = withUploads({ root, dotfiles, maxBytes, overwrite })(handler);
- * if (metrics) handler = withMetricsEndpoint(metrics)(handler);
- * if (credentials.length > 0) handler = withBasicAuth(credentials)(handler); // outermost
+ * // HttpServerConfig.middleware, outermost first (connection.ts `compose`):
+ * const middleware: Middleware[] = [
+ *   ...(credentials.length > 0 ? [withBasicAuth(credentials)] : []),
+ *   ...(metrics ? [withMetricsEndpoint(metrics)] : []),
+ *   ...(upload ? [withUploads({ root, dotfiles, maxBytes, overwrite })] : []),
+ *   ...(listing ? [withTarDownload({ root, dotfiles })] : []),
+ *   ...(cleanUrls ? [withCleanUrls()] : []),
+ * ];
  * ```
  *
  * Order matters: authentication is outermost, so no path, method (HEAD, OPTIONS, PUT) or
@@ -20,7 +22,7 @@
  *
  * @module
  */
-import type { Handler, HttpResponse, RequestBody, RequestContext } from "./connection.ts";
+import type { HttpResponse, Middleware, RequestBody, RequestContext } from "./connection.ts";
 import { HttpError } from "./errors.ts";
 import type { RequestHead } from "./request.ts";
 import { errorBody, type HeaderList } from "./response.ts";
@@ -47,9 +49,6 @@ import {
   validateUploadName,
   writeUploadedFile,
 } from "./upload.ts";
-
-/** A feature wrapped around the next handler. */
-export type Middleware = (next: Handler) => Handler;
 
 /** Methods answered when uploads are on (for `Allow`). */
 export const UPLOAD_ALLOWED_METHODS = "GET, HEAD, OPTIONS, PUT, POST";
