@@ -414,6 +414,31 @@ Deno.test("a large file streams intact and matches its hash", async () => {
   assert.equal(await sha256(got), await sha256(data));
 });
 
+Deno.test("a 1 GiB file is streamed without being held in memory (peak RSS stays small)", async () => {
+  await using site = await makeSite();
+  const size = 1024 ** 3;
+  const file = await Deno.open(`${site.root}/huge.bin`, { write: true, create: true });
+  await file.truncate(size); // sparse: costs no disk
+  file.close();
+  await using server = await serve(site.root, "--quiet");
+  const out = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{size_download}",
+      `http://127.0.0.1:${server.port}/huge.bin`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(dec.decode(out.stdout), String(size), dec.decode(out.stderr));
+  const status = await Deno.readTextFile(`/proc/${server.child.pid}/status`);
+  const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+  assert.ok(peakKiB > 0 && peakKiB < 400 * 1024, `peak RSS ${peakKiB} KiB for a 1 GiB file`);
+});
+
 Deno.test("idle keep-alive connections are closed after --keep-alive-timeout", async () => {
   await using site = await makeSite();
   await using server = await serve(site.root, "--keep-alive-timeout", "0.5");
