@@ -274,3 +274,39 @@ Deno.test("custom limits are honoured", () => {
     status: 431,
   });
 });
+
+Deno.test("mutated heads either parse or throw HttpError, never anything else", () => {
+  // Deterministic xorshift PRNG: the same 5000 mutants every run.
+  let state = 0x9e3779b9;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x1_0000_0000;
+  };
+  const seed = enc.encode(
+    "POST http://h/a%20b?q HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n",
+  );
+  const interesting = [0x00, 0x09, 0x0a, 0x0d, 0x20, 0x25, 0x2c, 0x2f, 0x3a, 0x7f, 0x80, 0xff];
+  let parsed = 0;
+  for (let i = 0; i < 5000; i++) {
+    const bytes = seed.slice();
+    const edits = 1 + Math.floor(next() * 4);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(next() * (bytes.length - 4)); // keep the final CRLFCRLF
+      bytes[at] = next() < 0.5
+        ? interesting[Math.floor(next() * interesting.length)]
+        : Math.floor(next() * 256);
+    }
+    try {
+      const head = parseRequestHead(bytes);
+      parsed++;
+      assert.ok(head.version === "HTTP/1.1" || head.version === "HTTP/1.0");
+      assert.ok(head.path.startsWith("/") || head.path === "*");
+    } catch (err) {
+      assert.ok(err instanceof HttpError, `mutant ${i} threw ${err}`);
+      assert.ok([400, 414, 417, 431, 501, 505].includes(err.status), `status ${err.status}`);
+    }
+  }
+  assert.ok(parsed > 0, "some mutants should still be valid");
+});
