@@ -454,6 +454,17 @@ Deno.test("idle keep-alive connections are closed after --keep-alive-timeout", a
   } finally {
     conn.close();
   }
+  // A head that never completes (slowloris) is cut off by the same clock.
+  const slow = await connect(server.port);
+  try {
+    await slow.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"));
+    const t0 = Date.now();
+    assert.ok(await closedByServer(slow, 5_000));
+    assert.ok(Date.now() - t0 < 3_000);
+  } finally {
+    slow.close();
+  }
+  await normalRequestWorks(server.port);
 });
 
 Deno.test("access log formats, --quiet and --trace", async () => {
