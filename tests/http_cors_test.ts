@@ -7,8 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/cli.ts";
-import { ConnectionTracker, type Handler, serveConnection } from "../lib/http/connection.ts";
+import {
+  compose,
+  ConnectionTracker,
+  type Middleware,
+  serveConnection,
+} from "../lib/http/connection.ts";
+import { parseAuthSpec } from "../lib/http/auth.ts";
 import { staticFiles } from "../lib/http/files.ts";
+import { withBasicAuth } from "../lib/http/sharing.ts";
 import { canonicalRoot } from "../lib/http/safe_path.ts";
 import {
   CORS_ALLOW_METHODS,
@@ -132,9 +139,9 @@ Deno.test("parseHeaderFlag: control characters and non-ASCII in values", () => {
  */
 const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
 
-/** Serves `dir` through `wrap(staticFiles)` on 127.0.0.1:0 until disposed. */
-async function serveWrapped(dir: string, wrap: (next: Handler) => Handler) {
-  const handler = wrap(staticFiles({ root: await canonicalRoot(dir) }));
+/** Serves `dir` through `middleware` around staticFiles on 127.0.0.1:0 until disposed. */
+async function serveWrapped(dir: string, middleware: Middleware[]) {
+  const handler = compose(middleware, staticFiles({ root: await canonicalRoot(dir) }));
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const tracker = new ConnectionTracker();
   const connections: Promise<void>[] = [];
@@ -168,7 +175,7 @@ Deno.test(
   { name: "withCors: files, 404s and preflights over a real socket", ...SANITIZE },
   () =>
     withSite(async (dir) => {
-      await using server = await serveWrapped(dir, withCors);
+      await using server = await serveWrapped(dir, [withCors()]);
       const client = Deno.createHttpClient({});
       try {
         const ok = await fetch(`${server.url}/data.json`, { client });
@@ -220,7 +227,7 @@ Deno.test(
         parseHeaderFlag("X-Twice: 1"),
         parseHeaderFlag("X-Twice: 2"),
       ];
-      await using server = await serveWrapped(dir, (next) => withResponseHeaders(next, extra));
+      await using server = await serveWrapped(dir, [withResponseHeaders(extra)]);
       const client = Deno.createHttpClient({});
       try {
         const ok = await fetch(`${server.url}/data.json`, { client });
@@ -233,6 +240,41 @@ Deno.test(
         assert.equal(missing.status, 404);
         assert.equal(missing.headers.get("x-frame-options"), "DENY");
         await missing.body?.cancel();
+      } finally {
+        client.close();
+      }
+    }),
+);
+
+Deno.test(
+  { name: "withCors outside withBasicAuth: preflights pass, a 401 is readable", ...SANITIZE },
+  () =>
+    withSite(async (dir) => {
+      const credentials = [parseAuthSpec("alice:secret")];
+      await using server = await serveWrapped(dir, [withCors(), withBasicAuth(credentials)]);
+      const client = Deno.createHttpClient({});
+      try {
+        // Browsers send no credentials on a preflight.
+        const preflight = await fetch(`${server.url}/data.json`, {
+          client,
+          method: "OPTIONS",
+          headers: { origin: "http://page.test", "access-control-request-method": "GET" },
+        });
+        assert.equal(preflight.status, 204);
+        await preflight.body?.cancel();
+
+        const denied = await fetch(`${server.url}/data.json`, { client });
+        assert.equal(denied.status, 401);
+        assert.equal(denied.headers.get("access-control-allow-origin"), "*");
+        await denied.body?.cancel();
+
+        const allowed = await fetch(`${server.url}/data.json`, {
+          client,
+          headers: { authorization: `Basic ${btoa("alice:secret")}` },
+        });
+        assert.equal(allowed.status, 200);
+        assert.equal(allowed.headers.get("access-control-allow-origin"), "*");
+        assert.equal(await allowed.text(), '{"ok":true}\n');
       } finally {
         client.close();
       }

@@ -6,15 +6,16 @@
  *
  * ```ts
  * const extra = (opts.header ?? []).map(parseHeaderFlag); // throws UsageError on bad input
- * let handler = staticFiles({ root });
- * if (opts.cors) handler = withCors(handler); // preflights → 204; CORS headers on every answer
- * if (extra.length > 0) handler = withResponseHeaders(handler, extra);
+ * const middleware: Middleware[] = [ // outermost first, before withBasicAuth
+ *   ...(extra.length > 0 ? [withResponseHeaders(extra)] : []),
+ *   ...(opts.cors ? [withCors()] : []), // preflights → 204; CORS headers on every answer
+ * ];
  * ```
  *
  * @module
  */
 import { UsageError } from "../cli.ts";
-import type { Handler } from "./connection.ts";
+import type { Middleware } from "./connection.ts";
 import { HttpError } from "./errors.ts";
 
 /** Anything request headers can be looked up in: `Headers`, or a Map with lower-case names. */
@@ -160,10 +161,11 @@ function corsHeaderList(): [string, string][] {
  * `--cors`: answers every CORS preflight with 204 and {@link preflightHeaders} (for any
  * path: a failed preflight would hide even a 404 from the page), and adds
  * {@link CORS_RESPONSE_HEADERS} to every other answer, errors included, so scripts can
- * read a 404's status too.
+ * read a 404's status too. Place it outside `withBasicAuth`: browsers never send
+ * credentials on a preflight, so an inner position would turn every preflight into a 401.
  */
-export function withCors(next: Handler): Handler {
-  return async (req, ctx) => {
+export function withCors(): Middleware {
+  return (next) => async (req, ctx) => {
     if (isPreflightRequest(req.method, req.headers)) {
       return { status: 204, headers: preflightHeaders(req.headers) };
     }
@@ -181,18 +183,15 @@ export function withCors(next: Handler): Handler {
  * `--header 'Name: value'` (repeatable): adds the headers to every answer, errors included.
  * A name the handler also sets is replaced (case-insensitively), so
  * `--header 'Cache-Control: max-age=60'` wins over the default; giving one name several
- * times sends it several times.
+ * times sends it several times. Outermost, so it also reaches 401s and preflights.
  */
-export function withResponseHeaders(
-  next: Handler,
-  extra: readonly (readonly [string, string])[],
-): Handler {
+export function withResponseHeaders(extra: readonly (readonly [string, string])[]): Middleware {
   const names = new Set(extra.map(([name]) => name.toLowerCase()));
   const merge = (headers: readonly [string, string][]): [string, string][] => [
     ...headers.filter(([name]) => !names.has(name.toLowerCase())),
     ...extra.map(([name, value]): [string, string] => [name, value]),
   ];
-  return async (req, ctx) => {
+  return (next) => async (req, ctx) => {
     try {
       const res = await next(req, ctx);
       return { ...res, headers: merge(res.headers ?? []) };
