@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
-import { readAll, ROOT, runCli, sha256, startServer } from "./helpers.ts";
+import { MAIN, readAll, ROOT, runCli, sha256, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -599,6 +599,34 @@ Deno.test("SIGTERM lets an in-flight download finish, then exits 0", async () =>
     conn.close();
     await server[Symbol.asyncDispose]();
   }
+});
+
+Deno.test("accept errors (out of file descriptors) do not stop the server", async () => {
+  await using site = await makeSite();
+  // Deno itself holds ~25 descriptors; 40 leaves room for a handful of connections only.
+  const command = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'ulimit -n 40 && exec "$0" run --quiet --allow-all "$1" http-serve "$2" --host 127.0.0.1 --port 0 --quiet',
+      Deno.execPath(),
+      MAIN,
+      site.root,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  await using server = await startServer([], { command });
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 40; i++) conns.push(await connect(server.port));
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    for (const c of conns) c.close();
+  }
+  await new Promise((r) => setTimeout(r, 1_500)); // longest back-off is 1 s
+  await normalRequestWorks(server.port);
+  assert.match(server.stderr(), /^sockit: accept failed: .*retrying in \d+ ms$/m);
 });
 
 Deno.test("CLI errors: missing folder → exit 2, busy port → exit 1, one line each", async () => {
