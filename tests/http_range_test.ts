@@ -12,6 +12,7 @@ import {
   makeBoundary,
   MAX_RANGES,
   MULTIPART_READ_CHUNK_BYTES,
+  multipartByterangesBody,
   multipartByterangesChunks,
   parseRange,
   planMultipartByteranges,
@@ -241,6 +242,22 @@ Deno.test("planMultipartByteranges: exact bytes and Content-Length", () => {
       "\r\n--BOUNDARY--\r\n",
   );
   assert.equal(plan.contentLength, body.length);
+});
+
+Deno.test("multipartByterangesBody: the planned body in one buffer, from memory", () => {
+  const file = new TextEncoder().encode("0123456789abcdefghij");
+  const plan = planMultipartByteranges([{ start: 18, end: 19 }, { start: 0, end: 0 }], 20, {
+    contentType: "text/plain",
+    boundary: "XY",
+  });
+  const body = multipartByterangesBody(file, plan);
+  assert.equal(body.length, plan.contentLength);
+  assert.equal(
+    new TextDecoder().decode(body),
+    "--XY\r\nContent-Type: text/plain\r\nContent-Range: bytes 18-19/20\r\n\r\nij" +
+      "\r\n--XY\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-0/20\r\n\r\n0" +
+      "\r\n--XY--\r\n",
+  );
 });
 
 Deno.test("planMultipartByteranges: no Content-Type line without a type; random boundary", () => {

@@ -260,6 +260,24 @@ export function planMultipartByteranges(
   };
 }
 
+/**
+ * The whole multipart/byteranges body for a file already in memory (a cached small file):
+ * one buffer of exactly `plan.contentLength` bytes, so it goes out with its head in one
+ * write. For files on disk use {@link multipartByterangesChunks}.
+ */
+export function multipartByterangesBody(file: Uint8Array, plan: MultipartPlan): Uint8Array {
+  const body = new Uint8Array(plan.contentLength);
+  let offset = 0;
+  for (const part of plan.parts) {
+    body.set(part.head, offset);
+    offset += part.head.length;
+    body.set(file.subarray(part.start, part.end + 1), offset);
+    offset += part.end - part.start + 1;
+  }
+  body.set(plan.tail, offset);
+  return body;
+}
+
 // --- Streaming (the one helper here that touches a file) -------------------------------
 
 /** Bytes read per step while streaming a multipart/byteranges body. */
