@@ -1,0 +1,173 @@
+/**
+ * Start-up time and idle-connection memory: how long from spawning a server until its port
+ * accepts (median of {@link STARTUP_RUNS}), and how much its RSS grows while it holds
+ * {@link IDLE_CONNECTIONS} open connections that send nothing.
+ *
+ * ```ts
+ * const section = await runStartupIdleBench({ subjects: ["http", "echo"], log: console.log });
+ * ```
+ *
+ * @module
+ */
+import { BENCH_HOST, freePort, type ProcessSpec, startProcess, treeRssKiB } from "./procs.ts";
+import { checkTarget, formatNumber, markdownTable, median, type TargetCheck } from "./stats.ts";
+import { BENCH_DIR, type SectionResult, sockitCommand, sockitHelp } from "./common.ts";
+
+/** Starts measured per server; the median is reported. */
+export const STARTUP_RUNS = 10;
+/** Idle connections held open for the memory measurement. */
+export const IDLE_CONNECTIONS = 1000;
+/** Wait after opening them before RSS is read, so the server has accepted them all. */
+export const IDLE_SETTLE_MS = 2000;
+/** Target: RSS growth with {@link IDLE_CONNECTIONS} idle connections, in MiB. */
+export const IDLE_TARGET_MIB = 20;
+
+interface Subject {
+  name: string;
+  group: "http" | "echo";
+  sockit: boolean;
+  spec(port: number, dir: string): ProcessSpec;
+}
+
+async function subjects(): Promise<Subject[]> {
+  const httpQuiet = (await sockitHelp("http-serve")).includes("--quiet") ? ["--quiet"] : [];
+  const echoQuiet = (await sockitHelp("echo-server")).includes("--quiet") ? ["--quiet"] : [];
+  const hostPort = (port: number) => ["--port", String(port), "--host", BENCH_HOST];
+  return [
+    {
+      name: "sockit http-serve",
+      group: "http",
+      sockit: true,
+      spec: (port, dir) => ({
+        name: "sockit http-serve",
+        ...sockitCommand(["http-serve", dir, ...httpQuiet, ...hostPort(port)]),
+        port,
+      }),
+    },
+    {
+      name: "Deno.serve ref",
+      group: "http",
+      sockit: false,
+      spec: (port, dir) => ({
+        name: "Deno.serve ref",
+        cmd: Deno.execPath(),
+        args: ["run", "-A", "--quiet", `${BENCH_DIR}/deno_serve_ref.ts`, dir, ...hostPort(port)],
+        port,
+      }),
+    },
+    {
+      name: "sockit echo-server",
+      group: "echo",
+      sockit: true,
+      spec: (port) => ({
+        name: "sockit echo-server",
+        ...sockitCommand(["echo-server", ...echoQuiet, ...hostPort(port)]),
+        port,
+      }),
+    },
+    {
+      name: "node net echo",
+      group: "echo",
+      sockit: false,
+      spec: (port) => ({
+        name: "node net echo",
+        cmd: "node",
+        args: [`${BENCH_DIR}/node_echo.mjs`, BENCH_HOST, String(port)],
+        port,
+      }),
+    },
+  ];
+}
+
+async function measureStartupMs(subject: Subject, dir: string): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    const server = await startProcess(subject.spec(freePort(), dir));
+    times.push(server.startupMs);
+    await server.stop();
+  }
+  return median(times);
+}
+
+/** RSS growth (MiB) of the server while it holds {@link IDLE_CONNECTIONS} idle connections. */
+async function measureIdleMiB(subject: Subject, dir: string): Promise<number> {
+  const port = freePort();
+  const server = await startProcess(subject.spec(port, dir));
+  const conns: Deno.TcpConn[] = [];
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const baseline = treeRssKiB(server.pid);
+    for (let i = 0; i < IDLE_CONNECTIONS; i += 100) {
+      const batch = await Promise.all(
+        Array.from({ length: 100 }, () => Deno.connect({ hostname: BENCH_HOST, port })),
+      );
+      conns.push(...batch);
+    }
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    return (treeRssKiB(server.pid) - baseline) / 1024;
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await server.stop();
+  }
+}
+
+/** Options for {@link runStartupIdleBench}. */
+export interface StartupIdleOptions {
+  groups: ("http" | "echo")[];
+  log: (line: string) => void;
+}
+
+/** Measures start-up time and idle memory for the chosen groups. */
+export async function runStartupIdleBench(options: StartupIdleOptions): Promise<SectionResult> {
+  const dir = Deno.makeTempDirSync({ prefix: "sockit-bench-idle-" });
+  Deno.writeTextFileSync(`${dir}/index.html`, "<!doctype html><title>idle</title>\n");
+  const rows: string[][] = [];
+  const targets: TargetCheck[] = [];
+  const notes: string[] = [];
+  try {
+    for (const subject of (await subjects()).filter((s) => options.groups.includes(s.group))) {
+      options.log(`bench: start-up and idle memory: ${subject.name}`);
+      let startup = NaN;
+      let idle = NaN;
+      try {
+        startup = await measureStartupMs(subject, dir);
+        idle = await measureIdleMiB(subject, dir);
+      } catch (err) {
+        notes.push(`${subject.name}: ${(err as Error).message}`);
+        options.log(`bench: ${subject.name} failed: ${(err as Error).message}`);
+      }
+      rows.push([subject.name, formatNumber(startup), formatNumber(idle, 1)]);
+      if (subject.sockit) {
+        targets.push(
+          checkTarget(
+            `${subject.name}: RSS growth with ${IDLE_CONNECTIONS} idle connections`,
+            idle,
+            IDLE_TARGET_MIB,
+            "atMost",
+            " MiB",
+          ),
+        );
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  const markdown = [
+    `### Start-up and idle connections`,
+    "",
+    markdownTable(
+      [
+        "server",
+        `start → accepting, ms (median of ${STARTUP_RUNS})`,
+        `RSS growth, ${IDLE_CONNECTIONS} idle conns, MiB`,
+      ],
+      rows,
+    ),
+    ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
+  ].join("\n");
+  return { markdown, targets };
+}
