@@ -126,20 +126,19 @@ export async function startServer(
           resolve(line);
         },
       });
-      statusPromise.then(() =>
-        setTimeout(() => {
-          if (waiters.some((w) => w.pattern === pattern)) {
-            clearTimeout(timer);
-            reject(
-              new Error(
-                `server exited before printing ${pattern}\nstdout:\n${
-                  lines.join("\n")
-                }\nstderr:\n${stderrText}`,
-              ),
-            );
-          }
-        }, 50)
-      );
+      // Once the process has exited and its stdout is drained, no line can come any more.
+      Promise.allSettled([statusPromise, pumpStdout]).then(() => {
+        if (waiters.some((w) => w.pattern === pattern)) {
+          clearTimeout(timer);
+          reject(
+            new Error(
+              `server exited before printing ${pattern}\nstdout:\n${
+                lines.join("\n")
+              }\nstderr:\n${stderrText}`,
+            ),
+          );
+        }
+      });
     });
   };
 
