@@ -16,12 +16,8 @@
  */
 import { UsageError } from "../cli.ts";
 import type { Middleware } from "./connection.ts";
+import type { HeaderLookup } from "./conditional.ts";
 import { HttpError } from "./errors.ts";
-
-/** Anything request headers can be looked up in: `Headers`, or a Map with lower-case names. */
-export interface HeaderLookup {
-  get(name: string): string | null | undefined;
-}
 
 /** Methods a static file server answers; what a preflight allows. */
 export const CORS_ALLOW_METHODS = "GET, HEAD, OPTIONS";
