@@ -290,3 +290,58 @@ Deno.test("compose: the first middleware sees the request first and the response
     assert.match(denied, /^HTTP\/1\.1 401 Unauthorized\r\n/);
   });
 });
+
+Deno.test("a refusal before reading the body: no 100 Continue, no discarding, answer and close", async () => {
+  const received: number[] = [];
+  const refuse: Handler = (req, ctx) => {
+    received.push(ctx.body.received);
+    if (req.path === "/locked") {
+      return { status: 401, headers: [["WWW-Authenticate", "Basic"]], body: "no", close: true };
+    }
+    if (req.path === "/taken") return { status: 409, body: "exists", close: true };
+    return { status: 405, body: "no PUT here" }; // not asking to close
+  };
+  const bigLength = 20 * 1024 * 1024;
+  await withConnectionServer(refuse, async (port) => {
+    for (const path of ["/locked", "/elsewhere"]) {
+      // The client waits for 100 Continue before sending any of its 20 MB.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(enc.encode(
+          `PUT ${path} HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n` +
+            `Content-Length: ${bigLength}\r\n\r\n`,
+        ));
+        const reader = new BufferedReader(conn);
+        const head = dec.decode((await reader.readUntil(CRLFCRLF))!);
+        assert.match(head, path === "/locked" ? /^HTTP\/1\.1 401 / : /^HTTP\/1\.1 405 /, path);
+        assert.match(head, /\r\nConnection: close\r\n/);
+        assert.ok(!head.includes("100 Continue"));
+        // The server half-closes after the answer: the body is all that is left.
+        const rest = dec.decode(await reader.readExact(path === "/locked" ? 2 : 11));
+        assert.equal(rest, path === "/locked" ? "no" : "no PUT here");
+        assert.equal(await reader.readChunk(1), null);
+      } finally {
+        conn.close();
+      }
+    }
+    // No Expect: the client starts sending at once; the 409 arrives after only part of the
+    // body and the server does not wait for (or read) the remaining megabytes.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(enc.encode(
+        `PUT /taken HTTP/1.1\r\nHost: h\r\nContent-Length: ${bigLength}\r\n\r\n`,
+      ));
+      await conn.write(new Uint8Array(64 * 1024));
+      const t0 = Date.now();
+      const reader = new BufferedReader(conn);
+      const head = dec.decode((await reader.readUntil(CRLFCRLF))!);
+      assert.match(head, /^HTTP\/1\.1 409 [^]*\r\nConnection: close\r\n/);
+      assert.equal(dec.decode(await reader.readExact(6)), "exists");
+      assert.equal(await reader.readChunk(1), null, "write side closed after the answer");
+      assert.ok(Date.now() - t0 < 1_000, "answered without waiting for the body");
+    } finally {
+      conn.close();
+    }
+    assert.deepEqual(received, [0, 0, 0], "the handlers saw no body bytes");
+  }, 64 * 1024 * 1024);
+});

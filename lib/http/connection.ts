@@ -454,8 +454,14 @@ export async function serveConnection(
         }
         const body = new RequestBody(reader, conn, req, limits.maxBodyBytes);
         response = await runHandler(handler, req, { remoteAddr, body }, onInternalError);
-        // Keep the stream in sync: whatever the handler left of the body is discarded.
-        if (!body.done) {
+        if (!body.done && (response.close === true || body.awaitingContinue)) {
+          // Refused before reading (401, 409, 413, …): reading a body nobody wants costs
+          // the client the whole upload. Without a 100 Continue the client has sent
+          // nothing yet or is about to give up waiting (RFC 9110 §10.1.1), so answer and
+          // close; the lingering close keeps the answer from being lost to a TCP RST.
+          response = { ...response, close: true };
+        } else if (!body.done) {
+          // Keep the stream in sync: whatever the handler left of the body is discarded.
           try {
             await body.discard();
           } catch (err) {
