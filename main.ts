@@ -14,6 +14,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
+import { parseCacheSeconds } from "./lib/http/conditional.ts";
+import { parseHeaderFlag } from "./lib/http/cors.ts";
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -202,6 +204,38 @@ Examples:
       "--max-body <bytes>",
       "largest request body read (and discarded); more → 413 (e.g. 1MiB)",
       flag((v) => parseByteSize(v, "--max-body")),
+    )
+    .option(
+      "--cache <seconds>",
+      "Cache-Control: public, max-age=SECONDS (default: no-cache, browsers revalidate)",
+      flag(parseCacheSeconds),
+    )
+    .option(
+      "--gzip",
+      "gzip text types of 1 KiB or more on the fly (precompressed .br/.gz always used)",
+    )
+    .option("--cors", "allow any origin (Access-Control-Allow-Origin: *) and answer preflights")
+    .option(
+      "--header <header>",
+      "add 'Name: value' to every response (repeatable)",
+      (v: string, previous: [string, string][] = []) => [...previous, flag(parseHeaderFlag)(v)],
+    )
+    .option("--spa", "serve /index.html for missing paths without an extension (client routing)")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (needs --tls-key)")
+    .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .addHelpText(
+      "after",
+      `
+Files answer Range (206, multipart/byteranges, 416), If-None-Match/If-Modified-Since (304)
+and If-Match/If-Unmodified-Since (412); file.br / file.gz next to a file are sent to
+clients that accept them. Folders list as JSON with ?format=json or Accept: application/json.
+
+Examples:
+  sockit http-serve ./videos                       seekable video, resumable downloads
+  sockit http-serve ./dist --spa --gzip --cache 3600   a single-page app
+  sockit http-serve ./api --cors --header 'X-Frame-Options: DENY'
+  sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
+  curl 'http://localhost:8000/?format=json&sort=size&order=desc'`,
     )
     .action(async (dir: string | undefined, opts) => {
       const { runHttpServe } = await import("./lib/http/serve.ts");

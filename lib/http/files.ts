@@ -24,8 +24,19 @@ import { HttpError } from "./errors.ts";
 import type { FileBody, Handler, HttpResponse } from "./connection.ts";
 import { type ListingEntry, renderListing } from "./listing.ts";
 import type { RequestHead } from "./request.ts";
-import { formatHttpDate, type HeaderList } from "./response.ts";
+import type { HeaderList } from "./response.ts";
 import { isInsideRoot, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
+import {
+  encodingCandidates,
+  gzipFileChunks,
+  isCompressibleType,
+  MIN_GZIP_BYTES,
+} from "./encoding.ts";
+import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
+import { multipartByterangesBody, multipartByterangesChunks } from "./range.ts";
+import { errorBody } from "./response.ts";
+import { listingJson, parseListingSort, sortListingEntries, wantsJson } from "./listing_json.ts";
+import { spaFallbackPath } from "./spa.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -53,6 +64,20 @@ export interface StaticFilesOptions {
   listing?: boolean;
   /** Serve names starting with "." (default false). */
   dotfiles?: boolean;
+  /** `--cache SECONDS`: Cache-Control public, max-age=N; absent → no-cache. */
+  cacheSeconds?: number;
+  /** `--gzip`: compress compressible types ≥ MIN_GZIP_BYTES on the fly. */
+  gzip?: boolean;
+  /** `--spa`: missing extensionless paths serve /index.html. */
+  spa?: boolean;
+}
+
+/** Per-handler settings serveFile needs. */
+interface FileSettings {
+  root: string;
+  dotfiles: boolean;
+  cacheSeconds?: number;
+  gzip: boolean;
 }
 
 const contentTypes = new Map<string, string>();
@@ -91,12 +116,26 @@ export function staticFiles(options: StaticFilesOptions): Handler {
   const listing = options.listing ?? true;
   const dotfiles = options.dotfiles ?? false;
   const cache = new SmallFileCache();
+  const settings: FileSettings = {
+    root,
+    dotfiles,
+    cacheSeconds: options.cacheSeconds,
+    gzip: options.gzip ?? false,
+  };
 
   const handler = async (req: RequestHead): Promise<HttpResponse> => {
     const method = req.method;
     if (req.rawPath === "*") return { status: 204, headers: [["Allow", ALLOWED_METHODS]] };
     const found = await resolveSafePath(root, req.rawPath, { dotfiles });
-    if (found === null) throw notFound();
+    if (found === null) {
+      // --spa: a client-side route (no file, no extension) gets the app's index.html.
+      const fallback = options.spa ? spaFallbackPath(method, req.path) : null;
+      const app = fallback === null ? null : await resolveSafePath(root, fallback, { dotfiles });
+      if (fallback !== null && app !== null && app.info.isFile) {
+        return await serveFile(app, fallback, req, cache, settings);
+      }
+      throw notFound();
+    }
     if (method === "OPTIONS") return { status: 204, headers: [["Allow", ALLOWED_METHODS]] };
     if (method !== "GET" && method !== "HEAD") throw methodNotAllowed(method);
 
@@ -111,24 +150,34 @@ export function staticFiles(options: StaticFilesOptions): Handler {
       }
       const index = await resolveSafePath(root, req.rawPath + INDEX_FILE, { dotfiles });
       if (index !== null && index.info.isFile) {
-        return await serveFile(index, cache, req.rawPath);
+        return await serveFile(index, req.rawPath + INDEX_FILE, req, cache, settings);
       }
       if (!listing) throw notFound();
-      return await serveListing(root, found, req.path, dotfiles);
+      return await serveListing(root, found, req, dotfiles);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();
-    return await serveFile(found, cache, req.rawPath);
+    return await serveFile(found, req.rawPath, req, cache, settings);
   };
 
   return (req: RequestHead): HttpResponse | Promise<HttpResponse> => {
-    // Fast path: a fresh cached small file answers without touching the file system.
+    // Fast path: a fresh cached small file answers without touching the file system —
+    // 200, 206, 304, 412 or 416 alike, since planning the answer is pure.
     if (req.method === "GET" || req.method === "HEAD") {
-      const hit = cache.fresh(req.rawPath, Date.now());
-      if (hit !== undefined) return { status: 200, headers: [...hit.headers], body: hit.body };
+      const hit = cache.fresh(cacheKey(req), Date.now());
+      if (hit !== undefined) return answerFromMemory(req, hit, settings);
     }
     return handler(req);
   };
+}
+
+/**
+ * Cache key of a small file's answer: the path and the exact Accept-Encoding value, the one
+ * request header that picks *which bytes* (file, .br or .gz); conditionals and ranges only
+ * pick how much of them, and are planned per request.
+ */
+function cacheKey(req: RequestHead): string {
+  return `${req.rawPath}\n${req.headers.get("accept-encoding") ?? ""}`;
 }
 
 interface CachedFile {
@@ -136,7 +185,8 @@ interface CachedFile {
   size: number;
   mtimeMs: number;
   ino: number | null;
-  headers: HeaderList;
+  /** What planFileResponse needs: size, mtime, type, coding of `body`. */
+  rep: FileRepresentation;
   body: Uint8Array;
   checkedAt: number;
 }
@@ -168,24 +218,32 @@ class SmallFileCache {
     return undefined;
   }
 
-  set(rawPath: string, found: ResolvedPath, headers: HeaderList, body: Uint8Array): void {
-    if (body.length !== found.info.size) return; // changed while being read: do not keep it
-    this.delete(rawPath);
-    this.#entries.set(rawPath, {
+  /** Makes the entry and keeps it unless the file changed while being read. */
+  set(
+    rawPath: string,
+    found: ResolvedPath,
+    rep: FileRepresentation,
+    body: Uint8Array,
+  ): CachedFile {
+    const entry: CachedFile = {
       path: found.path,
       size: found.info.size,
       mtimeMs: found.info.mtime?.getTime() ?? -1,
       ino: found.info.ino,
-      headers,
+      rep: { ...rep, size: body.length },
       body,
       checkedAt: Date.now(),
-    });
+    };
+    if (body.length !== found.info.size) return entry; // changed while being read
+    this.delete(rawPath);
+    this.#entries.set(rawPath, entry);
     this.#bytes += body.length;
     for (const [key, entry] of this.#entries) {
       if (this.#bytes <= FILE_CACHE_MAX_BYTES) break;
       this.#entries.delete(key);
       this.#bytes -= entry.body.length;
     }
+    return entry;
   }
 
   delete(rawPath: string): void {
@@ -196,15 +254,6 @@ class SmallFileCache {
   }
 }
 
-function fileHeaders(found: ResolvedPath): HeaderList {
-  const headers: HeaderList = [
-    ["Content-Type", contentTypeFor(found.path)],
-    ["X-Content-Type-Options", "nosniff"],
-  ];
-  if (found.info.mtime !== null) headers.push(["Last-Modified", formatHttpDate(found.info.mtime)]);
-  return headers;
-}
-
 /** Maps an open/read failure to 403 (permission) or 404 (anything else). */
 function fileError(err: unknown): HttpError {
   if (err instanceof Deno.errors.PermissionDenied) {
@@ -213,44 +262,140 @@ function fileError(err: unknown): HttpError {
   return notFound();
 }
 
+/**
+ * Answers with the file `found`, which `filePath` (raw URL path: the request's, its
+ * index.html, or the --spa fallback) names; siblings are looked up next to that path.
+ */
 async function serveFile(
   found: ResolvedPath,
+  filePath: string,
+  req: RequestHead,
   cache: SmallFileCache,
-  rawPath: string,
+  settings: FileSettings,
 ): Promise<HttpResponse> {
-  if (found.info.size <= SMALL_FILE_BYTES) {
-    const cached = cache.revalidate(rawPath, found);
-    if (cached !== undefined) {
-      return { status: 200, headers: [...cached.headers], body: cached.body };
+  const method = req.method;
+  const contentType = contentTypeFor(found.path);
+  // 1. Which bytes: a precompressed sibling, gzip on the fly, or the file itself.
+  const gzipOnTheFly = settings.gzip && !req.headers.has("range") &&
+    isCompressibleType(contentType) && found.info.size >= MIN_GZIP_BYTES;
+  let chosen = found;
+  let encoding: FileRepresentation["encoding"] = "identity";
+  let onTheFly = false;
+  for (
+    const candidate of encodingCandidates(req.headers.get("accept-encoding"), { gzipOnTheFly })
+  ) {
+    if (candidate.source === "sibling") {
+      // Through the same safe-path rules as the request itself (symlinks, dotfiles).
+      const sibling = await resolveSafePath(settings.root, filePath + candidate.suffix, {
+        dotfiles: settings.dotfiles,
+      }).catch(() => null);
+      if (sibling === null || !sibling.info.isFile || sibling.trailingSlash) continue;
+      chosen = sibling;
+      encoding = candidate.coding;
+      break;
     }
-    const headers = fileHeaders(found);
-    let body: Uint8Array;
-    try {
-      body = await Deno.readFile(found.path);
-    } catch (err) {
-      throw fileError(err);
+    if (candidate.source === "on-the-fly") {
+      encoding = "gzip";
+      onTheFly = true;
     }
-    cache.set(rawPath, found, headers, body);
-    return { status: 200, headers: [...headers], body };
+    break;
   }
-  const headers = fileHeaders(found);
-  let file: Deno.FsFile;
+  const rep: FileRepresentation = {
+    size: chosen.info.size,
+    mtimeMs: chosen.info.mtime?.getTime() ?? null,
+    contentType,
+    encoding,
+    compressedOnTheFly: onTheFly,
+  };
+  // 2. Small files answer from memory (and are kept there for the fast path).
+  if (!onTheFly && chosen.info.size <= SMALL_FILE_BYTES) {
+    const key = cacheKey(req);
+    let entry = cache.revalidate(key, chosen);
+    if (entry === undefined) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(chosen.path);
+      } catch (err) {
+        throw fileError(err);
+      }
+      entry = cache.set(key, chosen, rep, bytes);
+    }
+    return answerFromMemory(req, entry, settings);
+  }
+  // 3. Big files and on-the-fly gzip stream from disk.
+  const plan = planFileResponse(method, req.headers, rep, { cacheSeconds: settings.cacheSeconds });
+  const headers: HeaderList = [...plan.headers, ["X-Content-Type-Options", "nosniff"]];
+  const body = plan.body;
+  switch (body.kind) {
+    case "none":
+      return bodilessAnswer(plan.status, headers, plan.message);
+    case "multipart":
+      return {
+        status: 206,
+        headers,
+        body: {
+          stream: multipartByterangesChunks(chosen.path, body.plan),
+          length: body.plan.contentLength,
+        },
+      };
+    case "whole":
+      if (onTheFly) return { status: 200, headers, body: { stream: gzipFileChunks(chosen.path) } };
+      return { status: 200, headers, body: await openBody(chosen, 0, chosen.info.size) };
+    case "range":
+      return {
+        status: 206,
+        headers,
+        body: await openBody(chosen, body.start, body.end - body.start + 1),
+      };
+  }
+}
+
+/** 304 has no body; 412/416 get a short text one. */
+function bodilessAnswer(status: number, headers: HeaderList, message?: string): HttpResponse {
+  if (status === 304) return { status, headers };
+  headers.push(["Content-Type", "text/plain; charset=utf-8"]);
+  return { status, headers, body: errorBody(status, message) };
+}
+
+/** Plans and answers a request for a small file whose bytes are in memory. */
+function answerFromMemory(
+  req: RequestHead,
+  entry: CachedFile,
+  settings: FileSettings,
+): HttpResponse {
+  const plan = planFileResponse(req.method, req.headers, entry.rep, {
+    cacheSeconds: settings.cacheSeconds,
+  });
+  const headers: HeaderList = [...plan.headers, ["X-Content-Type-Options", "nosniff"]];
+  const body = plan.body;
+  switch (body.kind) {
+    case "none":
+      return bodilessAnswer(plan.status, headers, plan.message);
+    case "whole":
+      return { status: 200, headers, body: entry.body };
+    case "range":
+      return { status: 206, headers, body: entry.body.subarray(body.start, body.end + 1) };
+    case "multipart":
+      return { status: 206, headers, body: multipartByterangesBody(entry.body, body.plan) };
+  }
+}
+
+async function openBody(found: ResolvedPath, offset: number, length: number): Promise<FileBody> {
   try {
-    file = await Deno.open(found.path, { read: true });
+    return { file: await Deno.open(found.path, { read: true }), offset, length };
   } catch (err) {
     throw fileError(err);
   }
-  const body: FileBody = { file, length: found.info.size };
-  return { status: 200, headers, body };
 }
 
 async function serveListing(
   root: string,
   dir: ResolvedPath,
-  urlPath: string,
+  req: RequestHead,
   dotfiles: boolean,
 ): Promise<HttpResponse> {
-  const entries: ListingEntry[] = [];
+  const urlPath = req.path;
+  const entries: (ListingEntry & { isSymlink: boolean })[] = [];
   try {
     for await (const entry of Deno.readDir(dir.path)) {
       if (!dotfiles && entry.name.startsWith(".")) continue;
@@ -261,6 +406,7 @@ async function serveListing(
         entries.push({
           name: entry.name,
           isDirectory: info.isDirectory,
+          isSymlink: entry.isSymlink,
           size: info.isDirectory ? null : info.size,
           modified: info.mtime,
         });
@@ -271,15 +417,30 @@ async function serveListing(
   } catch (err) {
     throw fileError(err);
   }
+  const path = urlPath.endsWith("/") ? urlPath : `${urlPath}/`;
+  const query = new URLSearchParams(req.query);
+  const sort = parseListingSort(query);
+  if (wantsJson(query, req.headers.get("accept") ?? null)) {
+    return {
+      status: 200,
+      headers: [
+        ["Content-Type", "application/json; charset=utf-8"],
+        ["Vary", "Accept"],
+        ["X-Content-Type-Options", "nosniff"],
+      ],
+      body: JSON.stringify(listingJson(path, entries, sort)) + "\n",
+    };
+  }
   const html = renderListing({
-    path: urlPath.endsWith("/") ? urlPath : `${urlPath}/`,
-    entries,
+    path,
+    entries: sortListingEntries(entries, sort),
     showParent: dir.segments.length > 0,
   });
   return {
     status: 200,
     headers: [
       ["Content-Type", "text/html; charset=utf-8"],
+      ["Vary", "Accept"],
       ["X-Content-Type-Options", "nosniff"],
     ],
     body: html,

@@ -26,6 +26,7 @@ import {
   serveConnection,
 } from "./connection.ts";
 import { staticFiles } from "./files.ts";
+import { withCors, withResponseHeaders } from "./cors.ts";
 import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "./request.ts";
 import { canonicalRoot } from "./safe_path.ts";
 
@@ -67,6 +68,21 @@ export interface HttpServeFlags {
   keepAliveTimeout?: number;
   /** Bytes. */
   maxBody?: number;
+  /** --cache SECONDS (parseCacheSeconds). */
+  cache?: number;
+  gzip?: boolean;
+  cors?: boolean;
+  /** --header, repeatable, each already checked by parseHeaderFlag. */
+  header?: [string, string][];
+  spa?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** PEM contents for Deno.listenTls. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
 }
 
 /** A resolved server configuration. */
@@ -86,6 +102,14 @@ export interface HttpServerConfig {
   handler?: Handler;
   /** Features wrapped around the handler, outermost first (see `compose`). */
   middleware?: Middleware[];
+  /** `--cache` seconds for files' Cache-Control (absent: no-cache). */
+  cacheSeconds?: number;
+  /** `--gzip`: compress text on the fly. */
+  gzip?: boolean;
+  /** `--spa`: extensionless misses serve /index.html. */
+  spa?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM text). */
+  tls?: TlsFiles;
   /** Where log lines go (default stdout). */
   writeLine?: (line: string) => void;
 }
@@ -201,7 +225,14 @@ export class HttpServer {
     this.#handler = compose(
       config.middleware ?? [],
       config.handler ??
-        staticFiles({ root: config.root, listing: config.listing, dotfiles: config.dotfiles }),
+        staticFiles({
+          root: config.root,
+          listing: config.listing,
+          dotfiles: config.dotfiles,
+          cacheSeconds: config.cacheSeconds,
+          gzip: config.gzip,
+          spa: config.spa,
+        }),
     );
   }
 
@@ -210,8 +241,19 @@ export class HttpServer {
     const host = this.config.host ?? DEFAULT_HTTP_HOST;
     const port = this.config.port ?? DEFAULT_HTTP_PORT;
     try {
-      this.#listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+      const tls = this.config.tls;
+      this.#listener = tls === undefined
+        ? Deno.listen({ hostname: host, port, transport: "tcp" })
+        : Deno.listenTls({ hostname: host, port, transport: "tcp", cert: tls.cert, key: tls.key });
     } catch (err) {
+      if (
+        this.config.tls !== undefined && !(err instanceof Deno.errors.AddrInUse) &&
+        !(err instanceof Deno.errors.PermissionDenied)
+      ) {
+        // rustls' words: "No certificates found in certificate data", "No keys found in key
+        // data", "keys may not be consistent: KeyMismatch".
+        throw new UsageError(`cannot use --tls-cert/--tls-key: ${describeError(err)}`);
+      }
       const cause = err instanceof Deno.errors.AddrInUse
         ? "address already in use"
         : err instanceof Deno.errors.PermissionDenied
@@ -318,8 +360,35 @@ async function resolveRoot(dir: string | undefined): Promise<string> {
 }
 
 /** CLI entry: validates, binds, prints the listening line, serves until SIGINT/SIGTERM. */
+/** Reads --tls-cert/--tls-key; both or neither; a missing file is a usage error. */
+async function readTlsFiles(flags: HttpServeFlags): Promise<TlsFiles | undefined> {
+  if (flags.tlsCert === undefined && flags.tlsKey === undefined) return undefined;
+  if (flags.tlsCert === undefined || flags.tlsKey === undefined) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both PEM files");
+  }
+  const read = async (file: string, flag: string) => {
+    try {
+      return await Deno.readTextFile(file);
+    } catch (err) {
+      const why = err instanceof Deno.errors.NotFound ? "no such file" : describeError(err);
+      throw new UsageError(`cannot read ${flag} '${file}': ${why}`);
+    }
+  };
+  return {
+    cert: await read(flags.tlsCert, "--tls-cert"),
+    key: await read(flags.tlsKey, "--tls-key"),
+  };
+}
+
 export async function runHttpServe(dir: string | undefined, flags: HttpServeFlags): Promise<void> {
   const root = await resolveRoot(dir);
+  const tls = await readTlsFiles(flags);
+  // Outermost first: --header reaches every answer; CORS sits outside any auth, since
+  // browsers send no credentials on a preflight.
+  const middleware: Middleware[] = [
+    ...(flags.header?.length ? [withResponseHeaders(flags.header)] : []),
+    ...(flags.cors ? [withCors()] : []),
+  ];
   const server = new HttpServer({
     root,
     host: flags.host,
@@ -335,19 +404,25 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
     limits: flags.maxBody === undefined
       ? undefined
       : { ...DEFAULT_REQUEST_LIMITS, maxBodyBytes: flags.maxBody },
+    middleware,
+    cacheSeconds: flags.cache,
+    gzip: flags.gzip,
+    spa: flags.spa,
+    tls,
   });
+  const scheme = tls === undefined ? "http" : "https";
   const addr = server.listen();
   writeStdoutLine(
     listeningLine(
       "http-serve",
-      "http",
+      scheme,
       addr.hostname,
       addr.port,
       `(serving ${dir ?? "the built-in site"})`,
     ),
   );
   for (const address of lanAddresses(addr.hostname)) {
-    writeStdoutLine(`  on your network: http://${formatHost(address)}:${addr.port}/`);
+    writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
   }
   const serving = server.serve();
   let stopped: Promise<void> = Promise.resolve();
