@@ -263,6 +263,9 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
     })`,
     "",
     table,
+    "",
+    "Peak RSS adds up the server's process tree; socat forks one process per connection, so",
+    "its fan-out figure counts shared pages once per child.",
     ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
   ].join("\n");
   return { markdown, targets };

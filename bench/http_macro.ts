@@ -481,6 +481,9 @@ function summarize(
     "",
     "`sockit ÷ peer` compares req/s (MiB/s for 10 MiB) against sockit with the same number of",
     "workers where that exists. Peak RSS is the server's whole process tree during the load.",
+    "nginx: sendfile on, access_log off, keepalive_requests raised so it never reconnects",
+    "mid-run. python http.server speaks HTTP/1.0, so it closes every connection even in the",
+    "keep-alive loads.",
     ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
   ].join("\n");
   return { markdown, targets };

@@ -92,15 +92,16 @@ async function describeMachine(): Promise<string> {
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
   const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ")
     .slice(0, 3).join(" ");
-  const version = (name: string, cmd: string, args: string[]) =>
-    runTool(cmd, args).then((r) => `${name} ${(r.stdout + r.stderr).trim().split("\n")[0]}`)
+  /** "name X.Y.Z" from the tool's version output, or "name missing". */
+  const version = (name: string, args: string[], pattern: RegExp) =>
+    runTool(name, args).then((r) => `${name} ${pattern.exec(r.stdout + r.stderr)?.[1] ?? "?"}`)
       .catch(() => `${name} missing`);
   const tools = await Promise.all([
-    version("wrk", "wrk", ["--version"]),
-    version("nginx", "nginx", ["-v"]),
-    version("node", "node", ["--version"]),
-    version("socat", "socat", ["-V"]).then((s) => s.replace(/ by .*/, "")),
-    version("python3", "python3", ["--version"]),
+    version("wrk", ["--version"], /wrk (?:debian\/)?(\S+)/),
+    version("nginx", ["-v"], /nginx\/(\S+)/),
+    version("node", ["--version"], /v(\S+)/),
+    version("socat", ["-V"], /socat version (\S+)/),
+    version("python3", ["--version"], /Python (\S+)/),
   ]);
   return [
     `- Machine: ${navigator.hardwareConcurrency} CPUs (nproc), ${model}, Linux ${Deno.osRelease()},` +
