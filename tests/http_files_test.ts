@@ -7,6 +7,7 @@ import {
   DEFAULT_CONTENT_TYPE,
   directoryRedirectLocation,
   FILE_CACHE_VALID_MS,
+  SmallFileCache,
   staticFiles,
 } from "../lib/http/files.ts";
 import { parseRequestHead } from "../lib/http/request.ts";
@@ -47,6 +48,51 @@ Deno.test("the cache serves changes once FILE_CACHE_VALID_MS has passed", async 
     await Deno.remove(`${dir}/a.txt`);
     await new Promise((r) => setTimeout(r, FILE_CACHE_VALID_MS + 50));
     await assert.rejects(get, (e: unknown) => e instanceof HttpError && e.status === 404);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("listing: actions HTML after the heading; uploads in progress never listed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockit_files_" });
+  try {
+    await Deno.writeTextFile(`${dir}/a.txt`, "a");
+    await Deno.writeTextFile(`${dir}/.sockit-upload-99ff`, "half");
+    const handler = staticFiles({
+      root: await canonicalRoot(dir),
+      dotfiles: true,
+      listingActionsHtml: `<p id="actions"></p>\n`,
+    });
+    const req = parseRequestHead(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+    const res = await handler(req, {} as RequestContext);
+    const html = res.body as string;
+    assert.match(html, /<\/h1>\n<p id="actions"><\/p>\n<ul>/);
+    assert.match(html, /a\.txt/);
+    assert.ok(!html.includes("sockit-upload"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SmallFileCache.forgetFile: a replaced file is served new at once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockit_files_" });
+  try {
+    await Deno.writeTextFile(`${dir}/a.txt`, "one");
+    const root = await canonicalRoot(dir);
+    const fileCache = new SmallFileCache();
+    const handler = staticFiles({ root, fileCache });
+    const get = async (path: string) => {
+      const req = parseRequestHead(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\n\r\n`));
+      const res = await handler(req, {} as RequestContext);
+      return new TextDecoder().decode(res.body as Uint8Array);
+    };
+    assert.equal(await get("/a.txt"), "one");
+    assert.equal(await get("/%61.txt"), "one");
+    await Deno.writeTextFile(`${dir}/a.txt`, "two"); // same size: only the 1 s check sees it
+    assert.equal(await get("/a.txt"), "one", "still fresh in memory");
+    fileCache.forgetFile(`${root}/a.txt`);
+    assert.equal(await get("/a.txt"), "two");
+    assert.equal(await get("/%61.txt"), "two", "under every URL");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -63,3 +63,10 @@ Deno.test("formatSize and escapeHtml", () => {
   assert.equal(formatSize(3 * 1024 ** 3), "3.0 GiB");
   assert.equal(escapeHtml(`&<>"'`), "&amp;&lt;&gt;&quot;&#39;");
 });
+
+Deno.test("actionsHtml goes right after the heading, and only when given", () => {
+  const actions = `<p class="actions"><a href="?download=tar">tar</a></p>\n`;
+  const html = renderListing({ path: "/d/", showParent: true, entries: [], actionsHtml: actions });
+  assert.ok(html.includes(`<h1>Index of /d/</h1>\n${actions}<ul>`));
+  assert.ok(renderListing({ path: "/d/", showParent: true, entries: [] }).includes("</h1>\n<ul>"));
+});

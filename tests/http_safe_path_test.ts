@@ -118,3 +118,20 @@ Deno.test("resolveSafePath on a real tree: files, symlinks in and out of root, d
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("uploads in progress (.sockit-upload-*) are refused even with dotfiles", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockit_safe_upload_" });
+  try {
+    await Deno.writeTextFile(`${dir}/.sockit-upload-0123abcd`, "half");
+    await Deno.writeTextFile(`${dir}/.env`, "x");
+    await Deno.symlink(`${dir}/.sockit-upload-0123abcd`, `${dir}/.link`);
+    const root = await canonicalRoot(dir);
+    assert.equal(safePathSegments("/.sockit-upload-0123abcd", { dotfiles: true }), null);
+    assert.equal(safePathSegments("/%2Esockit-upload-0123abcd", { dotfiles: true }), null);
+    assert.equal(await resolveSafePath(root, "/.sockit-upload-0123abcd", { dotfiles: true }), null);
+    assert.equal(await resolveSafePath(root, "/.link", { dotfiles: true }), null, "via a symlink");
+    assert.notEqual(await resolveSafePath(root, "/.env", { dotfiles: true }), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -37,6 +37,7 @@ import { multipartByterangesBody, multipartByterangesChunks } from "./range.ts";
 import { errorBody } from "./response.ts";
 import { listingJson, parseListingSort, sortListingEntries, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
+import { isUploadTempName } from "./upload.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -70,6 +71,10 @@ export interface StaticFilesOptions {
   gzip?: boolean;
   /** `--spa`: missing extensionless paths serve /index.html. */
   spa?: boolean;
+  /** Trusted HTML after the listing's heading (sharing.ts `listingActionsHtml`). */
+  listingActionsHtml?: string;
+  /** The small-file cache to use; pass one to call `forgetFile` after an upload. */
+  fileCache?: SmallFileCache;
 }
 
 /** Per-handler settings serveFile needs. */
@@ -115,7 +120,7 @@ export function staticFiles(options: StaticFilesOptions): Handler {
   const root = options.root;
   const listing = options.listing ?? true;
   const dotfiles = options.dotfiles ?? false;
-  const cache = new SmallFileCache();
+  const cache = options.fileCache ?? new SmallFileCache();
   const settings: FileSettings = {
     root,
     dotfiles,
@@ -153,7 +158,7 @@ export function staticFiles(options: StaticFilesOptions): Handler {
         return await serveFile(index, req.rawPath + INDEX_FILE, req, cache, settings);
       }
       if (!listing) throw notFound();
-      return await serveListing(root, found, req, dotfiles);
+      return await serveListing(root, found, req, dotfiles, options.listingActionsHtml);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();
@@ -191,8 +196,12 @@ interface CachedFile {
   checkedAt: number;
 }
 
-/** Contents of small files by raw request path; see {@link FILE_CACHE_VALID_MS}. */
-class SmallFileCache {
+/**
+ * Contents of small files by raw request path; see {@link FILE_CACHE_VALID_MS}. Shared
+ * with `--upload` so a replaced file is forgotten at once instead of being served from
+ * memory for up to a second.
+ */
+export class SmallFileCache {
   #entries = new Map<string, CachedFile>();
   #bytes = 0;
 
@@ -251,6 +260,16 @@ class SmallFileCache {
     if (entry === undefined) return;
     this.#entries.delete(rawPath);
     this.#bytes -= entry.body.length;
+  }
+
+  /**
+   * Drops every entry holding the file at real path `path` (under any URL or encoding).
+   * A linear scan: called once per upload, never on the request path.
+   */
+  forgetFile(path: string): void {
+    for (const [key, entry] of this.#entries) {
+      if (entry.path === path) this.delete(key);
+    }
   }
 }
 
@@ -393,12 +412,14 @@ async function serveListing(
   dir: ResolvedPath,
   req: RequestHead,
   dotfiles: boolean,
+  actionsHtml?: string,
 ): Promise<HttpResponse> {
   const urlPath = req.path;
   const entries: (ListingEntry & { isSymlink: boolean })[] = [];
   try {
     for await (const entry of Deno.readDir(dir.path)) {
       if (!dotfiles && entry.name.startsWith(".")) continue;
+      if (isUploadTempName(entry.name)) continue; // an upload in progress, never shown
       const full = `${dir.path}/${entry.name}`;
       try {
         if (entry.isSymlink && !isInsideRoot(root, await Deno.realPath(full))) continue;
@@ -435,6 +456,7 @@ async function serveListing(
     path,
     entries: sortListingEntries(entries, sort),
     showParent: dir.segments.length > 0,
+    actionsHtml,
   });
   return {
     status: 200,

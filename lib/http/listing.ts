@@ -31,6 +31,11 @@ export interface ListingPage {
   entries: ListingEntry[];
   /** Show a "../" link (false at the root). */
   showParent: boolean;
+  /**
+   * Trusted HTML placed right after the heading (the tar link and upload form of
+   * `sharing.ts` `listingActionsHtml`); never built from request data.
+   */
+  actionsHtml?: string;
 }
 
 const HTML_ESCAPES: Record<string, string> = {
@@ -116,7 +121,7 @@ export function renderListing(page: ListingPage): string {
 </head>
 <body>
 <h1>${title}</h1>
-<ul>
+${page.actionsHtml ?? ""}<ul>
 ${rows}</ul>
 <footer>${page.entries.length} ${
     page.entries.length === 1 ? "entry" : "entries"

@@ -18,10 +18,13 @@
  * - Symlinks are followed, but the real path must still be inside the real root.
  * - Dotfiles (any segment starting with ".") are refused unless `dotfiles` is set, both in
  *   the requested path and in the real path a symlink leads to.
+ * - Uploads in progress (`.sockit-upload-…`, see `upload.ts`) are refused always, even
+ *   with `dotfiles`: a half-written file must never be served.
  *
  * @module
  */
 import { percentDecode } from "./request.ts";
+import { isUploadTempName } from "./upload.ts";
 
 /** Options for path resolution. */
 export interface SafePathOptions {
@@ -58,7 +61,9 @@ export function safePathSegments(rawPath: string, options: SafePathOptions = {})
     }
     if (name === "." || name === "..") return null;
     if (name.includes("/") || name.includes("\\") || name.includes("\0")) return null;
-    if (!options.dotfiles && name.charCodeAt(0) === 0x2e /* . */) return null;
+    if (name.charCodeAt(0) === 0x2e /* . */ && (!options.dotfiles || isUploadTempName(name))) {
+      return null;
+    }
     segments.push(name);
   }
   return segments;
@@ -93,6 +98,7 @@ export async function resolveSafePath(
   try {
     real = segments.length === 0 ? root : await Deno.realPath(candidate);
     if (!isInsideRoot(root, real)) return null;
+    if (isUploadTempName(real.slice(real.lastIndexOf("/") + 1))) return null;
     if (!options.dotfiles && real !== root) {
       const below = real.slice(root.endsWith("/") ? root.length : root.length + 1);
       if (below.charCodeAt(0) === 0x2e || below.includes("/.")) return null;
