@@ -14,7 +14,9 @@
 import {
   BENCH_HOST,
   freePort,
+  makeBenchTempDir,
   type ProcessSpec,
+  removeTempDir,
   runTool,
   sampleTreeRss,
   startProcess,
@@ -190,13 +192,14 @@ async function httpPeers(log: (line: string) => void): Promise<HttpPeer[]> {
       sockit: false,
       unavailable: nginx ? null : "nginx not found (apt-get install -y nginx)",
       spec: (port, dir) => {
-        const prefix = Deno.makeTempDirSync({ prefix: "sockit-bench-nginx-" });
+        const prefix = makeBenchTempDir("sockit-bench-nginx-");
         Deno.writeTextFileSync(`${prefix}/nginx.conf`, nginxConf(prefix, port, dir, workers));
         return {
           name: `nginx ${workers}w`,
           cmd: nginx!,
           args: ["-p", prefix, "-c", `${prefix}/nginx.conf`, "-e", `${prefix}/error.log`],
           port,
+          cleanup: () => removeTempDir(prefix),
         };
       },
     });
@@ -253,8 +256,7 @@ async function httpPeers(log: (line: string) => void): Promise<HttpPeer[]> {
 
 /** Writes the served files into a fresh temp dir readable by nginx's worker user. */
 function makeFiles(): { dir: string; bodies: Map<string, Uint8Array> } {
-  const dir = Deno.makeTempDirSync({ prefix: "sockit-bench-www-" });
-  Deno.chmodSync(dir, 0o755);
+  const dir = makeBenchTempDir("sockit-bench-www-");
   const bodies = new Map<string, Uint8Array>();
   for (const [path, size] of Object.entries(HTTP_FILES)) {
     const body = new Uint8Array(size);
@@ -365,7 +367,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<SectionRe
       }
     }
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    removeTempDir(dir);
   }
   for (const [name, why] of failed) notes.push(`${name} failed: ${why}`);
   return summarize(peers, results, notes, rounds, seconds);

@@ -28,6 +28,8 @@ export const STOP_GRACE_MS = 2_000;
 
 /** Every process started and not yet stopped: what {@link killAll} cleans up. */
 const live = new Set<RunningProcess>();
+/** Set by {@link killAll}: from then on nothing new is started. */
+let shuttingDown = false;
 
 /** A started server process. */
 export interface RunningProcess {
@@ -51,6 +53,8 @@ export interface ProcessSpec {
   port: number;
   cwd?: string;
   env?: Record<string, string>;
+  /** Runs after the process is gone (e.g. remove its temp config folder). */
+  cleanup?: () => void;
 }
 
 /** Asks the kernel for a free port on {@link BENCH_HOST} (released again at once). */
@@ -107,6 +111,10 @@ function drain(stream: ReadableStream<Uint8Array>, limit = 4096): () => string {
  * process exits first or does not accept within {@link START_TIMEOUT_MS}.
  */
 export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
+  if (shuttingDown) {
+    spec.cleanup?.();
+    throw new Error(`not starting ${spec.name}: the benchmark is stopping`);
+  }
   const started = performance.now();
   const child = new Deno.Command(spec.cmd, {
     args: spec.args,
@@ -140,6 +148,9 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
         signalAll([...new Set([...tree, ...processTree(child.pid)])], "SIGKILL");
         if (outcome === "timeout") await status;
         live.delete(proc);
+        try {
+          spec.cleanup?.();
+        } catch { /* best effort */ }
       })();
       return stopped;
     },
@@ -159,9 +170,32 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   return proc;
 }
 
-/** Kills every process started by {@link startProcess} that is still running. */
+/**
+ * Kills every process started by {@link startProcess} that is still running, and refuses to
+ * start new ones from now on (a loop that was mid-way must not leave a fresh server behind).
+ */
 export async function killAll(): Promise<void> {
+  shuttingDown = true;
   await Promise.allSettled([...live].map((p) => p.stop()));
+  for (const dir of tempDirs) removeTempDir(dir);
+}
+
+const tempDirs = new Set<string>();
+
+/** A fresh temp folder (mode 0755, so nginx workers can read it), removed by killAll. */
+export function makeBenchTempDir(prefix: string): string {
+  const dir = Deno.makeTempDirSync({ prefix });
+  Deno.chmodSync(dir, 0o755);
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** Removes a folder made by {@link makeBenchTempDir}; a missing one is fine. */
+export function removeTempDir(dir: string): void {
+  tempDirs.delete(dir);
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* already gone */ }
 }
 
 /** `pid` and all its descendants, read from /proc/PID/task/TID/children. */
@@ -242,6 +276,7 @@ export async function runTool(
     stderr: "piped",
   }).spawn();
   const stopOnSignal = { proc: child };
+  if (shuttingDown) child.kill("SIGKILL");
   runningTools.add(stopOnSignal);
   try {
     const out = await child.output();

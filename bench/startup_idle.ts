@@ -9,7 +9,15 @@
  *
  * @module
  */
-import { BENCH_HOST, freePort, type ProcessSpec, startProcess, treeRssKiB } from "./procs.ts";
+import {
+  BENCH_HOST,
+  freePort,
+  makeBenchTempDir,
+  type ProcessSpec,
+  removeTempDir,
+  startProcess,
+  treeRssKiB,
+} from "./procs.ts";
 import { checkTarget, formatNumber, markdownTable, median, type TargetCheck } from "./stats.ts";
 import { BENCH_DIR, type SectionResult, sockitCommand, sockitHelp } from "./common.ts";
 
@@ -123,7 +131,7 @@ export interface StartupIdleOptions {
 
 /** Measures start-up time and idle memory for the chosen groups. */
 export async function runStartupIdleBench(options: StartupIdleOptions): Promise<SectionResult> {
-  const dir = Deno.makeTempDirSync({ prefix: "sockit-bench-idle-" });
+  const dir = makeBenchTempDir("sockit-bench-idle-");
   Deno.writeTextFileSync(`${dir}/index.html`, "<!doctype html><title>idle</title>\n");
   const rows: string[][] = [];
   const targets: TargetCheck[] = [];
@@ -154,7 +162,7 @@ export async function runStartupIdleBench(options: StartupIdleOptions): Promise<
       }
     }
   } finally {
-    Deno.removeSync(dir, { recursive: true });
+    removeTempDir(dir);
   }
   const markdown = [
     `### Start-up and idle connections`,
