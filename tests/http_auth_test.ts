@@ -9,6 +9,7 @@ import {
   redactAuthSpec,
   redactHeaderValue,
   redactRequestHead,
+  redactTargetUserinfo,
   verifyBasicCredentials,
 } from "../lib/http/auth.ts";
 
@@ -135,4 +136,23 @@ Deno.test("redactRequestHead: secrets gone from a raw head, the rest byte for by
   assert.ok(!redacted.includes(btoa("alice:s3cret")));
   const plain = latin1("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   assert.equal(redactRequestHead(plain), plain);
+});
+
+Deno.test("redactTargetUserinfo and redactRequestHead: user:pass@ in absolute-form targets", () => {
+  assert.equal(
+    redactTargetUserinfo("http://alice:s3cret@example.org:8000/a?b=c@d"),
+    "http://<redacted>@example.org:8000/a?b=c@d",
+  );
+  assert.equal(redactTargetUserinfo("HTTPS://a@b@host/"), "HTTPS://<redacted>@host/");
+  assert.equal(redactTargetUserinfo("/path/with@at?x=y@z"), "/path/with@at?x=y@z");
+  assert.equal(redactTargetUserinfo("http://host/a@b"), "http://host/a@b");
+  const head = new TextEncoder().encode(
+    "GET http://alice:s3cret@h/x HTTP/1.1\r\nHost: h\r\nX-Mail: a@b\r\n\r\n",
+  );
+  assert.equal(
+    new TextDecoder().decode(redactRequestHead(head)),
+    "GET http://<redacted>@h/x HTTP/1.1\r\nHost: h\r\nX-Mail: a@b\r\n\r\n",
+  );
+  const originForm = new TextEncoder().encode("GET /a@b HTTP/1.1\r\nHost: h\r\n\r\n");
+  assert.deepEqual(redactRequestHead(originForm), originForm);
 });

@@ -51,7 +51,7 @@ async function serve(root: string, features: Features = {}) {
       })]
       : []),
     withTarDownload({ root: canonical, dotfiles }),
-    ...(features.cleanUrls ? [withCleanUrls()] : []),
+    ...(features.cleanUrls ? [withCleanUrls({ root: canonical, dotfiles })] : []),
   ];
   const handler = compose(middleware, staticFiles({ root: canonical, listing: true, dotfiles }));
 

@@ -168,10 +168,22 @@ export function redactHeaderValue(name: string, value: string): string {
 
 const SECRET_HEADER_LINE = /^(authorization|proxy-authorization|cookie)[ \t]*:/i;
 
+// scheme "://" then the authority up to its last "@" (RFC 3986 §3.2.1: userinfo "@").
+const TARGET_USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/;
+
+/**
+ * A request-target fit for a log line: the userinfo of an absolute-form target
+ * (`http://alice:s3cret@host/x`) becomes `<redacted>`; anything else passes unchanged.
+ */
+export function redactTargetUserinfo(target: string): string {
+  return target.replace(TARGET_USERINFO, `$1${REDACTED}@`);
+}
+
 /**
  * A raw request head fit for `--trace`: the values of `Authorization`,
- * `Proxy-Authorization` and `Cookie` lines redacted as in {@link redactHeaderValue}, every
- * other byte unchanged (bytes are handled one char per byte, so any head survives intact).
+ * `Proxy-Authorization` and `Cookie` lines redacted as in {@link redactHeaderValue}, and
+ * the userinfo of an absolute-form target as in {@link redactTargetUserinfo}; every other
+ * byte unchanged (bytes are handled one char per byte, so any head survives intact).
  */
 export function redactRequestHead(head: Uint8Array): Uint8Array {
   // One char per byte (not TextDecoder("latin1"), which is windows-1252 and remaps 0x80–0x9f).
@@ -179,8 +191,17 @@ export function redactRequestHead(head: Uint8Array): Uint8Array {
   for (let i = 0; i < head.length; i += 8192) {
     text += String.fromCharCode(...head.subarray(i, i + 8192));
   }
-  if (!/(authorization|cookie)/i.test(text)) return head;
-  const lines = text.split("\r\n").map((line) => {
+  if (!/(authorization|cookie|@)/i.test(text)) return head;
+  const lines = text.split("\r\n").map((line, i) => {
+    if (i === 0) {
+      // The request line: METHOD SP target SP version.
+      const start = line.indexOf(" ") + 1;
+      const end = line.indexOf(" ", start);
+      if (start === 0) return line;
+      const stop = end === -1 ? line.length : end;
+      return line.slice(0, start) + redactTargetUserinfo(line.slice(start, stop)) +
+        line.slice(stop);
+    }
     const m = SECRET_HEADER_LINE.exec(line);
     if (!m) return line;
     const colon = line.indexOf(":");

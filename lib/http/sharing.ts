@@ -12,7 +12,7 @@
  *   ...(metrics ? [withMetricsEndpoint(metrics)] : []),
  *   ...(upload ? [withUploads({ root, dotfiles, maxBytes, overwrite })] : []),
  *   ...(listing ? [withTarDownload({ root, dotfiles })] : []),
- *   ...(cleanUrls ? [withCleanUrls()] : []),
+ *   ...(cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
  * ];
  * ```
  *
@@ -23,7 +23,6 @@
  * @module
  */
 import type { HttpResponse, Middleware, RequestBody, RequestContext } from "./connection.ts";
-import { HttpError } from "./errors.ts";
 import type { RequestHead } from "./request.ts";
 import { errorBody, type HeaderList } from "./response.ts";
 import { resolveSafePath, safePathSegments } from "./safe_path.ts";
@@ -99,24 +98,33 @@ export function withMetricsEndpoint(metrics: HttpMetrics): Middleware {
   };
 }
 
+/** Options for {@link withCleanUrls}. */
+export interface CleanUrlsOptions {
+  /** Canonical root. */
+  root: string;
+  dotfiles?: boolean;
+}
+
 /**
- * `--clean-urls`: when the next handler answers 404 for a GET/HEAD of an extensionless
- * path, it is asked again for `path.html`. The retry goes through the same handler, so
- * the same path-safety and dotfile rules apply.
+ * `--clean-urls`: a GET/HEAD of an extensionless path that names nothing is passed on as
+ * `path.html` when that file exists. Decided before the next handler runs (one extra
+ * path resolution, only for extensionless paths), so a `--spa` fallback inside the file
+ * handler applies only when neither exists. Both lookups use the same path-safety and
+ * dotfile rules as any request.
  */
-export function withCleanUrls(): Middleware {
+export function withCleanUrls(options: CleanUrlsOptions): Middleware {
+  const dotfiles = options.dotfiles ?? false;
   return (next) => async (req, ctx) => {
-    const retry = (req.method === "GET" || req.method === "HEAD") &&
-      cleanUrlCandidate(req.path) !== null;
-    if (!retry) return await next(req, ctx);
-    try {
+    if (req.method !== "GET" && req.method !== "HEAD") return await next(req, ctx);
+    const rawPath = cleanUrlCandidate(req.rawPath);
+    if (rawPath === null || cleanUrlCandidate(req.path) === null) return await next(req, ctx);
+    if (await resolveSafePath(options.root, req.rawPath, { dotfiles }) !== null) {
       return await next(req, ctx);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.status !== 404) throw err;
-      const rawPath = cleanUrlCandidate(req.rawPath)!;
-      const target = rawPath + (req.query === "" ? "" : `?${req.query}`);
-      return await next({ ...req, rawPath, path: req.path + ".html", target }, ctx);
     }
+    const page = await resolveSafePath(options.root, rawPath, { dotfiles });
+    if (page === null || !page.info.isFile) return await next(req, ctx);
+    const target = rawPath + (req.query === "" ? "" : `?${req.query}`);
+    return await next({ ...req, rawPath, path: req.path + ".html", target }, ctx);
   };
 }
 
@@ -169,6 +177,8 @@ export interface UploadOptions {
   /** Largest upload (one PUT body, or all files of one form). */
   maxBytes?: number;
   overwrite?: boolean;
+  /** Told the real path of every file stored (serve.ts forgets it in the file cache). */
+  onStored?: (path: string) => void;
 }
 
 /** The request body as an async iterable of chunks (views valid until the next one). */
@@ -230,6 +240,7 @@ export function withUploads(options: UploadOptions): Middleware {
         requestBodyChunks(ctx.body),
         { maxBytes, overwrite },
       );
+      options.onStored?.(saved.path);
       if (saved.replaced) return { status: 204 };
       return {
         status: 201,
@@ -265,6 +276,7 @@ export function withUploads(options: UploadOptions): Middleware {
         overwrite,
         dotfiles,
       });
+      for (const s of saved) options.onStored?.(s.path);
       if (wantsHtml(req)) {
         return { status: 303, headers: [["Location", req.rawPath]], body: null };
       }
