@@ -45,9 +45,29 @@ import {
   statusHasNoContentLength,
 } from "./response.ts";
 
-/** Close a keep-alive connection idle this long between requests (Node's default). */
+/**
+ * Close a keep-alive connection idle this long between requests (Node's default). Also
+ * bounds a fresh connection that never sends a byte. Silent close: there is no request.
+ */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** How often idle connections are checked; the timeout is exact to within this. */
+/**
+ * A request head must be complete this long after its first byte, or the client gets 408
+ * and the connection is closed. A total, not a per-read, limit: a slowloris client sending
+ * one byte a second makes progress forever (nginx's client_header_timeout, Node's
+ * headersTimeout — both 60 s; shorter here because a static server's heads are small).
+ */
+export const HEADER_TIMEOUT_MS = 10_000;
+/**
+ * A request body that delivers no byte for this long → 408 and close (nginx's
+ * client_body_timeout: between two reads, so a slow but steady upload is fine).
+ */
+export const BODY_TIMEOUT_MS = 30_000;
+/**
+ * A response write that makes no progress for this long (the client stopped reading) →
+ * the connection is closed and its buffers and open file freed (nginx's send_timeout).
+ */
+export const WRITE_TIMEOUT_MS = 30_000;
+/** How often connection clocks are checked; every timeout is exact to within this. */
 export const IDLE_SWEEP_INTERVAL_MS = 250;
 /** Longest chunk-size line or trailer line of a chunked body (RFC 9112 §7.1). */
 export const MAX_CHUNK_LINE_BYTES = 4 * 1024;
@@ -67,6 +87,21 @@ export const FILE_CHUNK_BYTES = 256 * 1024;
 export const LINGER_MS = 2_000;
 /** …or until this much has been discarded, so the answer is not lost to a TCP RST. */
 export const LINGER_MAX_BYTES = 1024 * 1024;
+
+/** Why a response was cut short after its head went out. */
+export type ResponseAbortCode = "FILE_SHRANK" | "FILE_READ_FAILED" | "STREAM_LENGTH_MISMATCH";
+
+/**
+ * A response body could not be sent as announced (the file shrank or failed to read, a
+ * stream came up short). The connection is closed mid-body: the client sees fewer bytes
+ * than Content-Length (or no final chunk) and knows the download is incomplete.
+ */
+export class ResponseAbortedError extends Error {
+  constructor(readonly code: ResponseAbortCode, message: string) {
+    super(message);
+    this.name = "ResponseAbortedError";
+  }
+}
 
 /** An open file region the connection streams and then closes. */
 export interface FileBody {
@@ -151,28 +186,81 @@ export interface ConnectionOptions {
   onRequest?: (entry: AccessLogEntry) => void;
   /** Called when a handler throws something that is not an HttpError. */
   onInternalError?: (req: RequestHead, error: unknown) => void;
+  /**
+   * Called when a response was cut off by the server: the write timeout fired, or the file
+   * being sent shrank or failed to read. `req` is the request being answered.
+   */
+  onAbort?: (client: string, req: RequestHead | null, reason: string) => void;
 }
+
+/** What a connection is doing; each phase with a clock has its own timeout. */
+export type ConnectionPhase =
+  /** Waiting for the first byte of a request head (keep-alive timeout). */
+  | "idle"
+  /** Reading a request head that has begun (header timeout). */
+  | "head"
+  /** Waiting for request body bytes (body timeout, per read). */
+  | "body"
+  /** Handler running or reading a file: no clock. */
+  | "busy"
+  /** A response write is pending (write timeout, per write). */
+  | "write";
+
+/** Which clock ran out. */
+export type TimeoutKind = "keep-alive" | "header" | "body" | "write";
 
 /** Bookkeeping the tracker keeps per connection. */
-interface ConnectionSlot {
+export interface ConnectionSlot {
   conn: Deno.Conn;
-  /** Epoch ms since when the connection waits for a request head; 0 while busy. */
-  idleSince: number;
+  phase: ConnectionPhase;
+  /** Epoch ms when the current phase began (or last made progress). */
+  since: number;
+  /** Set when a clock ran out; the connection is then being closed. */
+  timedOut: TimeoutKind | null;
+  /** Closes the socket after the 408 was sent and the client had time to read it. */
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The 408 being written after a header or body timeout. */
+  answered: Promise<void> | undefined;
 }
 
+/** Timeouts of a {@link ConnectionTracker} in ms; 0 = never. */
+export interface ConnectionTimeouts {
+  /** Default {@link KEEP_ALIVE_TIMEOUT_MS}. */
+  idleTimeoutMs?: number;
+  /** Default {@link HEADER_TIMEOUT_MS}. */
+  headerTimeoutMs?: number;
+  /** Default {@link BODY_TIMEOUT_MS}. */
+  bodyTimeoutMs?: number;
+  /** Default {@link WRITE_TIMEOUT_MS}. */
+  writeTimeoutMs?: number;
+  /** Called when a header, body or write clock ran out (not for keep-alive: that is normal). */
+  onTimeout?: (conn: Deno.Conn, kind: TimeoutKind, afterMs: number) => void;
+}
+
+const REQUEST_TIMEOUT_RESPONSE_BODY = errorBody(408, "request not received in time");
+
 /**
- * All open connections of a server: closes keep-alive connections idle too long, and on
- * shutdown closes idle ones at once and lets busy ones finish their current response.
+ * All open connections of a server: runs their clocks (keep-alive, header, body, write —
+ * one sweep timer for all, no timer per request) and on shutdown closes idle ones at once
+ * and lets busy ones finish their current response.
  */
 export class ConnectionTracker {
   readonly idleTimeoutMs: number;
+  readonly headerTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly writeTimeoutMs: number;
+  #onTimeout: ConnectionTimeouts["onTimeout"];
   #slots = new Set<ConnectionSlot>();
   #closing = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #drained: (() => void) | null = null;
 
-  constructor(options: { idleTimeoutMs?: number } = {}) {
+  constructor(options: ConnectionTimeouts = {}) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
+    this.headerTimeoutMs = options.headerTimeoutMs ?? HEADER_TIMEOUT_MS;
+    this.bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+    this.#onTimeout = options.onTimeout;
   }
 
   /** True once {@link shutdown} was called: responses then carry Connection: close. */
@@ -186,9 +274,18 @@ export class ConnectionTracker {
   }
 
   add(conn: Deno.Conn): ConnectionSlot {
-    const slot = { conn, idleSince: Date.now() };
+    const slot: ConnectionSlot = {
+      conn,
+      phase: "idle",
+      since: Date.now(),
+      timedOut: null,
+      closeTimer: undefined,
+      answered: undefined,
+    };
     this.#slots.add(slot);
-    if (this.#timer === undefined && this.idleTimeoutMs > 0) {
+    const anyClock = this.idleTimeoutMs > 0 || this.headerTimeoutMs > 0 ||
+      this.bodyTimeoutMs > 0 || this.writeTimeoutMs > 0;
+    if (this.#timer === undefined && anyClock) {
       const timer = setInterval(() => this.#sweep(), IDLE_SWEEP_INTERVAL_MS);
       Deno.unrefTimer(timer);
       this.#timer = timer;
@@ -197,6 +294,7 @@ export class ConnectionTracker {
   }
 
   remove(slot: ConnectionSlot): void {
+    clearTimeout(slot.closeTimer);
     this.#slots.delete(slot);
     if (this.#slots.size === 0) {
       if (this.#timer !== undefined) clearInterval(this.#timer);
@@ -205,20 +303,84 @@ export class ConnectionTracker {
     }
   }
 
-  #sweep(): void {
-    const oldest = Date.now() - this.idleTimeoutMs;
-    for (const slot of this.#slots) {
-      if (slot.idleSince !== 0 && slot.idleSince <= oldest) closeQuietly(slot.conn);
+  #limitOf(phase: ConnectionPhase): number {
+    switch (phase) {
+      case "idle":
+        return this.idleTimeoutMs;
+      case "head":
+        return this.headerTimeoutMs;
+      case "body":
+        return this.bodyTimeoutMs;
+      case "write":
+        return this.writeTimeoutMs;
+      default:
+        return 0;
     }
   }
 
-  /** Stops keep-alive, closes idle connections, resolves when all are gone or after `ms`. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const slot of this.#slots) {
+      if (slot.timedOut !== null) continue;
+      const limit = this.#limitOf(slot.phase);
+      if (limit <= 0 || now - slot.since < limit) continue;
+      const phase = slot.phase;
+      if (phase === "idle") {
+        slot.timedOut = "keep-alive";
+        closeQuietly(slot.conn);
+        continue;
+      }
+      const kind: TimeoutKind = phase === "head" ? "header" : phase === "body" ? "body" : "write";
+      slot.timedOut = kind;
+      this.#onTimeout?.(slot.conn, kind, now - slot.since);
+      if (kind === "write") {
+        // The pending write rejects; the connection loop frees everything it holds.
+        closeQuietly(slot.conn);
+      } else {
+        slot.answered = this.#answerTimeout(slot);
+      }
+    }
+  }
+
+  /**
+   * 408 for a request that did not arrive in time (RFC 9110 §15.5.9). Written from here,
+   * alongside the connection loop's pending read (which keeps draining input, so the close
+   * below is not turned into a reset that destroys the 408); the loop writes nothing once
+   * `timedOut` is set.
+   */
+  async #answerTimeout(slot: ConnectionSlot): Promise<void> {
+    slot.closeTimer = setTimeout(() => closeQuietly(slot.conn), LINGER_MS);
+    try {
+      const head = formatResponseHead({
+        status: 408,
+        headers: [["Content-Type", "text/plain; charset=utf-8"]],
+        contentLength: REQUEST_TIMEOUT_RESPONSE_BODY.length,
+        keepAlive: false,
+      });
+      const body = textEncoder.encode(REQUEST_TIMEOUT_RESPONSE_BODY);
+      await writeAll(slot.conn, encodeResponse(head, body));
+      await slot.conn.closeWrite();
+    } catch {
+      closeQuietly(slot.conn);
+    }
+  }
+
+  /**
+   * Stops keep-alive, closes idle connections and heads still arriving, lets the others
+   * finish their response; after `ms` closes whatever is left. Resolves true if all
+   * finished in time, false if some had to be cut.
+   */
   shutdown(ms: number): Promise<boolean> {
     this.#closing = true;
-    for (const slot of this.#slots) if (slot.idleSince !== 0) closeQuietly(slot.conn);
+    for (const slot of this.#slots) {
+      if (slot.phase === "idle" || slot.phase === "head") closeQuietly(slot.conn);
+    }
     if (this.#slots.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
+      const timer = setTimeout(() => {
+        for (const slot of this.#slots) closeQuietly(slot.conn);
+        resolve(false);
+      }, ms);
       this.#drained = () => {
         clearTimeout(timer);
         resolve(true);
@@ -251,12 +413,21 @@ export class RequestBody {
   #done: boolean;
   #pendingCrlf = false; // chunk-data was handed out; its CRLF is checked on the next read
   #extensionBytes = 0;
+  #slot: ConnectionSlot | null;
   /** Body bytes delivered so far (chunk framing excluded). */
   received = 0;
 
-  constructor(reader: BufferedReader, conn: Deno.Conn, req: RequestHead, maxBytes: number) {
+  /** `slot` (from the tracker) runs the body timeout while a read waits for the client. */
+  constructor(
+    reader: BufferedReader,
+    conn: Deno.Conn,
+    req: RequestHead,
+    maxBytes: number,
+    slot: ConnectionSlot | null = null,
+  ) {
     this.#reader = reader;
     this.#conn = conn;
+    this.#slot = slot;
     this.#maxBytes = maxBytes;
     this.#chunked = req.body.kind === "chunked";
     this.#remaining = req.body.kind === "length" ? req.body.length : 0;
@@ -277,6 +448,27 @@ export class RequestBody {
   /** The next piece of the body, or null at its end. */
   async read(): Promise<Uint8Array | null> {
     if (this.#done) return null;
+    const slot = this.#slot;
+    if (slot === null) return await this.#read();
+    if (slot.timedOut !== null) throw this.#timedOut();
+    slot.phase = "body";
+    slot.since = Date.now();
+    try {
+      const chunk = await this.#read();
+      // Bytes that arrive after the 408 went out must not reach the handler (no upload
+      // is committed behind an answer that already said "timed out").
+      if (slot.timedOut !== null) throw this.#timedOut();
+      return chunk;
+    } finally {
+      if (slot.phase === "body") slot.phase = "busy";
+    }
+  }
+
+  #timedOut(): UnexpectedEofError {
+    return new UnexpectedEofError("a request body (body timeout)", this.received);
+  }
+
+  async #read(): Promise<Uint8Array | null> {
     if (this.#needContinue) {
       this.#needContinue = false;
       await writeAll(this.#conn, CONTINUE_RESPONSE);
@@ -428,31 +620,39 @@ export async function serveConnection(
   handler: Handler,
   options: ConnectionOptions,
 ): Promise<void> {
-  const { tracker, onHead, onRequest, onInternalError } = options;
+  const { tracker, onHead, onRequest, onInternalError, onAbort } = options;
   const limits = options.limits ?? DEFAULT_REQUEST_LIMITS;
   const slot = tracker.add(conn);
   const reader = new BufferedReader(conn);
   const remoteAddr = conn.remoteAddr as Deno.NetAddr;
   const client = remoteAddr.hostname ?? "-";
   let linger = false;
+  let inFlight: RequestHead | null = null;
   try {
     for (;;) {
-      slot.idleSince = Date.now();
       let headBytes: Uint8Array | null;
       let req: RequestHead | null = null;
       let response: HttpResponse;
       let started = 0;
       try {
+        // Two clocks (RFC 9112 §9.8 leaves both to the server): waiting for a request is
+        // the keep-alive timeout and ends silently; once its first byte is here, the head
+        // has the header timeout to complete, then gets 408.
+        slot.phase = "idle";
+        slot.since = Date.now();
+        if (reader.buffered === 0 && !(await reader.fill())) return; // closed between requests
+        slot.phase = "head";
+        slot.since = Date.now();
         headBytes = await reader.readUntil(CRLFCRLF, { maxBytes: limits.maxHeaderBytes });
-        if (headBytes === null) return; // clean close between requests
-        slot.idleSince = 0;
+        slot.phase = "busy";
+        if (headBytes === null || slot.timedOut !== null) return;
         started = Date.now();
         onHead?.(client, headBytes);
         req = parseRequestHead(headBytes, limits);
         if (req.body.kind === "length" && req.body.length > limits.maxBodyBytes) {
           throw bodyTooLarge();
         }
-        const body = new RequestBody(reader, conn, req, limits.maxBodyBytes);
+        const body = new RequestBody(reader, conn, req, limits.maxBodyBytes, slot);
         response = await runHandler(handler, req, { remoteAddr, body }, onInternalError);
         if (!body.done && (response.close === true || body.awaitingContinue)) {
           // Refused before reading (401, 409, 413, …): reading a body nobody wants costs
@@ -472,7 +672,7 @@ export async function serveConnection(
         }
       } catch (err) {
         if (err instanceof LineTooLongError) {
-          slot.idleSince = 0;
+          slot.phase = "busy";
           started = Date.now();
           response = errorResponse(headTooLargeError(reader, limits));
         } else if (err instanceof HttpError) {
@@ -486,7 +686,13 @@ export async function serveConnection(
       // Unread input (an error, or requests pipelined behind "Connection: close") would
       // make close() send RST, which can destroy this answer before the client reads it.
       linger = !keepAlive && (response.close === true || reader.buffered > 0);
-      const sent = await writeResponse(conn, req, response, keepAlive);
+      if (slot.timedOut !== null) {
+        closeBody(response.body); // a 408 already went out for this request
+        return;
+      }
+      inFlight = req;
+      const sent = await writeResponse(conn, slot, req, response, keepAlive);
+      inFlight = null;
       if (onRequest !== undefined) {
         onRequest({
           time: started,
@@ -504,13 +710,31 @@ export async function serveConnection(
       // Shutdown may have begun while this response was being written.
       if (!keepAlive || tracker.closing) return;
     }
-  } catch {
-    // A socket error (reset, broken pipe) or a file that shrank mid-response: the
-    // connection cannot continue and there is nobody left to answer.
+  } catch (err) {
+    // A socket error (reset, broken pipe), the write timeout, or a file that shrank
+    // mid-response: the connection cannot continue and there is nobody left to answer.
+    // A vanished client is routine; the rest is worth a log line.
     linger = false;
+    if (onAbort !== undefined) {
+      if (slot.timedOut === "write") {
+        onAbort(
+          client,
+          inFlight,
+          `write timeout: the client read nothing for ${tracker.writeTimeoutMs / 1000} s; ` +
+            "connection closed and its buffers freed",
+        );
+      } else if (err instanceof ResponseAbortedError) {
+        onAbort(client, inFlight, `${err.message}; connection closed`);
+      }
+    }
   } finally {
-    slot.idleSince = 0;
-    if (linger) await lingeringClose(conn);
+    slot.phase = "busy";
+    if (slot.answered !== undefined) {
+      await slot.answered; // the 408; then drain what the client still sends, bounded
+      await drainInput(conn);
+    } else if (linger) {
+      await lingeringClose(conn);
+    }
     closeQuietly(conn);
     tracker.remove(slot);
   }
@@ -558,6 +782,11 @@ async function lingeringClose(conn: Deno.Conn): Promise<void> {
   } catch {
     return;
   }
+  await drainInput(conn);
+}
+
+/** Reads and drops input until EOF, {@link LINGER_MS} or {@link LINGER_MAX_BYTES}. */
+async function drainInput(conn: Deno.Conn): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
   try {
     const buf = new Uint8Array(16 * 1024);
@@ -580,6 +809,7 @@ async function lingeringClose(conn: Deno.Conn): Promise<void> {
  */
 async function writeResponse(
   conn: Deno.Conn,
+  slot: ConnectionSlot,
   req: RequestHead | null,
   res: HttpResponse,
   keepAlive: boolean,
@@ -594,15 +824,16 @@ async function writeResponse(
       contentLength: body === null ? 0 : body.length,
       keepAlive,
     });
-    await writeAll(conn, encodeResponse(head, omitBody ? null : body));
+    await send(conn, slot, encodeResponse(head, omitBody ? null : body));
     return omitBody || body === null ? 0 : body.length;
   }
-  if ("file" in body) return await writeFileBody(conn, res, body, keepAlive, omitBody);
-  return await writeStreamBody(conn, req, res, body, keepAlive, omitBody);
+  if ("file" in body) return await writeFileBody(conn, slot, res, body, keepAlive, omitBody);
+  return await writeStreamBody(conn, slot, req, res, body, keepAlive, omitBody);
 }
 
 async function writeFileBody(
   conn: Deno.Conn,
+  slot: ConnectionSlot,
   res: HttpResponse,
   body: FileBody,
   keepAlive: boolean,
@@ -617,7 +848,7 @@ async function writeFileBody(
       keepAlive,
     });
     if (omitBody || length === 0) {
-      await writeAll(conn, encodeResponse(head));
+      await send(conn, slot, encodeResponse(head));
       return 0;
     }
     if (body.offset) await file.seek(body.offset, Deno.SeekMode.Start);
@@ -625,11 +856,26 @@ async function writeFileBody(
     let left = length;
     let first = true;
     while (left > 0) {
-      const n = await file.read(buf.subarray(0, Math.min(left, buf.length)));
-      if (n === null) throw new UnexpectedEofError("a file being served", length - left);
+      let n: number | null;
+      try {
+        n = await file.read(buf.subarray(0, Math.min(left, buf.length)));
+      } catch (err) {
+        throw new ResponseAbortedError(
+          "FILE_READ_FAILED",
+          `file read failed after ${length - left} of ${length} bytes: ${describe(err)}`,
+        );
+      }
+      // Shrunk (truncated) while being sent: the length in the head is now a lie, and
+      // padding would send wrong bytes as if complete; closing short is the only honest end.
+      if (n === null) {
+        throw new ResponseAbortedError(
+          "FILE_SHRANK",
+          `file shrank while being sent: ended after ${length - left} of ${length} bytes`,
+        );
+      }
       const data = buf.subarray(0, n);
       // Head and first chunk in one write; then each chunk awaits the socket (backpressure).
-      await writeAll(conn, first ? encodeResponse(head, data) : data);
+      await send(conn, slot, first ? encodeResponse(head, data) : data);
       first = false;
       left -= n;
     }
@@ -643,6 +889,7 @@ async function writeFileBody(
 
 async function writeStreamBody(
   conn: Deno.Conn,
+  slot: ConnectionSlot,
   req: RequestHead | null,
   res: HttpResponse,
   body: StreamBody,
@@ -659,23 +906,46 @@ async function writeStreamBody(
     chunked,
     keepAlive,
   });
-  await writeAll(conn, encodeResponse(head));
+  await send(conn, slot, encodeResponse(head));
   if (omitBody) return 0;
   let sent = 0;
   for await (const chunk of body.stream) {
     if (chunk.length === 0) continue;
     if (chunked) {
-      await writeAll(conn, textEncoder.encode(`${chunk.length.toString(16)}\r\n`));
-      await writeAll(conn, chunk);
-      await writeAll(conn, textEncoder.encode("\r\n"));
+      await send(conn, slot, textEncoder.encode(`${chunk.length.toString(16)}\r\n`));
+      await send(conn, slot, chunk);
+      await send(conn, slot, textEncoder.encode("\r\n"));
     } else {
-      await writeAll(conn, chunk);
+      await send(conn, slot, chunk);
     }
     sent += chunk.length;
   }
-  if (chunked) await writeAll(conn, textEncoder.encode("0\r\n\r\n"));
+  if (chunked) await send(conn, slot, textEncoder.encode("0\r\n\r\n"));
   if (length !== null && sent !== length) {
-    throw new UnexpectedEofError(`a ${length}-byte response stream`, sent);
+    throw new ResponseAbortedError(
+      "STREAM_LENGTH_MISMATCH",
+      `response stream ended after ${sent} of ${length} announced bytes`,
+    );
   }
   return sent;
+}
+
+/**
+ * Writes all of `data`, running the write clock: `since` moves on with every partial
+ * write, so only a client that takes nothing for the write timeout is cut off. Between
+ * writes (reading a file, producing a stream) the connection is "busy": no clock.
+ */
+async function send(conn: Deno.Conn, slot: ConnectionSlot, data: Uint8Array): Promise<void> {
+  slot.phase = "write";
+  slot.since = Date.now();
+  let off = 0;
+  while (off < data.length) {
+    off += await conn.write(off === 0 ? data : data.subarray(off));
+    slot.since = Date.now();
+  }
+  slot.phase = "busy";
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
