@@ -223,6 +223,22 @@ Examples:
     .option("--spa", "serve /index.html for missing paths without an extension (client routing)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (needs --tls-key)")
     .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .option(
+      "--auth <user:pass>",
+      "require HTTP Basic credentials; USER:PASS or USER:sha256:HEX (repeatable)",
+      // Collected raw: runHttpServe checks them, so no error message can echo a password.
+      (v: string, previous: string[] = []) => [...previous, v],
+    )
+    .option("--upload", "accept uploads: PUT /path/name and the listing's upload form")
+    .option(
+      "--max-upload <bytes>",
+      "largest upload with --upload; more → 413 (default 1GiB)",
+      flag((v) => parseByteSize(v, "--max-upload")),
+    )
+    .option("--overwrite", "with --upload, replace existing files (default: 409 Conflict)")
+    .option("--qr", "print a QR code of the LAN URL at startup, for a phone")
+    .option("--metrics", "serve Prometheus metrics at /.well-known/sockit/metrics")
+    .option("--clean-urls", "serve /about from about.html when /about does not exist")
     .addHelpText(
       "after",
       `
@@ -235,6 +251,10 @@ Examples:
   sockit http-serve ./dist --spa --gzip --cache 3600   a single-page app
   sockit http-serve ./api --cors --header 'X-Frame-Options: DENY'
   sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
+  sockit http-serve ./share --auth alice:s3cret --qr   hand files to a phone
+  sockit http-serve ./inbox --upload --auth bob:sha256:$(printf %s PASS | sha256sum | cut -c1-64)
+  curl -u bob:PASS -T report.pdf http://localhost:8000/report.pdf     upload with --upload
+  curl -O -J 'http://localhost:8000/photos/?download=tar'   a folder as one .tar
   curl 'http://localhost:8000/?format=json&sort=size&order=desc'`,
     )
     .action(async (dir: string | undefined, opts) => {

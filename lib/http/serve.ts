@@ -25,7 +25,20 @@ import {
   type Middleware,
   serveConnection,
 } from "./connection.ts";
-import { staticFiles } from "./files.ts";
+import { SmallFileCache, staticFiles } from "./files.ts";
+import { parseAuthSpec, redactRequestHead, redactTargetUserinfo } from "./auth.ts";
+import { HttpMetrics } from "./metrics.ts";
+import {
+  listingActionsHtml,
+  MULTIPART_OVERHEAD_BYTES,
+  withBasicAuth,
+  withCleanUrls,
+  withMetricsEndpoint,
+  withTarDownload,
+  withUploads,
+} from "./sharing.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "./upload.ts";
+import { lanUrlForQr, renderTerminalQr } from "../qr.ts";
 import { withCors, withResponseHeaders } from "./cors.ts";
 import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "./request.ts";
 import { canonicalRoot } from "./safe_path.ts";
@@ -77,6 +90,16 @@ export interface HttpServeFlags {
   spa?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  /** --auth, repeatable: raw USER:PASS / USER:sha256:HEX, parsed by parseAuthSpec here. */
+  auth?: string[];
+  upload?: boolean;
+  /** --max-upload bytes (needs --upload). */
+  maxUpload?: number;
+  /** --overwrite (needs --upload). */
+  overwrite?: boolean;
+  qr?: boolean;
+  metrics?: boolean;
+  cleanUrls?: boolean;
 }
 
 /** PEM contents for Deno.listenTls. */
@@ -110,6 +133,12 @@ export interface HttpServerConfig {
   spa?: boolean;
   /** Serve HTTPS with this certificate and key (PEM text). */
   tls?: TlsFiles;
+  /** `--metrics`: counted per connection and response (the endpoint is a middleware). */
+  metrics?: HttpMetrics;
+  /** HTML after the listing's heading (tar link, upload form). */
+  listingActionsHtml?: string;
+  /** The static handler's small-file cache (shared so uploads can invalidate it). */
+  fileCache?: SmallFileCache;
   /** Where log lines go (default stdout). */
   writeLine?: (line: string) => void;
 }
@@ -150,7 +179,7 @@ export function formatAccessLog(entry: AccessLogEntry, format: LogFormat): strin
       time: new Date(entry.time).toISOString(),
       client: entry.client,
       method: entry.method,
-      path: entry.target,
+      path: redactTargetUserinfo(entry.target),
       version: entry.version,
       status: entry.status,
       bytes: entry.bytes,
@@ -161,7 +190,7 @@ export function formatAccessLog(entry: AccessLogEntry, format: LogFormat): strin
   }
   const request = entry.method === "-"
     ? "-"
-    : escapeLogField(`${entry.method} ${entry.target} ${entry.version}`);
+    : escapeLogField(`${entry.method} ${redactTargetUserinfo(entry.target)} ${entry.version}`);
   let line = `${entry.client} - - ${
     formatClfTime(entry.time)
   } "${request}" ${entry.status} ${entry.bytes}`;
@@ -232,6 +261,8 @@ export class HttpServer {
           cacheSeconds: config.cacheSeconds,
           gzip: config.gzip,
           spa: config.spa,
+          listingActionsHtml: config.listingActionsHtml,
+          fileCache: config.fileCache,
         }),
     );
   }
@@ -273,12 +304,19 @@ export class HttpServer {
     if (listener === null) throw new Error("listen() first");
     const format = this.config.logFormat ?? "common";
     const log = this.#log;
-    const onRequest = this.config.quiet
+    const logRequest = this.config.quiet
       ? undefined
       : (entry: AccessLogEntry) => log.push(formatAccessLog(entry, format));
+    const metrics = this.config.metrics;
+    // --metrics counts every response, --quiet or not.
+    const onRequest = metrics === undefined ? logRequest : (entry: AccessLogEntry) => {
+      metrics.recordResponse(entry.status, entry.bytes);
+      logRequest?.(entry);
+    };
+    // Credentials (Authorization, Cookie, user:pass@ in the target) never reach the log.
     const onHead = this.config.trace
       ? (client: string, head: Uint8Array) =>
-        log.push(`${client} request head: ${escapeBytes(head)}`)
+        log.push(`${client} request head: ${escapeBytes(redactRequestHead(head))}`)
       : undefined;
     const onInternalError = (req: RequestHead, err: unknown) =>
       console.error(`sockit: internal error on ${req.method} ${req.target}: ${describeError(err)}`);
@@ -307,7 +345,12 @@ export class HttpServer {
       try {
         (conn as Deno.TcpConn).setNoDelay(true);
       } catch { /* not TCP, or already reset */ }
-      serveConnection(conn, this.#handler, options);
+      if (metrics === undefined) {
+        serveConnection(conn, this.#handler, options);
+      } else {
+        metrics.connectionOpened();
+        serveConnection(conn, this.#handler, options).finally(() => metrics.connectionClosed());
+      }
     }
   }
 
@@ -380,14 +423,122 @@ async function readTlsFiles(flags: HttpServeFlags): Promise<TlsFiles | undefined
   };
 }
 
+/** True for hosts only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h.startsWith("127.") || h === "::1";
+}
+
+/** The folder-sharing features (sharing.ts) as resolved from the flags. */
+interface SharingSetup {
+  /** Outermost first: auth, metrics endpoint, uploads, tar download, clean URLs. */
+  middleware: Middleware[];
+  metrics?: HttpMetrics;
+  fileCache: SmallFileCache;
+  listingActionsHtml: string;
+  /** At least one --auth user. */
+  authenticated: boolean;
+}
+
+/**
+ * Checks and assembles --auth, --upload (--max-upload, --overwrite), --metrics,
+ * --clean-urls and the listing's tar download. Throws UsageError for a wrong combination or
+ * --auth value (never echoing a password), CliFailure when uploads could not be written.
+ */
+async function sharingSetup(
+  root: string,
+  dir: string | undefined,
+  flags: HttpServeFlags,
+): Promise<SharingSetup> {
+  const credentials = (flags.auth ?? []).map(parseAuthSpec);
+  const upload = flags.upload ?? false;
+  if (!upload && flags.overwrite) throw new UsageError("--overwrite needs --upload");
+  if (!upload && flags.maxUpload !== undefined) {
+    throw new UsageError("--max-upload needs --upload");
+  }
+  if (upload && dir === undefined) {
+    throw new UsageError("--upload needs a DIR to store files in (not the built-in site)");
+  }
+  if (upload) {
+    const permission = await Deno.permissions.query({ name: "write", path: root });
+    if (permission.state !== "granted") {
+      throw new CliFailure(
+        "NO_WRITE_PERMISSION",
+        `--upload needs write access to ${root}: run deno with --allow-write`,
+      );
+    }
+  }
+  const listing = flags.listing ?? true;
+  const dotfiles = flags.dotfiles ?? false;
+  const fileCache = new SmallFileCache();
+  const metrics = flags.metrics ? new HttpMetrics() : undefined;
+  const middleware: Middleware[] = [
+    ...(credentials.length > 0 ? [withBasicAuth(credentials)] : []),
+    ...(metrics ? [withMetricsEndpoint(metrics)] : []),
+    ...(upload
+      ? [withUploads({
+        root,
+        dotfiles,
+        maxBytes: flags.maxUpload,
+        overwrite: flags.overwrite,
+        onStored: (path) => fileCache.forgetFile(path),
+      })]
+      : []),
+    ...(listing ? [withTarDownload({ root, dotfiles })] : []),
+    ...(flags.cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
+  ];
+  return {
+    middleware,
+    metrics,
+    fileCache,
+    listingActionsHtml: listingActionsHtml({ tar: listing, upload }),
+    authenticated: credentials.length > 0,
+  };
+}
+
+/**
+ * --max-body, raised with --upload so an upload of --max-upload bytes (plus a form's
+ * multipart framing) is not refused before the upload handler sees it.
+ */
+function requestLimits(flags: HttpServeFlags): RequestLimits | undefined {
+  let maxBody = flags.maxBody;
+  if (flags.upload) {
+    const upload = (flags.maxUpload ?? DEFAULT_MAX_UPLOAD_BYTES) + MULTIPART_OVERHEAD_BYTES;
+    maxBody = Math.max(maxBody ?? DEFAULT_REQUEST_LIMITS.maxBodyBytes, upload);
+  }
+  return maxBody === undefined ? undefined : { ...DEFAULT_REQUEST_LIMITS, maxBodyBytes: maxBody };
+}
+
+/** `--qr`: the QR code of the URL a phone should open, or one line saying why there is none. */
+function printQr(host: string, port: number, scheme: string): void {
+  let interfaces: Deno.NetworkInterfaceInfo[] = [];
+  try {
+    interfaces = Deno.networkInterfaces();
+  } catch { /* no --allow-sys: only a specific --host can be shown */ }
+  const url = lanUrlForQr(host, port, interfaces)?.replace(/^http:/, `${scheme}:`) ?? null;
+  if (url === null) {
+    console.error(
+      "sockit: --qr: no network address besides loopback; a phone could not reach this server",
+    );
+    return;
+  }
+  if (isLoopbackHost(host)) {
+    console.error(`sockit: --qr: ${host} is reachable from this machine only (try --host 0.0.0.0)`);
+  }
+  writeStdoutLine(`  scan to open ${url}`);
+  writeStdoutLine(renderTerminalQr(url).trimEnd());
+}
+
 export async function runHttpServe(dir: string | undefined, flags: HttpServeFlags): Promise<void> {
   const root = await resolveRoot(dir);
   const tls = await readTlsFiles(flags);
+  const sharing = await sharingSetup(root, dir, flags);
   // Outermost first: --header reaches every answer; CORS sits outside any auth, since
   // browsers send no credentials on a preflight.
   const middleware: Middleware[] = [
     ...(flags.header?.length ? [withResponseHeaders(flags.header)] : []),
     ...(flags.cors ? [withCors()] : []),
+    ...sharing.middleware,
   ];
   const server = new HttpServer({
     root,
@@ -401,14 +552,15 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
     keepAliveTimeoutMs: flags.keepAliveTimeout === undefined
       ? undefined
       : flags.keepAliveTimeout * 1000,
-    limits: flags.maxBody === undefined
-      ? undefined
-      : { ...DEFAULT_REQUEST_LIMITS, maxBodyBytes: flags.maxBody },
+    limits: requestLimits(flags),
     middleware,
     cacheSeconds: flags.cache,
     gzip: flags.gzip,
     spa: flags.spa,
     tls,
+    metrics: sharing.metrics,
+    listingActionsHtml: sharing.listingActionsHtml,
+    fileCache: sharing.fileCache,
   });
   const scheme = tls === undefined ? "http" : "https";
   const addr = server.listen();
@@ -423,6 +575,12 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
   );
   for (const address of lanAddresses(addr.hostname)) {
     writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
+  }
+  if (flags.qr) printQr(addr.hostname, addr.port, scheme);
+  if (flags.upload && !sharing.authenticated && !isLoopbackHost(addr.hostname)) {
+    console.error(
+      "sockit: warning: --upload without --auth: anyone who can reach this port can store files",
+    );
   }
   const serving = server.serve();
   let stopped: Promise<void> = Promise.resolve();

@@ -193,6 +193,10 @@ function uploadFailure(err: unknown): HttpResponse {
     return err.status === 413 ? { ...response, close: true } : response;
   }
   if (err instanceof MultipartError) return { ...textResponse(400, err.message), close: true };
+  // A read-only folder inside a writable root: the client's request was fine.
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return { ...textResponse(403, "this folder is not writable"), close: true };
+  }
   throw err;
 }
 
