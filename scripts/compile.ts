@@ -42,6 +42,8 @@ export const RELEASE_TARGETS = [
  * Permissions baked into the binary (a compiled program cannot be given flags later).
  * - net: listen, accept, connect (all three subcommands).
  * - read: the served folder, anywhere the user points it; the embedded site.
+ * - write: `http-serve --upload` stores files in the served folder (uploads are off unless
+ *   asked for, and then confined to that folder by the same path rules as reading).
  * - sys=networkInterfaces: http-serve lists its LAN URLs when bound to 0.0.0.0.
  * - env=…: commander asks these three to decide on colour in `--help` output; without
  *   them `sockit --help` fails with "Requires env access to CLICOLOR_FORCE".
@@ -49,6 +51,7 @@ export const RELEASE_TARGETS = [
 export const RUNTIME_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
+  "--allow-write",
   "--allow-sys=networkInterfaces",
   "--allow-env=NO_COLOR,FORCE_COLOR,CLICOLOR_FORCE",
 ];

@@ -46,7 +46,7 @@ Deno.test("compile: arguments embed static/, name the target and never grant eve
   for (const permission of RUNTIME_PERMISSIONS) assert.ok(args.includes(permission));
   const grants = args.filter((a) => a.startsWith("--allow-") || a === "-A");
   assert.deepEqual(grants, [...RUNTIME_PERMISSIONS], "no permission beyond the documented list");
-  assert.ok(!grants.some((g) => g === "-A" || g === "--allow-all" || g === "--allow-write"));
+  assert.ok(!grants.some((g) => g === "-A" || g === "--allow-all"));
   assert.ok(!grants.some((g) => g === "--allow-env" || g === "--allow-sys" || g === "--allow-run"));
 });
 
@@ -147,6 +147,24 @@ Deno.test("compile: the baked-in permissions are enough for every subcommand", a
       const res = await fetch(`http://127.0.0.1:${server.port}/hello.txt`);
       assert.equal(res.status, 200);
       assert.equal(await res.text(), "hello from a folder\n");
+      assert.equal(server.stderr(), "");
+    });
+    await t.step("http-serve DIR --upload stores a file", async () => {
+      await using server = await startServer([], {
+        command: runWithBinaryPermissions(
+          ["http-serve", workDir, "--port", "0", "--host", "127.0.0.1", "--upload"],
+          workDir,
+        ),
+      });
+      const res = await fetch(`http://127.0.0.1:${server.port}/uploaded.txt`, {
+        method: "PUT",
+        body: "stored by the binary\n",
+      });
+      assert.equal(res.status, 201, await res.text());
+      assert.equal(
+        await Deno.readTextFile(join(workDir, "uploaded.txt")),
+        "stored by the binary\n",
+      );
       assert.equal(server.stderr(), "");
     });
     await t.step("echo-server and echo-client round trip", async () => {
