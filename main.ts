@@ -22,6 +22,7 @@ import {
   EXIT_USAGE,
   parseByteSize,
   parsePort,
+  parsePositiveInt,
   parseSeconds,
   UsageError,
 } from "./lib/cli.ts";
@@ -204,6 +205,35 @@ Examples:
       "--max-body <bytes>",
       "largest request body read (and discarded); more → 413 (e.g. 1MiB)",
       flag((v) => parseByteSize(v, "--max-body")),
+    )
+    .option(
+      "--header-timeout <seconds>",
+      "a request head must arrive whole this long after its first byte, else 408 (0 = never)",
+      flag((v) => parseSeconds(v, "--header-timeout")),
+      10,
+    )
+    .option(
+      "--body-timeout <seconds>",
+      "a request body silent this long → 408 and close (0 = never)",
+      flag((v) => parseSeconds(v, "--body-timeout")),
+      30,
+    )
+    .option(
+      "--write-timeout <seconds>",
+      "a client that reads nothing of a response this long is dropped (0 = never)",
+      flag((v) => parseSeconds(v, "--write-timeout")),
+      30,
+    )
+    .option(
+      "--max-connections <n>",
+      "open connections allowed at once; more get 503 + Retry-After (default: unlimited)",
+      flag((v) => parsePositiveInt(v, "--max-connections")),
+    )
+    .option(
+      "--shutdown-timeout <seconds>",
+      "on SIGINT/SIGTERM, let in-flight responses finish this long, then close the rest",
+      flag((v) => parseSeconds(v, "--shutdown-timeout")),
+      5,
     )
     .option(
       "--cache <seconds>",

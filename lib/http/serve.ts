@@ -15,15 +15,20 @@
  */
 import { join } from "node:path";
 import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../cli.ts";
+import { writeAll } from "../framing.ts";
 import { escapeBytes, writeStdoutLine } from "../log.ts";
 import {
   type AccessLogEntry,
+  BODY_TIMEOUT_MS,
   compose,
   ConnectionTracker,
   type Handler,
+  HEADER_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
   type Middleware,
   serveConnection,
+  type TimeoutKind,
+  WRITE_TIMEOUT_MS,
 } from "./connection.ts";
 import { SmallFileCache, staticFiles } from "./files.ts";
 import { parseAuthSpec, redactRequestHead, redactTargetUserinfo } from "./auth.ts";
@@ -41,14 +46,42 @@ import { DEFAULT_MAX_UPLOAD_BYTES } from "./upload.ts";
 import { lanUrlForQr, renderTerminalQr } from "../qr.ts";
 import { withCors, withResponseHeaders } from "./cors.ts";
 import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "./request.ts";
+import { encodeResponse, formatResponseHead } from "./response.ts";
 import { canonicalRoot } from "./safe_path.ts";
 
 /** Default port of http-serve. */
 export const DEFAULT_HTTP_PORT = 8000;
 /** Default listen address: all IPv4 interfaces. */
 export const DEFAULT_HTTP_HOST = "0.0.0.0";
-/** On SIGINT/SIGTERM, in-flight responses get this long to finish before exit. */
+/**
+ * Default `--shutdown-timeout`: on SIGINT/SIGTERM, in-flight responses get this long to
+ * finish; then the rest are closed and the process exits 0 (same default as echo-server).
+ */
 export const SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * Default `--max-connections`: 0 = unlimited. Each connection costs a file descriptor
+ * and a few tens of KiB; the limit that bites first is usually `ulimit -n`, which the
+ * accept back-off handles.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 0;
+/** `Retry-After` (seconds) of the 503 sent to connections over `--max-connections`. */
+export const OVER_CAPACITY_RETRY_AFTER_S = 1;
+/**
+ * After the 503, input is drained this long (at most {@link OVER_CAPACITY_DRAIN_BYTES})
+ * before the close, so the unread request does not turn the close into a reset that
+ * destroys the 503 before the client reads it.
+ */
+export const OVER_CAPACITY_DRAIN_MS = 500;
+/** See {@link OVER_CAPACITY_DRAIN_MS}. */
+export const OVER_CAPACITY_DRAIN_BYTES = 64 * 1024;
+/**
+ * At most this many refused connections are being answered (503 + drain) at once; beyond
+ * it they are closed without an answer, so a connection flood cannot pile up descriptors
+ * behind the limit that is meant to cap them.
+ */
+export const MAX_OVER_CAPACITY_ANSWERS = 64;
+/** At most one "over --max-connections" log line per this period. */
+export const OVER_CAPACITY_LOG_INTERVAL_MS = 1_000;
 /** First pause after a failed accept (EMFILE, …); doubles up to the maximum. */
 export const ACCEPT_BACKOFF_MIN_MS = 10;
 /** Longest pause between accept attempts while accept keeps failing. */
@@ -81,6 +114,15 @@ export interface HttpServeFlags {
   keepAliveTimeout?: number;
   /** Bytes. */
   maxBody?: number;
+  /** Seconds; 0 = never. */
+  headerTimeout?: number;
+  /** Seconds; 0 = never. */
+  bodyTimeout?: number;
+  /** Seconds; 0 = never. */
+  writeTimeout?: number;
+  /** Seconds. */
+  shutdownTimeout?: number;
+  maxConnections?: number;
   /** --cache SECONDS (parseCacheSeconds). */
   cache?: number;
   gzip?: boolean;
@@ -120,6 +162,18 @@ export interface HttpServerConfig {
   quiet?: boolean;
   trace?: boolean;
   keepAliveTimeoutMs?: number;
+  /** Default {@link HEADER_TIMEOUT_MS}; 0 = never. */
+  headerTimeoutMs?: number;
+  /** Default {@link BODY_TIMEOUT_MS}; 0 = never. */
+  bodyTimeoutMs?: number;
+  /** Default {@link WRITE_TIMEOUT_MS}; 0 = never. */
+  writeTimeoutMs?: number;
+  /** Default {@link SHUTDOWN_GRACE_MS}. */
+  shutdownTimeoutMs?: number;
+  /** Open connections allowed; more get a 503. Default {@link DEFAULT_MAX_CONNECTIONS} (∞). */
+  maxConnections?: number;
+  /** Where warnings go (timeouts, cut responses, refusals); default stderr. */
+  warn?: (line: string) => void;
   limits?: Readonly<RequestLimits>;
   /** Replaces the static-file handler. */
   handler?: Handler;
@@ -236,6 +290,62 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function secondsToMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
+}
+
+function peerOf(conn: Deno.Conn): string {
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  return `${formatHost(addr.hostname ?? "-")}:${addr.port ?? 0}`;
+}
+
+const TIMEOUT_OUTCOME: Record<TimeoutKind, string> = {
+  "keep-alive": "closed",
+  header: "request head incomplete; answered 408 and closed",
+  body: "request body stalled; answered 408 and closed",
+  write: "client stopped reading the response; closed",
+};
+
+/**
+ * Answers a connection over `--max-connections` without reading its request: a 503 in
+ * one write, then a short drain (see {@link OVER_CAPACITY_DRAIN_MS}) and close.
+ */
+async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
+  const body = "503 Service Unavailable: too many connections, retry shortly\n";
+  const head = formatResponseHead({
+    status: 503,
+    headers: [
+      ["Retry-After", String(OVER_CAPACITY_RETRY_AFTER_S)],
+      ["Content-Type", "text/plain; charset=utf-8"],
+    ],
+    contentLength: body.length,
+    keepAlive: false,
+  });
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, OVER_CAPACITY_DRAIN_MS);
+  try {
+    await writeAll(conn, encodeResponse(head, new TextEncoder().encode(body)));
+    await conn.closeWrite();
+    const buf = new Uint8Array(16 * 1024);
+    let total = 0;
+    while (total < OVER_CAPACITY_DRAIN_BYTES) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      total += n;
+    }
+  } catch {
+    /* reset, or closed by the timer */
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
 /** The HTTP server: {@link listen}, then {@link serve} until {@link shutdown}. */
 export class HttpServer {
   readonly config: HttpServerConfig;
@@ -244,11 +354,26 @@ export class HttpServer {
   #stopping = false;
   #log: LineBuffer;
   #handler: Handler;
+  #warn: (line: string) => void;
+  #answeringOverCapacity = 0;
+  #overCapacity = 0;
+  #overCapacityLoggedAt = 0;
 
   constructor(config: HttpServerConfig) {
     this.config = config;
+    const warn = config.warn ?? ((line: string) => console.error(line));
+    this.#warn = warn;
     this.tracker = new ConnectionTracker({
       idleTimeoutMs: config.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+      headerTimeoutMs: config.headerTimeoutMs ?? HEADER_TIMEOUT_MS,
+      bodyTimeoutMs: config.bodyTimeoutMs ?? BODY_TIMEOUT_MS,
+      writeTimeoutMs: config.writeTimeoutMs ?? WRITE_TIMEOUT_MS,
+      onTimeout: (conn, kind, afterMs) =>
+        warn(
+          `sockit: ${peerOf(conn)}: ${kind} timeout after ${(afterMs / 1000).toFixed(1)} s: ${
+            TIMEOUT_OUTCOME[kind]
+          }`,
+        ),
     });
     this.#log = new LineBuffer(config.writeLine ?? writeStdoutLine);
     this.#handler = compose(
@@ -320,13 +445,22 @@ export class HttpServer {
       : undefined;
     const onInternalError = (req: RequestHead, err: unknown) =>
       console.error(`sockit: internal error on ${req.method} ${req.target}: ${describeError(err)}`);
+    const warn = this.#warn;
+    const onAbort = (client: string, req: RequestHead | null, reason: string) =>
+      warn(
+        `sockit: ${client}: ${
+          req === null ? "response" : `${req.method} ${req.target}`
+        } cut off: ${reason}`,
+      );
     const options = {
       tracker: this.tracker,
       limits: this.config.limits ?? DEFAULT_REQUEST_LIMITS,
       onHead,
       onRequest,
       onInternalError,
+      onAbort,
     };
+    const maxConnections = this.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     let backoffMs = ACCEPT_BACKOFF_MIN_MS;
     while (!this.#stopping) {
       let conn: Deno.Conn;
@@ -345,6 +479,10 @@ export class HttpServer {
       try {
         (conn as Deno.TcpConn).setNoDelay(true);
       } catch { /* not TCP, or already reset */ }
+      if (maxConnections > 0 && this.tracker.size >= maxConnections) {
+        this.#refuseOverCapacity(conn, maxConnections);
+        continue;
+      }
       if (metrics === undefined) {
         serveConnection(conn, this.#handler, options);
       } else {
@@ -354,14 +492,45 @@ export class HttpServer {
     }
   }
 
-  /** Stops accepting, lets in-flight responses finish (bounded), flushes the log. */
+  #refuseOverCapacity(conn: Deno.Conn, limit: number): void {
+    this.#overCapacity++;
+    const now = Date.now();
+    if (now - this.#overCapacityLoggedAt >= OVER_CAPACITY_LOG_INTERVAL_MS) {
+      this.#overCapacityLoggedAt = now;
+      this.#warn(
+        `sockit: --max-connections ${limit} reached: ${this.#overCapacity} connection(s) ` +
+          "refused with 503 so far",
+      );
+    }
+    if (this.#answeringOverCapacity >= MAX_OVER_CAPACITY_ANSWERS) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      return;
+    }
+    this.#answeringOverCapacity++;
+    answerOverCapacity(conn).finally(() => this.#answeringOverCapacity--);
+  }
+
+  /**
+   * Stops accepting, lets in-flight responses finish within the shutdown timeout, closes
+   * whatever is left after it, flushes the log.
+   */
   async shutdown(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     try {
       this.#listener?.close();
     } catch { /* already closed */ }
-    await this.tracker.shutdown(SHUTDOWN_GRACE_MS);
+    const graceMs = this.config.shutdownTimeoutMs ?? SHUTDOWN_GRACE_MS;
+    const open = this.tracker.size;
+    const finished = await this.tracker.shutdown(graceMs);
+    if (!finished) {
+      this.#warn(
+        `sockit: shutdown timeout (${graceMs / 1000} s): closed what was still busy of the ` +
+          `${open} connection(s) open at the signal`,
+      );
+    }
     this.#log.flush();
   }
 }
@@ -549,9 +718,12 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
     logFormat: flags.logFormat,
     quiet: flags.quiet,
     trace: flags.trace,
-    keepAliveTimeoutMs: flags.keepAliveTimeout === undefined
-      ? undefined
-      : flags.keepAliveTimeout * 1000,
+    keepAliveTimeoutMs: secondsToMs(flags.keepAliveTimeout),
+    headerTimeoutMs: secondsToMs(flags.headerTimeout),
+    bodyTimeoutMs: secondsToMs(flags.bodyTimeout),
+    writeTimeoutMs: secondsToMs(flags.writeTimeout),
+    shutdownTimeoutMs: secondsToMs(flags.shutdownTimeout),
+    maxConnections: flags.maxConnections,
     limits: requestLimits(flags),
     middleware,
     cacheSeconds: flags.cache,
