@@ -271,6 +271,24 @@ Deno.test(
   },
 );
 
+Deno.test("HTML listing: ?sort=size&order=desc orders rows; header links flip it", async () => {
+  await using site = await makeSite();
+  await using server = await serve(site.base);
+  const base = `http://127.0.0.1:${server.port}/files/`;
+  const rows = (html: string) => [...html.matchAll(/<li><a href="([^"]*)">/g)].map((m) => m[1]);
+  const desc = await (await fetch(`${base}?sort=size&order=desc`)).text();
+  assert.deepEqual(rows(desc), ["../", "sub/", "large.txt", "small.txt"]);
+  assert.match(desc, /<a href="\?sort=size&amp;order=asc">Size ▼<\/a>/);
+  // Following the header link (as a browser would, &amp; decoded) flips the order.
+  const asc = await (await fetch(`${base}?sort=size&order=asc`)).text();
+  assert.deepEqual(rows(asc), ["../", "sub/", "small.txt", "large.txt"]);
+  assert.match(asc, /<a href="\?sort=size&amp;order=desc">Size ▲<\/a>/);
+  // No query: by name, and a link to sort by name descending.
+  const plain = await (await fetch(base)).text();
+  assert.deepEqual(rows(plain), ["../", "sub/", "large.txt", "small.txt"]);
+  assert.match(plain, /<a href="\?sort=name&amp;order=desc">Name ▲<\/a>/);
+});
+
 Deno.test("--cors: fetch sees Access-Control-Allow-Origin; preflights get 204", async () => {
   await using site = await makeSite();
   await using server = await serve(site.base, "--cors");

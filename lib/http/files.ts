@@ -35,7 +35,7 @@ import {
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "./range.ts";
 import { errorBody } from "./response.ts";
-import { listingJson, parseListingSort, sortListingEntries, wantsJson } from "./listing_json.ts";
+import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
 import { isUploadTempName } from "./upload.ts";
 
@@ -454,7 +454,8 @@ async function serveListing(
   }
   const html = renderListing({
     path,
-    entries: sortListingEntries(entries, sort),
+    entries,
+    sort,
     showParent: dir.segments.length > 0,
     actionsHtml,
   });

@@ -3,17 +3,27 @@
  * size and modification time, in a page that reads well on a phone (viewport meta, one
  * column, large tap targets). Names are HTML-escaped for display and URL-encoded in
  * links, so a file called `<script>` or `a b#c?.txt` is shown and linked correctly.
+ * Order follows `?sort=name|size|time&order=asc|desc` exactly as the JSON listing does
+ * (`listing_json.ts`), and the column headers link to the other orders.
  *
  * ```ts
  * const html = renderListing({
  *   path: "/docs/",
  *   showParent: true,
  *   entries: [{ name: "a&b.txt", isDirectory: false, size: 12, modified: new Date() }],
+ *   sort: parseListingSort(new URLSearchParams("sort=size&order=desc")),
  * });
  * ```
  *
  * @module
  */
+import {
+  DEFAULT_LISTING_SORT,
+  type ListingSort,
+  type ListingSortKey,
+  sortLinkQuery,
+  sortListingEntries,
+} from "./listing_json.ts";
 
 /** One row of a listing. */
 export interface ListingEntry {
@@ -31,6 +41,11 @@ export interface ListingPage {
   entries: ListingEntry[];
   /** Show a "../" link (false at the root). */
   showParent: boolean;
+  /**
+   * Order of the rows (directories always first) and which column header is marked as
+   * sorted. Default: name ascending.
+   */
+  sort?: ListingSort;
   /**
    * Trusted HTML placed right after the heading (the tar link and upload form of
    * `sharing.ts` `listingActionsHtml`); never built from request data.
@@ -69,17 +84,23 @@ export function formatModified(date: Date): string {
   return date.toISOString().slice(0, 16).replace("T", " ");
 }
 
-/** Directories first, then by name (code-point order: stable and locale-independent). */
-export function sortEntries(entries: ListingEntry[]): ListingEntry[] {
-  return [...entries].sort((a, b) =>
-    a.isDirectory !== b.isDirectory
-      ? (a.isDirectory ? -1 : 1)
-      : a.name < b.name
-      ? -1
-      : a.name > b.name
-      ? 1
-      : 0
-  );
+/** Column headers of the listing, in the order they appear. */
+const SORT_COLUMNS: readonly { key: ListingSortKey; label: string }[] = [
+  { key: "name", label: "Name" },
+  { key: "size", label: "Size" },
+  { key: "time", label: "Modified" },
+];
+
+/**
+ * The header row: one link per column; the sorted column carries an arrow and its link
+ * flips the order (`sortLinkQuery`), so the page needs no script.
+ */
+function renderSortHeader(sort: ListingSort): string {
+  const links = SORT_COLUMNS.map(({ key, label }) => {
+    const arrow = key === sort.by ? (sort.order === "asc" ? " ▲" : " ▼") : "";
+    return `<a href="${escapeHtml(sortLinkQuery(sort, key))}">${label}${arrow}</a>`;
+  });
+  return `<li class="head">${links[0]}<span class="meta">${links[1]} · ${links[2]}</span></li>\n`;
 }
 
 const STYLE =
@@ -90,17 +111,20 @@ li{display:flex;gap:.75rem;align-items:baseline;border-bottom:1px solid #eee}
 li a{flex:1;padding:.6rem 0;word-break:break-all;text-decoration:none;color:#0645ad}
 li a:hover{text-decoration:underline}
 .meta{color:#666;font-size:.85rem;white-space:nowrap;text-align:right}
+.head a{color:#888;font-size:.85rem;padding:.4rem 0}
+.head .meta a{padding:0}
 footer{margin-top:1rem;color:#888;font-size:.8rem}
 @media (prefers-color-scheme:dark){body{background:#111;color:#ddd}li{border-color:#333}li a{color:#8ab4f8}}`;
 
 /** The whole listing page. */
 export function renderListing(page: ListingPage): string {
   const title = `Index of ${escapeHtml(page.path)}`;
-  let rows = "";
+  const sort = page.sort ?? DEFAULT_LISTING_SORT;
+  let rows = renderSortHeader(sort);
   if (page.showParent) {
     rows += `<li><a href="../">../</a><span class="meta">parent directory</span></li>\n`;
   }
-  for (const entry of sortEntries(page.entries)) {
+  for (const entry of sortListingEntries(page.entries, sort)) {
     const slash = entry.isDirectory ? "/" : "";
     const href = escapeHtml(encodeURIComponent(entry.name)) + slash;
     const meta = [

@@ -10,7 +10,7 @@
  *   body = JSON.stringify(listingJson("/docs/", entries, sort));
  *   // Content-Type: application/json; charset=utf-8, and Vary: Accept
  * } else {
- *   html = renderListing({ path, entries: sortListingEntries(entries, sort), ... });
+ *   html = renderListing({ path, entries, sort, showParent }); // same order, as HTML
  * }
  * ```
  *
@@ -82,7 +82,7 @@ export function parseListingSort(query: URLSearchParams): ListingSort {
   };
 }
 
-/** Code-point order: stable and the same on every machine and locale (as listing.ts does). */
+/** Code-point order: stable and the same on every machine and locale. */
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
