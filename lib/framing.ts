@@ -270,6 +270,18 @@ export class BufferedReader {
     return this.#take(this.#end - this.#start);
   }
 
+  /**
+   * Drops a buffer that grew past the initial size, if nothing is buffered; the next read
+   * allocates the initial size again. Call it when a connection goes quiet: thousands of idle
+   * keep-alive or echo connections then hold small buffers, not their largest message's.
+   */
+  shrink(): void {
+    if (this.#start === this.#end && this.#buf.length > this.#initialBufferBytes) {
+      this.#buf = EMPTY;
+      this.#start = this.#end = 0;
+    }
+  }
+
   /** Returns the buffered bytes without consuming them. */
   peekBuffered(): Uint8Array {
     return this.#buf.subarray(this.#start, this.#end);

@@ -257,6 +257,31 @@ Deno.test("a client that never reads cannot make the server buffer without bound
   await writer;
 });
 
+Deno.test("idle connections are cheap: 400 open connections cost well under 64 KiB each", async () => {
+  for (const mode of ["raw", "line"]) {
+    await using server = await startServer(serverArgs("--quiet", "--mode", mode));
+    // Warm up with a bulk transfer so the raw read size has grown once and must shrink back.
+    // (Lines of 50 KiB: a valid stream in both modes, and they grow the line buffer too.)
+    const warm = enc.encode(("a".repeat(50 * 1024 - 1) + "\n").repeat(80));
+    assert.equal((await rawRoundTrip(server.port, warm)).length, warm.length);
+    await new Promise((r) => setTimeout(r, 200));
+    const baselineKiB = vmRssKiB(server.child.pid);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 400; i++) {
+        conns.push(await Deno.connect({ hostname: HOST, port: server.port }));
+      }
+      await server.waitForLine(/connected by/);
+      await new Promise((r) => setTimeout(r, 500));
+      const perConnKiB = (vmRssKiB(server.child.pid) - baselineKiB) / 400;
+      // Deno's own floor is ~13 KiB per connection; a 64 KiB buffer each would show as ~80.
+      assert.ok(perConnKiB < 32, `${mode}: ${perConnKiB.toFixed(1)} KiB per idle connection`);
+    } finally {
+      for (const c of conns) c.close();
+    }
+  }
+});
+
 Deno.test("--json: one JSON object per event line after the listening line", async () => {
   await using server = await startServer(serverArgs("--json", "--mode", "line"));
   {

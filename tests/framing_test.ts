@@ -350,6 +350,33 @@ Deno.test("a big message does not pin a big buffer: the reader shrinks back afte
   );
 });
 
+Deno.test("shrink drops a grown buffer only when nothing is buffered", async () => {
+  // Each read returns at most one segment; `offered` records the room the reader offered.
+  const segments = [enc.encode("x".repeat(10_000) + "\n"), enc.encode("abc\n"), enc.encode("tail")];
+  const offered: number[] = [];
+  const source: ByteSource = {
+    read(p) {
+      offered.push(p.length);
+      const seg = segments.shift();
+      if (!seg) return Promise.resolve(null);
+      const n = Math.min(p.length, seg.length);
+      p.set(seg.subarray(0, n));
+      if (n < seg.length) segments.unshift(seg.subarray(n));
+      return Promise.resolve(n);
+    },
+  };
+  const reader = new BufferedReader(source, { initialBufferBytes: 64 });
+  assert.equal((await reader.readLine())!.length, 10_001);
+  assert.ok(Math.max(...offered) > 64);
+  reader.shrink(); // nothing buffered: the grown buffer goes
+  offered.length = 0;
+  assert.equal(dec.decode((await reader.readLine())!), "abc\n");
+  assert.equal(offered[0], 64, "a fresh initial-size buffer after shrink");
+  assert.equal(dec.decode(await reader.readExact(1)), "t");
+  reader.shrink(); // bytes still buffered: they must survive
+  assert.equal(dec.decode(reader.takeBuffered()), "ail");
+});
+
 Deno.test("stripLineEnding removes LF or CRLF only", () => {
   assert.equal(dec.decode(stripLineEnding(enc.encode("a\r\n"))), "a");
   assert.equal(dec.decode(stripLineEnding(enc.encode("a\n"))), "a");
