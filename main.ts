@@ -277,14 +277,24 @@ and If-Match/If-Unmodified-Since (412); file.br / file.gz next to a file are sen
 clients that accept them. Folders list as JSON with ?format=json or Accept: application/json.
 
 Examples:
+  sockit http-serve ./public --host 127.0.0.1 --port 8080   this machine only, port 8080
+  sockit http-serve . --port 0 --no-listing --dotfiles   any free port; no folder pages; .files
   sockit http-serve ./videos                       seekable video, resumable downloads
   sockit http-serve ./dist --spa --gzip --cache 3600   a single-page app
-  sockit http-serve ./api --cors --header 'X-Frame-Options: DENY'
+  sockit http-serve ./site --clean-urls            /about answers from about.html
+  sockit http-serve ./api --cors --header 'X-Frame-Options: DENY' --header 'X-Env: dev'
   sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
+  sockit http-serve . --log-format combined --trace   Apache-style log and raw request heads
+  sockit http-serve . --quiet --metrics            no access log; Prometheus metrics instead
+  sockit http-serve . --keep-alive-timeout 30 --header-timeout 10 --body-timeout 30 \\
+    --write-timeout 30 --max-connections 500 --shutdown-timeout 5 --max-body 1MiB
   sockit http-serve ./share --auth alice:s3cret --qr   hand files to a phone
   sockit http-serve ./inbox --upload --auth bob:sha256:$(printf %s PASS | sha256sum | cut -c1-64)
+  sockit http-serve ./inbox --upload --max-upload 5GiB --overwrite   big uploads, replace files
   curl -u bob:PASS -T report.pdf http://localhost:8000/report.pdf     upload with --upload
   curl -O -J 'http://localhost:8000/photos/?download=tar'   a folder as one .tar
+  curl -r 0-99 http://localhost:8000/video.mp4     the first 100 bytes (206 Partial Content)
+  curl --compressed -z index.html http://localhost:8000/index.html   gzip; 304 unless newer
   curl 'http://localhost:8000/?format=json&sort=size&order=desc'`,
     )
     .action(async (dir: string | undefined, opts) => {

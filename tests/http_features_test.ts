@@ -8,6 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { buildProgram } from "../main.ts";
 import { runCli, sha256, startServer } from "./helpers.ts";
 import { makeSelfSignedCert } from "./tls_cert.ts";
 
@@ -378,4 +379,16 @@ Deno.test("HTTPS: --tls-cert/--tls-key, fetch and curl trust the throwaway cert"
     assert.match(bad.stderr, pattern);
     assert.equal(bad.stderr.trim().split("\n").length, 1);
   }
+});
+
+Deno.test("http-serve --help shows every flag in an example", async () => {
+  const help = await runCli(["http-serve", "--help"]);
+  assert.equal(help.code, 0);
+  const examples = help.stdout.slice(help.stdout.indexOf("\nExamples:\n"));
+  assert.ok(examples.length > 20, help.stdout);
+  const serveCommand = buildProgram().commands.find((c) => c.name() === "http-serve")!;
+  const flags = serveCommand.options.map((o) => o.long!).filter((f) => f !== "--help");
+  assert.ok(flags.includes("--tls-key") && flags.includes("--cache"));
+  const missing = flags.filter((f) => !new RegExp(`${f}(?![\\w-])`).test(examples));
+  assert.deepEqual(missing, [], `flags without an example in 'http-serve --help'`);
 });
