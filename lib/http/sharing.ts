@@ -154,6 +154,7 @@ export function withTarDownload(options: TarDownloadOptions): Middleware {
       // Same rule as serving: in-root symlinks to files are followed (resolveSafePath
       // serves them), links leaving the root are not.
       followSymlinks: true,
+      symlinkRoot: options.root,
       rootName: found.segments.at(-1),
     });
     return {

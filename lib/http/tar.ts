@@ -28,8 +28,9 @@
  * - Dotfiles (any name starting with `.`, at any depth) are left out unless
  *   `dotfiles: true`; sockit's own upload temporaries are always left out.
  * - Symlinks are skipped by default (`followSymlinks: false`). With `followSymlinks:
- *   true`, a symlink to a regular file whose real path stays inside the root (and crosses
- *   no dot folder when dotfiles are hidden) is stored as a regular file with the target's
+ *   true`, a symlink to a regular file whose real path stays inside `symlinkRoot` (the
+ *   served root; default: the archived directory) and crosses no dot folder when dotfiles
+ *   are hidden is stored as a regular file with the target's
  *   content, as a GET of that URL would return it; symlinks to directories are still
  *   skipped (no cycles, no duplicated subtrees), and links leaving the root or dangling
  *   are skipped. Symlink entries themselves are never written, so extracting the archive
@@ -73,6 +74,11 @@ export interface TarDirectoryOptions {
   dotfiles?: boolean;
   /** Store in-root symlinks to files as files. Default false: every symlink is skipped. */
   followSymlinks?: boolean;
+  /**
+   * The folder symlink targets must stay in: the served root, so the archive holds what a
+   * GET of each URL would serve. Default: the archived directory itself.
+   */
+  symlinkRoot?: string;
   /** Name of the top folder inside the archive. Default: the directory's own name. */
   rootName?: string;
   /** Told about every entry left out because of an error (not the rule-based skips). */
@@ -212,7 +218,7 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
     }
   };
 
-  const walk = async (path: string, archivePath: string, rootReal: string) => {
+  const walk = async (path: string, archivePath: string, linkRoot: string) => {
     let names: string[];
     try {
       names = [];
@@ -236,11 +242,11 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
       }
       if (stat.isDirectory) {
         await addDirectory(childArchivePath, stat);
-        await walk(childPath, childArchivePath, rootReal);
+        await walk(childPath, childArchivePath, linkRoot);
       } else if (stat.isFile) {
         await addFile(childPath, childArchivePath, stat);
       } else if (stat.isSymlink && followSymlinks) {
-        const target = await symlinkTargetInsideRoot(childPath, rootReal, dotfiles);
+        const target = await symlinkTargetInsideRoot(childPath, linkRoot, dotfiles);
         if (target) await addFile(target.path, childArchivePath, target.stat);
       }
       // Other symlinks, sockets, FIFOs and devices: skipped by rule.
@@ -251,7 +257,10 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
     const rootReal = await Deno.realPath(dir);
     const rootStat = await Deno.stat(rootReal);
     await addDirectory(rootName, rootStat);
-    await walk(rootReal, rootName, rootReal);
+    const linkRoot = options.symlinkRoot === undefined
+      ? rootReal
+      : await Deno.realPath(options.symlinkRoot);
+    await walk(rootReal, rootName, linkRoot);
   };
 
   const iterator = pack[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
