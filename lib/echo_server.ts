@@ -358,6 +358,7 @@ export class EchoServer {
     const maxBytes = this.config.maxMessageBytes;
     // Pipelined lines already buffered are in flight too: finish them before stopping.
     while (!c.stopping || reader.buffered > 0) {
+      if (!this.#replyLf && await this.#echoBufferedLines(c)) continue;
       c.idle = reader.buffered === 0;
       if (c.idle) reader.shrink();
       const line = await reader.readLine({ maxBytes });
@@ -374,10 +375,34 @@ export class EchoServer {
     }
   }
 
+  /**
+   * Fast path for pipelined lines: every complete, within-limit line already buffered goes
+   * back in ONE write straight from the read buffer (their echo is exactly those bytes), so
+   * `nc < file` costs a syscall per read, not per line. False when no whole line is buffered
+   * (the caller then waits with readLine, which also enforces the limit with its error).
+   */
+  async #echoBufferedLines(c: Connection): Promise<boolean> {
+    const view = c.reader.peekBuffered();
+    const maxBytes = this.config.maxMessageBytes;
+    let end = 0;
+    for (;;) {
+      const lf = view.indexOf(LF, end);
+      if (lf === -1 || lf + 1 - end > maxBytes) break;
+      this.#logMessage(c, view.subarray(end, lf + 1));
+      end = lf + 1;
+    }
+    if (end === 0) return false;
+    c.idle = false;
+    await this.#send(c, view.subarray(0, end));
+    await c.reader.readExact(end); // consume what was just echoed (no read: it is buffered)
+    return true;
+  }
+
   async #echoFrames(c: Connection): Promise<void> {
     const { reader } = c;
     const maxBytes = this.config.maxMessageBytes;
     while (!c.stopping || reader.buffered > 0) {
+      if (!this.#replyFrame && await this.#echoBufferedFrames(c)) continue;
       c.idle = reader.buffered === 0;
       if (c.idle) reader.shrink();
       const payload = await reader.readFrame({ maxBytes });
@@ -396,6 +421,26 @@ export class EchoServer {
         await this.#send(c, payload);
       }
     }
+  }
+
+  /** Like {@link #echoBufferedLines} for frames: a run of whole frames echoes as its own bytes. */
+  async #echoBufferedFrames(c: Connection): Promise<boolean> {
+    const view = c.reader.peekBuffered();
+    const maxBytes = this.config.maxMessageBytes;
+    let end = 0;
+    while (view.length - end >= FRAME_PREFIX_BYTES) {
+      const size = ((view[end] << 24) >>> 0) + (view[end + 1] << 16) + (view[end + 2] << 8) +
+        view[end + 3];
+      const next = end + FRAME_PREFIX_BYTES + size;
+      if (size > maxBytes || next > view.length) break;
+      this.#logMessage(c, view.subarray(end + FRAME_PREFIX_BYTES, next));
+      end = next;
+    }
+    if (end === 0) return false;
+    c.idle = false;
+    await this.#send(c, view.subarray(0, end));
+    await c.reader.readExact(end);
+    return true;
   }
 
   /** Closes the socket (once); a pending read or write then fails and ends the handler. */
