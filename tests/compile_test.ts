@@ -317,6 +317,24 @@ Deno.test({
         assert.equal(await res.text(), "hello from a folder\n");
       });
 
+      await t.step("http-serve DIR --upload stores a file (write permission)", async () => {
+        const share = join(workDir, "share");
+        await Deno.mkdir(share, { recursive: true });
+        await using server = await startBinary(
+          ["http-serve", share, "--upload", "--port", "0", "--host", "127.0.0.1"],
+          workDir,
+        );
+        const res = await fetch(`http://127.0.0.1:${server.port}/note.txt`, {
+          method: "PUT",
+          body: "stored by the compiled binary\n",
+        });
+        assert.equal(res.status, 201, await res.text());
+        assert.equal(
+          await Deno.readTextFile(join(share, "note.txt")),
+          "stored by the compiled binary\n",
+        );
+      });
+
       await t.step("echo-server and echo-client round trip", async () => {
         await using server = await startBinary(
           ["echo-server", "--port", "0", "--host", "127.0.0.1"],
