@@ -84,12 +84,12 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
     .option("--reply <text>", "answer every message with TEXT instead of echoing (line/length)")
     .option(
       "--max-frame <bytes>",
-      "largest line or frame accepted (e.g. 64KiB, 16MiB)",
+      "largest line or frame accepted (default 64KiB for line, 16MiB for length)",
       flag((v) => parseByteSize(v, "--max-frame")),
     )
     .option(
       "--idle-timeout <seconds>",
-      "close a connection idle this long (0 = never)",
+      "close a connection with no traffic (or not reading) this long (0 = never)",
       flag((v) => parseSeconds(v, "--idle-timeout")),
       300,
     )
@@ -153,7 +153,7 @@ Examples:
     )
     .option(
       "--timeout <seconds>",
-      "give up on connecting or on a reply after this long",
+      "give up on connecting or on a reply after this long (0 = never)",
       flag((v) => parseSeconds(v, "--timeout")),
       5,
     )
@@ -163,7 +163,7 @@ Examples:
       flag((v) => parseSeconds(v, "--wait")),
     )
     .option("--expect <text>", "exit 1 unless every reply equals TEXT")
-    .option("--json", "print results as JSON")
+    .option("--json", "print one JSON object per reply, then a summary object")
     .addHelpText(
       "after",
       `

@@ -230,7 +230,19 @@ export class EchoServer {
         backoffMs = Math.min(backoffMs * 2, ACCEPT_BACKOFF_MAX_MS);
         continue;
       }
-      this.#admit(conn);
+      try {
+        this.#admit(conn);
+      } catch (err) {
+        // A connection that died between accept and setup must not end the accept loop.
+        this.log.event(
+          "accept_error",
+          { error: describeError(err) },
+          `setup failed: ${describeError(err)}`,
+        );
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
     }
   }
 
