@@ -177,6 +177,25 @@ Deno.test("a server that never answers: --timeout, exit 1, one line", async () =
   assert.ok(performance.now() - t0 < 5000);
 });
 
+Deno.test("a server that resets the connection: exit 1, one line naming the cause", async () => {
+  using listener = Deno.listen({ hostname: HOST, port: 0 });
+  const resetter = (async () => {
+    const conn = await listener.accept();
+    // Closing with the request unread makes the kernel answer with RST.
+    await new Promise((r) => setTimeout(r, 300));
+    conn.close();
+  })();
+  const r = await runCli(["echo-client", String(listener.addr.port), "hi", "--timeout", "5"]);
+  await resetter;
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr);
+  // Deno reports a reset on read as end of stream, so either wording is the honest answer.
+  assert.match(
+    r.stderr,
+    /127\.0\.0\.1:\d+: (connection reset by peer|connection closed by the server before the reply)$/m,
+  );
+});
+
 Deno.test("a server that closes before replying: exit 1, one line, summary shows loss", async () => {
   await using server = await startServer(serverArgs("--mode", "line", "--max-frame", "16"));
   const r = await runCli([
