@@ -430,6 +430,16 @@ export async function runEchoClient(
   } catch { /* reported by the first write */ }
 
   const session = new EchoSession(conn, mode, timeoutMs);
+  // Like ping: Ctrl-C during a --count run ends it early and still prints the summary.
+  let interrupted = false;
+  let onInterrupt = () => {};
+  const interruption = new Promise<null>((resolve) => {
+    onInterrupt = () => {
+      interrupted = true;
+      resolve(null);
+    };
+  });
+  if (withStats) Deno.addSignalListener("SIGINT", onInterrupt);
   const rtts: number[] = [];
   let sent = 0;
   let failure: string | null = null;
@@ -459,14 +469,19 @@ export async function runEchoClient(
       for await (const raw of (list ?? source) as AsyncIterable<Uint8Array>) {
         // Stdin lines keep their LF in line mode; length mode sends the line's content.
         const message = mode === "line" ? raw : stripLineEnding(raw);
-        if (sent > 0 && intervalMs > 0) await delay(intervalMs);
+        if (sent > 0 && intervalMs > 0) await Promise.race([delay(intervalMs), interruption]);
+        if (interrupted) break outer;
         const t0 = performance.now();
         sent++;
-        let reply: Uint8Array;
+        let reply: Uint8Array | null;
         try {
-          reply = await session.exchange(message);
+          reply = await Promise.race([session.exchange(message), interruption]);
         } catch (err) {
           failure = describeNetworkError(err, addr.host);
+          break outer;
+        }
+        if (reply === null) {
+          sent--; // interrupted while waiting: that message was not given its chance
           break outer;
         }
         const rttMs = performance.now() - t0;
@@ -500,6 +515,7 @@ export async function runEchoClient(
     // stdin failures and the like; sockets are handled above.
     failure = describeNetworkError(err, addr.host);
   } finally {
+    if (withStats) Deno.removeSignalListener("SIGINT", onInterrupt);
     try {
       conn.close();
     } catch { /* closed by a timeout */ }

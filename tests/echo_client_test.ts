@@ -119,6 +119,35 @@ Deno.test("--count: per-message RTT lines and a ping-style summary", async () =>
   assert.ok(min <= avg && avg <= max && p99 <= max && min > 0);
 });
 
+Deno.test("--count: Ctrl-C ends the run early and still prints the summary, exit 0", async () => {
+  await using server = await startServer(serverArgs("--mode", "line"));
+  const child = cliCommand(
+    ["echo-client", String(server.port), "ping", "--count", "1000", "--interval", "0.05"],
+  ).spawn();
+  const decoder = new TextDecoder();
+  let stdout = "";
+  const reader = child.stdout.getReader();
+  while ((stdout.match(/seq=/g) ?? []).length < 3) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += decoder.decode(value, { stream: true });
+  }
+  child.kill("SIGINT");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += decoder.decode(value, { stream: true });
+  }
+  const status = await child.status;
+  await child.stderr.cancel();
+  assert.equal(status.code, 0);
+  const m = /(\d+) messages sent, (\d+) received, 0% loss/.exec(stdout);
+  assert.ok(m, stdout);
+  assert.ok(Number(m[1]) >= 3 && Number(m[1]) < 1000);
+  assert.equal(m[1], m[2]);
+  assert.match(stdout, /rtt min\/avg\/max\/p99 = /);
+});
+
 Deno.test("--json: every stdout line parses; replies then a summary", async () => {
   await using server = await startServer(serverArgs("--mode", "length"));
   const r = await runCli([
