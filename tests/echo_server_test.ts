@@ -414,6 +414,25 @@ Deno.test("--idle-timeout closes a silent connection; traffic keeps one open", a
   assert.equal(dec.decode((await chattyReader.readLine())!), "still\n");
 });
 
+Deno.test("--idle-timeout also cuts off a client that stopped reading (write stalled)", async () => {
+  await using server = await startServer(serverArgs("--quiet", "--idle-timeout", "1"));
+  using hog = await Deno.connect({ hostname: HOST, port: server.port });
+  const chunk = new Uint8Array(1024 * 1024);
+  const t0 = performance.now();
+  let writeError: unknown = null;
+  try {
+    // Never reads: the server's echo write stalls, then the idle timeout closes the socket
+    // and these writes fail. Bounded so a broken server cannot hang the test.
+    for (let i = 0; i < 2048 && performance.now() - t0 < 15_000; i++) await writeAll(hog, chunk);
+  } catch (err) {
+    writeError = err;
+  }
+  assert.ok(writeError, "the stalled connection was never closed");
+  const ms = performance.now() - t0;
+  assert.ok(ms >= 900 && ms < 10_000, `closed after ${ms} ms`);
+  await server.waitForLine(/idle for 1 s; closing \(--idle-timeout\)/);
+});
+
 Deno.test("the accept loop survives running out of file descriptors (EMFILE)", async () => {
   const fdLimit = 40;
   const args = ["run", "--quiet", "--allow-all", new URL("../main.ts", import.meta.url).pathname];
