@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 import { MAIN, readAll, ROOT, runCli, sha256, startServer } from "./helpers.ts";
+import { formatAccessLog } from "../lib/http/serve.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -689,4 +690,24 @@ Deno.test({
     assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
     await res.body?.cancel();
   },
+});
+
+Deno.test("formatAccessLog: user:pass@ in an absolute-form target is never logged", () => {
+  const entry = {
+    time: Date.UTC(2026, 10, 25, 9, 0, 0),
+    client: "127.0.0.1",
+    method: "GET",
+    target: "http://alice:s3cret@example.org/a.txt",
+    version: "HTTP/1.1",
+    status: 200,
+    bytes: 6,
+    ms: 1,
+    referer: null,
+    userAgent: null,
+  };
+  for (const format of ["common", "combined", "json"] as const) {
+    const line = formatAccessLog(entry, format);
+    assert.ok(!line.includes("s3cret") && !line.includes("alice"), line);
+    assert.ok(line.includes("http://<redacted>@example.org/a.txt"), line);
+  }
 });
