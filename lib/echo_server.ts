@@ -193,8 +193,10 @@ export class EchoServer {
       const cause = err instanceof Deno.errors.AddrInUse
         ? "address already in use"
         : err instanceof Deno.errors.PermissionDenied
-        ? "permission denied"
-        : describeError(err);
+        ? "permission denied (ports below 1024 need privileges)"
+        : /lookup address|Name or service not known/i.test(describeError(err))
+        ? `unknown host '${host}'`
+        : describeError(err).replace(/\s*\(os error \d+\)$/, "").toLowerCase();
       throw new CliFailure(
         "LISTEN_FAILED",
         `cannot listen on ${formatHost(host)}:${port}: ${cause}`,

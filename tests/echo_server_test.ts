@@ -183,7 +183,7 @@ Deno.test("usage errors: --reply or --max-frame with raw mode, bad flags → exi
   assert.match(stderr, /--reply needs --mode line or --mode length/);
 });
 
-Deno.test("a port already in use is one line and exit 1", async () => {
+Deno.test("a port in use or an unknown host is one line and exit 1", async () => {
   using blocker = Deno.listen({ hostname: HOST, port: 0 });
   const { code, stderr } = await runCli([
     "echo-server",
@@ -196,6 +196,12 @@ Deno.test("a port already in use is one line and exit 1", async () => {
   assert.match(
     stderr.trim(),
     /^sockit: cannot listen on 127\.0\.0\.1:\d+: address already in use$/,
+  );
+  const unknown = await runCli(["echo-server", "--host", "no-such-host.invalid", "--port", "0"]);
+  assert.equal(unknown.code, 1);
+  assert.equal(
+    unknown.stderr.trim(),
+    "sockit: cannot listen on no-such-host.invalid:0: unknown host 'no-such-host.invalid'",
   );
 });
 
