@@ -214,12 +214,18 @@ Deno.test("saveMultipartUploads: limit over all files, bad names, malformed body
     form.append("f", new File(["67890"], "two.txt"));
     let response = new Response(form);
     const boundary = multipartBoundary(response.headers.get("content-type"));
+    const told: string[] = [];
     await assert.rejects(
-      () => saveMultipartUploads(dir, response.body!, boundary, { maxBytes: 8 }),
+      () =>
+        saveMultipartUploads(dir, response.body!, boundary, {
+          maxBytes: 8,
+          onSaved: (saved) => told.push(saved.path),
+        }),
       (err) => err instanceof UploadTooLargeError && err.limit === 8,
     );
-    // The first file was complete and stays; the second is gone without a trace.
+    // The first file was complete and stays (and was reported); the second is gone.
     assert.deepEqual(await names(dir), ["one.txt"]);
+    assert.deepEqual(told, [`${dir}/one.txt`]);
 
     const evil = new FormData();
     evil.append("f", new File(["x"], ".bashrc"));

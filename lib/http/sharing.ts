@@ -280,8 +280,8 @@ export function withUploads(options: UploadOptions): Middleware {
         maxBytes,
         overwrite,
         dotfiles,
+        onSaved: (s) => options.onStored?.(s.path),
       });
-      for (const s of saved) options.onStored?.(s.path);
       if (wantsHtml(req)) {
         return { status: 303, headers: [["Location", req.rawPath]], body: null };
       }

@@ -256,6 +256,8 @@ export interface SaveMultipartOptions extends UploadNameOptions {
   /** Largest total of all files in the form. Default {@link DEFAULT_MAX_UPLOAD_BYTES}. */
   maxBytes?: number;
   overwrite?: boolean;
+  /** Told about each file as soon as it is stored, even if a later part then fails. */
+  onSaved?: (saved: SavedUpload) => void;
 }
 
 /**
@@ -284,6 +286,7 @@ export async function saveMultipartUploads(
       });
       used += result.bytes;
       saved.push(result);
+      options.onSaved?.(result);
     } catch (err) {
       // Report the configured limit, not what was left of it for this part.
       if (err instanceof UploadTooLargeError) throw new UploadTooLargeError(maxBytes);
