@@ -345,3 +345,90 @@ Deno.test("a refusal before reading the body: no 100 Continue, no discarding, an
     assert.deepEqual(received, [0, 0, 0], "the handlers saw no body bytes");
   }, 64 * 1024 * 1024);
 });
+
+Deno.test("connection clocks: 408 for a slow head or a stalled body the handler never sees; write timeout closes and reports", async () => {
+  const bodies: string[] = [];
+  const timeouts: string[] = [];
+  const aborts: string[] = [];
+  const handler: Handler = async (req, ctx) => {
+    if (req.path === "/big") {
+      // Bigger than the socket buffers: a client that does not read blocks the writes.
+      return {
+        status: 200,
+        body: {
+          stream: (async function* () {
+            for (let i = 0; i < 4096; i++) yield new Uint8Array(64 * 1024);
+          })(),
+          length: 4096 * 64 * 1024,
+        },
+      };
+    }
+    const parts: string[] = [];
+    for (let c = await ctx.body.read(); c !== null; c = await ctx.body.read()) {
+      parts.push(dec.decode(c));
+    }
+    bodies.push(parts.join(""));
+    return { status: 200, body: "ok" };
+  };
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const tracker = new ConnectionTracker({
+    idleTimeoutMs: 0,
+    headerTimeoutMs: 300,
+    bodyTimeoutMs: 300,
+    writeTimeoutMs: 300,
+    onTimeout: (_conn, kind) => timeouts.push(kind),
+  });
+  const running: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      running.push(serveConnection(conn, handler, {
+        tracker,
+        onAbort: (_client, req, reason) => aborts.push(`${req?.path} ${reason}`),
+      }));
+    }
+  })();
+  const exchange = async (request: string, after?: string) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(enc.encode(request));
+      const reader = new BufferedReader(conn);
+      const head = dec.decode((await reader.readUntil(CRLFCRLF))!);
+      // Too late: the answer is already out, the handler must not get these bytes.
+      if (after !== undefined) await conn.write(enc.encode(after)).catch(() => {});
+      while ((await reader.readChunk()) !== null) { /* to the close */ }
+      return head;
+    } finally {
+      conn.close();
+    }
+  };
+  try {
+    const slowHead = await exchange("GET / HTTP/1.1\r\nHost: h\r\n", "\r\n");
+    assert.match(slowHead, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*Connection: close\r\n/);
+    const stalled = await exchange(
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
+      "defghij",
+    );
+    assert.match(stalled, /^HTTP\/1\.1 408 /);
+    assert.deepEqual(bodies, [], "the handler never returned a timed-out body");
+    assert.deepEqual(timeouts, ["header", "body"]);
+
+    const reader = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await reader.write(enc.encode("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")); // and never read
+      const t0 = Date.now();
+      while (aborts.length === 0 && Date.now() - t0 < 3_000) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(timeouts, ["header", "body", "write"]);
+      assert.match(aborts[0] ?? "", /^\/big write timeout: the client read nothing for 0\.3 s/);
+    } finally {
+      reader.close();
+    }
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    await tracker.shutdown(1_000);
+    await Promise.all(running);
+  }
+});
