@@ -60,6 +60,8 @@ Deno.test("preflightHeaders: methods, max-age, Vary; no Allow-Headers when none 
     ["Access-Control-Max-Age", String(CORS_MAX_AGE_SECONDS)],
     ["Vary", "Access-Control-Request-Headers"],
   ]);
+  const upload = new Map(preflightHeaders(h({}), "GET, HEAD, OPTIONS, PUT, POST"));
+  assert.equal(upload.get("Access-Control-Allow-Methods"), "GET, HEAD, OPTIONS, PUT, POST");
 });
 
 Deno.test("preflightHeaders: echoes the requested headers, normalised", () => {

@@ -264,6 +264,33 @@ Deno.test("e2e --auth --cors: preflights answered without credentials, requests 
   });
   assert.equal(fetched.status, 200);
   assert.equal(await fetched.text(), "alpha\n");
+  assert.match(preflight.headers, /^Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r?$/m);
+
+  // With --upload, preflights allow PUT and POST too, so a page on another origin can upload.
+  await using uploads = await serve(site.root, "--auth", "alice:s3cret", "--cors", "--upload");
+  const v = `http://127.0.0.1:${uploads.port}`;
+  const putPreflight = await curl([
+    "-X",
+    "OPTIONS",
+    "-H",
+    "Origin: http://app.example",
+    "-H",
+    "Access-Control-Request-Method: PUT",
+    `${v}/inbox/from-page.txt`,
+  ]);
+  assert.equal(putPreflight.status, 204);
+  assert.match(
+    putPreflight.headers,
+    /^Access-Control-Allow-Methods: GET, HEAD, OPTIONS, PUT, POST\r?$/m,
+  );
+  const put = await fetch(`${v}/inbox/from-page.txt`, {
+    method: "PUT",
+    body: "from a page\n",
+    headers: { Authorization: `Basic ${btoa("alice:s3cret")}`, Origin: "http://app.example" },
+  });
+  assert.equal(put.status, 201, await put.text());
+  assert.equal(put.headers.get("access-control-allow-origin"), "*");
+  assert.equal(await Deno.readTextFile(`${site.root}/inbox/from-page.txt`), "from a page\n");
 });
 
 Deno.test("e2e tar: every folder downloads as a tar that extracts to the same tree", async () => {

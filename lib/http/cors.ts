@@ -62,10 +62,13 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * wants to send is allowed: nothing here depends on them), and `Vary` tells caches the
  * answer depends on that request header.
  */
-export function preflightHeaders(requestHeaders: HeaderLookup): [string, string][] {
+export function preflightHeaders(
+  requestHeaders: HeaderLookup,
+  allowMethods: string = CORS_ALLOW_METHODS,
+): [string, string][] {
   const headers: [string, string][] = [
     ["Access-Control-Allow-Origin", "*"],
-    ["Access-Control-Allow-Methods", CORS_ALLOW_METHODS],
+    ["Access-Control-Allow-Methods", allowMethods],
     ["Access-Control-Max-Age", String(CORS_MAX_AGE_SECONDS)],
   ];
   const requested = requestHeaders.get("access-control-request-headers");
@@ -153,6 +156,12 @@ function corsHeaderList(): [string, string][] {
   return CORS_RESPONSE_HEADERS.map(([name, value]) => [name, value]);
 }
 
+/** Options for {@link withCors}. */
+export interface CorsOptions {
+  /** What preflights allow. Default {@link CORS_ALLOW_METHODS}; `--upload` adds PUT, POST. */
+  allowMethods?: string;
+}
+
 /**
  * `--cors`: answers every CORS preflight with 204 and {@link preflightHeaders} (for any
  * path: a failed preflight would hide even a 404 from the page), and adds
@@ -160,10 +169,11 @@ function corsHeaderList(): [string, string][] {
  * read a 404's status too. Place it outside `withBasicAuth`: browsers never send
  * credentials on a preflight, so an inner position would turn every preflight into a 401.
  */
-export function withCors(): Middleware {
+export function withCors(options: CorsOptions = {}): Middleware {
+  const allowMethods = options.allowMethods ?? CORS_ALLOW_METHODS;
   return (next) => async (req, ctx) => {
     if (isPreflightRequest(req.method, req.headers)) {
-      return { status: 204, headers: preflightHeaders(req.headers) };
+      return { status: 204, headers: preflightHeaders(req.headers, allowMethods) };
     }
     try {
       const res = await next(req, ctx);

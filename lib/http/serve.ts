@@ -36,6 +36,7 @@ import { HttpMetrics } from "./metrics.ts";
 import {
   listingActionsHtml,
   MULTIPART_OVERHEAD_BYTES,
+  UPLOAD_ALLOWED_METHODS,
   withBasicAuth,
   withCleanUrls,
   withMetricsEndpoint,
@@ -706,7 +707,9 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
   // browsers send no credentials on a preflight.
   const middleware: Middleware[] = [
     ...(flags.header?.length ? [withResponseHeaders(flags.header)] : []),
-    ...(flags.cors ? [withCors()] : []),
+    ...(flags.cors
+      ? [withCors({ allowMethods: flags.upload ? UPLOAD_ALLOWED_METHODS : undefined })]
+      : []),
     ...sharing.middleware,
   ];
   const server = new HttpServer({
