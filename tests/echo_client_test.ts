@@ -119,6 +119,24 @@ Deno.test("--count: per-message RTT lines and a ping-style summary", async () =>
   assert.ok(min <= avg && avg <= max && p99 <= max && min > 0);
 });
 
+Deno.test("--interval spaces the messages out", async () => {
+  await using server = await startServer(serverArgs("--mode", "line"));
+  const t0 = performance.now();
+  const r = await runCli([
+    "echo-client",
+    String(server.port),
+    "a",
+    "--count",
+    "4",
+    "--interval",
+    "0.2",
+  ]);
+  const ms = performance.now() - t0;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /4 messages sent, 4 received, 0% loss/);
+  assert.ok(ms >= 600, `4 messages 0.2 s apart took only ${ms} ms`);
+});
+
 Deno.test("--count: Ctrl-C ends the run early and still prints the summary, exit 0", async () => {
   await using server = await startServer(serverArgs("--mode", "line"));
   const child = cliCommand(
