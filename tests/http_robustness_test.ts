@@ -252,13 +252,25 @@ Deno.test("--max-connections: over the limit a fast 503 with Retry-After, then c
       assert.equal(res.headers.get("connection"), "close");
       assert.match(await res.text(), /^503 Service Unavailable: too many connections/);
     }
-    // The 503 does not wait for a request: a client that sends nothing gets it at once.
+    // The 503 does not depend on a request: a client that sends nothing gets it too, after
+    // OVER_CAPACITY_WAIT_MS (250 ms), and a raw client gets it without any delay.
     const silent = await connect(server.port);
     const t0 = Date.now();
     const refusal = dec.decode(await readAll(silent, 3_000));
     silent.close();
     assert.match(refusal, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
     assert.ok(Date.now() - t0 < 1_000, `503 after ${Date.now() - t0} ms`);
+    for (let i = 0; i < 20; i++) {
+      // Many in a row: fetch (hyper) fails on a 503 sent before its request; none may.
+      const res = await fetch(`http://${HOST}:${server.port}/hello.txt`);
+      assert.equal(res.status, 503);
+      await res.body?.cancel();
+    }
+    const curl = await new Deno.Command("curl", {
+      args: ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://${HOST}:${server.port}/`],
+      stdout: "piped",
+    }).output();
+    assert.equal(dec.decode(curl.stdout), "503");
     assert.match(
       server.stderr(),
       /--max-connections 3 reached: \d+ connection\(s\) refused with 503/,

@@ -68,6 +68,13 @@ export const DEFAULT_MAX_CONNECTIONS = 0;
 /** `Retry-After` (seconds) of the 503 sent to connections over `--max-connections`. */
 export const OVER_CAPACITY_RETRY_AFTER_S = 1;
 /**
+ * The 503 goes out when the request's first bytes arrive, or after this long if none do.
+ * Not sooner: HTTP clients such as hyper (Deno's fetch) reject a response that arrives
+ * before they have sent their request ("received unexpected message from connection").
+ * The request itself is never parsed.
+ */
+export const OVER_CAPACITY_WAIT_MS = 250;
+/**
  * After the 503, input is drained this long (at most {@link OVER_CAPACITY_DRAIN_BYTES})
  * before the close, so the unread request does not turn the close into a reset that
  * destroys the 503 before the client reads it.
@@ -308,8 +315,9 @@ const TIMEOUT_OUTCOME: Record<TimeoutKind, string> = {
 };
 
 /**
- * Answers a connection over `--max-connections` without reading its request: a 503 in
- * one write, then a short drain (see {@link OVER_CAPACITY_DRAIN_MS}) and close.
+ * Answers a connection over `--max-connections` without parsing its request: a 503 in
+ * one write as soon as the request starts to arrive ({@link OVER_CAPACITY_WAIT_MS}), then a
+ * short drain ({@link OVER_CAPACITY_DRAIN_MS}) and close.
  */
 async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
   const body = "503 Service Unavailable: too many connections, retry shortly\n";
@@ -326,14 +334,30 @@ async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
     try {
       conn.close();
     } catch { /* closed */ }
-  }, OVER_CAPACITY_DRAIN_MS);
+  }, OVER_CAPACITY_WAIT_MS + OVER_CAPACITY_DRAIN_MS);
+  const buf = new Uint8Array(16 * 1024);
+  let pending: Promise<number | null> | null = conn.read(buf);
+  pending.catch(() => {}); // awaited below, unless the write fails first
   try {
+    let waitTimer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      pending,
+      new Promise<"wait over">((resolve) => {
+        waitTimer = setTimeout(() => resolve("wait over"), OVER_CAPACITY_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(waitTimer);
+    if (first === null) return; // the client left without a word
+    let total = 0;
+    if (first !== "wait over") {
+      total = first;
+      pending = null;
+    }
     await writeAll(conn, encodeResponse(head, new TextEncoder().encode(body)));
     await conn.closeWrite();
-    const buf = new Uint8Array(16 * 1024);
-    let total = 0;
     while (total < OVER_CAPACITY_DRAIN_BYTES) {
-      const n = await conn.read(buf);
+      const n: number | null = await (pending ?? conn.read(buf));
+      pending = null;
       if (n === null) break;
       total += n;
     }
