@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 import {
+  type AccessLogEntry,
   compose,
   ConnectionTracker,
   type Handler,
@@ -350,6 +351,7 @@ Deno.test("connection clocks: 408 for a slow head or a stalled body the handler 
   const bodies: string[] = [];
   const timeouts: string[] = [];
   const aborts: string[] = [];
+  const logged: AccessLogEntry[] = [];
   const handler: Handler = async (req, ctx) => {
     if (req.path === "/big") {
       // Bigger than the socket buffers: a client that does not read blocks the writes.
@@ -385,6 +387,7 @@ Deno.test("connection clocks: 408 for a slow head or a stalled body the handler 
       running.push(serveConnection(conn, handler, {
         tracker,
         onAbort: (_client, req, reason) => aborts.push(`${req?.path} ${reason}`),
+        onRequest: (entry) => logged.push(entry),
       }));
     }
   })();
@@ -422,6 +425,10 @@ Deno.test("connection clocks: 408 for a slow head or a stalled body the handler 
       }
       assert.deepEqual(timeouts, ["header", "body", "write"]);
       assert.match(aborts[0] ?? "", /^\/big write timeout: the client read nothing for 0\.3 s/);
+      // The cut response is still in the access log, with the bytes that did go out.
+      const big = logged.find((e) => e.target === "/big");
+      assert.ok(big !== undefined && big.status === 200, JSON.stringify(logged));
+      assert.ok(big.bytes > 0 && big.bytes < 4096 * 64 * 1024, `${big.bytes} bytes logged`);
     } finally {
       reader.close();
     }

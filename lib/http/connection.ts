@@ -221,6 +221,8 @@ export interface ConnectionSlot {
   closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The 408 being written after a header or body timeout. */
   answered: Promise<void> | undefined;
+  /** Body bytes of the response being written that have reached the socket so far. */
+  bodyBytesSent: number;
 }
 
 /** Timeouts of a {@link ConnectionTracker} in ms; 0 = never. */
@@ -281,6 +283,7 @@ export class ConnectionTracker {
       timedOut: null,
       closeTimer: undefined,
       answered: undefined,
+      bodyBytesSent: 0,
     };
     this.#slots.add(slot);
     const anyClock = this.idleTimeoutMs > 0 || this.headerTimeoutMs > 0 ||
@@ -627,7 +630,12 @@ export async function serveConnection(
   const remoteAddr = conn.remoteAddr as Deno.NetAddr;
   const client = remoteAddr.hostname ?? "-";
   let linger = false;
+  // The response being written: if the connection dies under it, it is still logged,
+  // with the bytes that did go out (as nginx does), so a cut download shows in the log.
+  let writing = false;
   let inFlight: RequestHead | null = null;
+  let inFlightStatus = 0;
+  let inFlightStarted = 0;
   try {
     for (;;) {
       let headBytes: Uint8Array | null;
@@ -690,23 +698,14 @@ export async function serveConnection(
         closeBody(response.body); // a 408 already went out for this request
         return;
       }
+      writing = true;
       inFlight = req;
+      inFlightStatus = response.status;
+      inFlightStarted = started;
+      slot.bodyBytesSent = 0;
       const sent = await writeResponse(conn, slot, req, response, keepAlive);
-      inFlight = null;
-      if (onRequest !== undefined) {
-        onRequest({
-          time: started,
-          client,
-          method: req?.method ?? "-",
-          target: req?.target ?? "-",
-          version: req?.version ?? "-",
-          status: response.status,
-          bytes: sent,
-          ms: Date.now() - started,
-          referer: req?.headers.get("referer") ?? null,
-          userAgent: req?.headers.get("user-agent") ?? null,
-        });
-      }
+      writing = false;
+      onRequest?.(accessLogEntry(client, req, response.status, started, sent));
       // Shutdown may have begun while this response was being written.
       if (!keepAlive || tracker.closing) return;
     }
@@ -715,7 +714,12 @@ export async function serveConnection(
     // mid-response: the connection cannot continue and there is nobody left to answer.
     // A vanished client is routine; the rest is worth a log line.
     linger = false;
-    if (onAbort !== undefined) {
+    if (writing) {
+      onRequest?.(
+        accessLogEntry(client, inFlight, inFlightStatus, inFlightStarted, slot.bodyBytesSent),
+      );
+    }
+    if (writing && onAbort !== undefined) {
       if (slot.timedOut === "write") {
         onAbort(
           client,
@@ -738,6 +742,27 @@ export async function serveConnection(
     closeQuietly(conn);
     tracker.remove(slot);
   }
+}
+
+function accessLogEntry(
+  client: string,
+  req: RequestHead | null,
+  status: number,
+  started: number,
+  bytes: number,
+): AccessLogEntry {
+  return {
+    time: started,
+    client,
+    method: req?.method ?? "-",
+    target: req?.target ?? "-",
+    version: req?.version ?? "-",
+    status,
+    bytes,
+    ms: Date.now() - started,
+    referer: req?.headers.get("referer") ?? null,
+    userAgent: req?.headers.get("user-agent") ?? null,
+  };
 }
 
 async function runHandler(
@@ -876,6 +901,7 @@ async function writeFileBody(
       const data = buf.subarray(0, n);
       // Head and first chunk in one write; then each chunk awaits the socket (backpressure).
       await send(conn, slot, first ? encodeResponse(head, data) : data);
+      slot.bodyBytesSent += n;
       first = false;
       left -= n;
     }
@@ -919,6 +945,7 @@ async function writeStreamBody(
       await send(conn, slot, chunk);
     }
     sent += chunk.length;
+    slot.bodyBytesSent = sent;
   }
   if (chunked) await send(conn, slot, textEncoder.encode("0\r\n\r\n"));
   if (length !== null && sent !== length) {
