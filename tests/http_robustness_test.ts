@@ -338,6 +338,57 @@ Deno.test("a file truncated mid-download: the response is cut short and closed, 
   await normalRequestWorks(server.port);
 });
 
+Deno.test("SIGTERM during a slow download: it finishes within --shutdown-timeout, then exit 0", async () => {
+  await using site = await makeSite();
+  // Far more than loopback socket buffers hold (a few MiB), so the server is still writing.
+  const data = new Uint8Array(64 * 1024 * 1024);
+  for (let i = 0; i < data.length; i += 1024) data[i] = (i >> 10) & 0xff;
+  await Deno.writeFile(`${site.root}/big.bin`, data);
+  const server = await serve(site.root, "--shutdown-timeout", "10");
+  const conn = await connect(server.port);
+  try {
+    await conn.write(enc.encode("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const reader = new BufferedReader(conn);
+    const head = dec.decode((await reader.readUntil(CRLFCRLF))!);
+    assert.match(head, /Content-Length: 67108864\r\n/);
+    const t0 = Date.now();
+    let exitedAt = 0;
+    let readAtExit = 0;
+    const got = new Uint8Array(data.length);
+    let off = 0;
+    const status = server.stop("SIGTERM").then((s) => {
+      exitedAt = Date.now();
+      readAtExit = off;
+      return s;
+    });
+    // ≥1.3 s: 1 MiB every 20 ms, so the server keeps writing well after the signal.
+    let nextPause = 1024 * 1024;
+    while (off < data.length) {
+      const chunk = await reader.readChunk();
+      if (chunk === null) break;
+      got.set(chunk, off);
+      off += chunk.length;
+      if (off >= nextPause) {
+        nextPause += 1024 * 1024;
+        await delay(20);
+      }
+    }
+    const doneAt = Date.now();
+    assert.equal(off, data.length, "the whole file arrived");
+    assert.deepEqual(got, data);
+    assert.ok(doneAt - t0 > 1_000, "the download really was slow");
+    assert.equal((await status).code, 0);
+    // It exited only once (nearly) everything was sent: what was left fit in socket buffers.
+    const leftInBuffers = data.length - (readAtExit === 0 ? data.length : readAtExit);
+    assert.ok(leftInBuffers < 24 * 1024 * 1024, `exited with ${leftInBuffers} bytes unread`);
+    assert.ok(exitedAt - doneAt < 3_000, `exit ${exitedAt - doneAt} ms after the download`);
+    assert.doesNotMatch(server.stderr(), /shutdown timeout/);
+  } finally {
+    conn.close();
+    await server[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("SIGTERM with a stalled client: cut after --shutdown-timeout, exit 0 promptly", async () => {
   await using site = await makeSite();
   await sparseFile(`${site.root}/huge.bin`, 1024 ** 3);
