@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
@@ -83,14 +83,54 @@ export function outputName(target: string, options: { withTarget: boolean }): st
   return target.includes("windows") ? `${base}.exe` : base;
 }
 
+/** Folders whose modules are scanned for Web Worker entry points. */
+export const SOURCE_DIRS = ["lib"];
+
+/**
+ * Worker entry points named in `source` as `new Worker(new URL("./x.ts", import.meta.url))`,
+ * as written (relative to that file). `deno compile` embeds only the static import graph, and
+ * a worker's module is not part of it: each must be passed with `--include`, or
+ * `--workers N` fails inside the binary alone.
+ */
+export function workerEntryPoints(source: string): string[] {
+  const pattern =
+    /new\s+Worker\s*\(\s*new\s+URL\s*\(\s*(["'])([^"']+)\1\s*,\s*import\.meta\.url\s*\)/g;
+  return [...source.matchAll(pattern)].map((m) => m[2]);
+}
+
+/** Every worker entry point under {@link SOURCE_DIRS}, relative to {@link ROOT}, sorted. */
+export async function findWorkerModules(): Promise<string[]> {
+  const found = new Set<string>();
+  const visit = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(join(ROOT, dir))) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) await visit(path);
+      else if (entry.name.endsWith(".ts")) {
+        for (const ref of workerEntryPoints(await Deno.readTextFile(join(ROOT, path)))) {
+          const module = resolve(ROOT, dir, ref);
+          // A match inside a doc comment may name an example path; embed only real files.
+          if (await Deno.stat(module).then((i) => i.isFile, () => false)) {
+            found.add(relative(ROOT, module).replaceAll("\\", "/"));
+          }
+        }
+      }
+    }
+  };
+  for (const dir of SOURCE_DIRS) await visit(dir);
+  return [...found].sort();
+}
+
 /** The `deno compile` arguments for one build (paths relative to {@link ROOT}). */
-export function compileArgs(options: { target: string; output: string }): string[] {
+export function compileArgs(
+  options: { target: string; output: string; workerModules?: readonly string[] },
+): string[] {
   return [
     "compile",
     "--quiet",
     ...RUNTIME_PERMISSIONS,
     "--include",
     SITE_DIR,
+    ...(options.workerModules ?? []).flatMap((module) => ["--include", module]),
     "--target",
     options.target,
     "--output",
@@ -166,7 +206,7 @@ export async function compileSockit(options: CompileOptions = {}): Promise<strin
   if (denortBin && isHost) env.DENORT_BIN = denortBin;
 
   const result = await new Deno.Command(Deno.execPath(), {
-    args: compileArgs({ target, output }),
+    args: compileArgs({ target, output, workerModules: await findWorkerModules() }),
     cwd: ROOT,
     env,
     clearEnv: true,

@@ -22,10 +22,13 @@ import denoJson from "../deno.json" with { type: "json" };
 import {
   compileArgs,
   explainCompileFailure,
+  findWorkerModules,
   hostTarget,
   outputName,
   RELEASE_TARGETS,
   RUNTIME_PERMISSIONS,
+  SOURCE_DIRS,
+  workerEntryPoints,
 } from "../scripts/compile.ts";
 import { MAIN, ROOT, startServer } from "./helpers.ts";
 
@@ -48,6 +51,39 @@ Deno.test("compile: arguments embed static/, name the target and never grant eve
   assert.deepEqual(grants, [...RUNTIME_PERMISSIONS], "no permission beyond the documented list");
   assert.ok(!grants.some((g) => g === "-A" || g === "--allow-all"));
   assert.ok(!grants.some((g) => g === "--allow-env" || g === "--allow-sys" || g === "--allow-run"));
+});
+
+Deno.test("compile: Web Worker entry points are found in source and embedded", () => {
+  const source = `
+    const a = new Worker(new URL("./worker_entry.ts", import.meta.url), { type: "module" });
+    const b = new Worker(
+      new URL('../x/other.ts', import.meta.url),
+    );
+    const c = new Worker(someUrl); // not statically known: nothing to embed
+  `;
+  assert.deepEqual(workerEntryPoints(source), ["./worker_entry.ts", "../x/other.ts"]);
+  const args = compileArgs({
+    target: "x86_64-unknown-linux-gnu",
+    output: "dist/sockit",
+    workerModules: ["lib/worker_entry.ts"],
+  });
+  const includes = args.flatMap((a, i) => a === "--include" ? [args[i + 1]] : []);
+  assert.deepEqual(includes, ["static", "lib/worker_entry.ts"]);
+});
+
+Deno.test("compile: every module that starts a Worker has its entry point embedded", async () => {
+  const modules = await findWorkerModules();
+  for (const module of modules) assert.ok((await Deno.stat(`${ROOT}${module}`)).isFile, module);
+  // Cross-check with a plain scan: a file that says `new Worker(new URL(` must yield a module.
+  for (const dir of SOURCE_DIRS) {
+    const scan = new Deno.Command("grep", {
+      args: ["-rlE", "new Worker\\(new URL\\(", `${ROOT}${dir}`],
+      stdout: "piped",
+      stderr: "null",
+    });
+    const files = new TextDecoder().decode((await scan.output()).stdout).trim();
+    if (files) assert.ok(modules.length > 0, `workers started in ${files}, none embedded`);
+  }
 });
 
 Deno.test("compile: release set covers linux/macOS x86_64+aarch64 and Windows x86_64", () => {
@@ -333,6 +369,22 @@ Deno.test({
           await Deno.readTextFile(join(share, "note.txt")),
           "stored by the compiled binary\n",
         );
+      });
+
+      await t.step({
+        name: "http-serve --workers 2 (the embedded worker module)",
+        ignore: (await findWorkerModules()).length === 0,
+        fn: async () => {
+          await using server = await startBinary(
+            ["http-serve", "--workers", "2", "--port", "0", "--host", "127.0.0.1"],
+            workDir,
+          );
+          for (let i = 0; i < 4; i++) {
+            const res = await fetch(`http://127.0.0.1:${server.port}/sockit.jpg`);
+            assert.equal(res.status, 200);
+            assert.deepEqual(await res.bytes(), await Deno.readFile(`${ROOT}static/sockit.jpg`));
+          }
+        },
       });
 
       await t.step("echo-server and echo-client round trip", async () => {
