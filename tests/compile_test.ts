@@ -203,6 +203,23 @@ Deno.test("compile: the baked-in permissions are enough for every subcommand", a
       );
       assert.equal(server.stderr(), "");
     });
+    await t.step({
+      name: "http-serve --workers 2 (workers inherit the permissions)",
+      ignore: (await findWorkerModules()).length === 0,
+      fn: async () => {
+        await using server = await startServer([], {
+          command: runWithBinaryPermissions(
+            ["http-serve", "--workers", "2", "--port", "0", "--host", "127.0.0.1"],
+            workDir,
+          ),
+        });
+        for (let i = 0; i < 4; i++) {
+          const res = await fetch(`http://127.0.0.1:${server.port}/favicon.ico`);
+          assert.equal(res.status, 200);
+          assert.deepEqual(await res.bytes(), await Deno.readFile(`${ROOT}static/favicon.ico`));
+        }
+      },
+    });
     await t.step("echo-server and echo-client round trip", async () => {
       await using server = await startServer([], {
         command: runWithBinaryPermissions(["echo-server", "--port", "0", "--host", "127.0.0.1"]),
