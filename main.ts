@@ -26,6 +26,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./lib/cli.ts";
+import { parseWorkers } from "./lib/workers.ts";
 
 /** Wraps a value parser so its UsageError becomes commander's "invalid argument" error. */
 function flag<T>(parse: (value: string) => T): (value: string) => T {
@@ -111,6 +112,12 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
     )
     .option("--quiet", "do not log each message (connections are still logged)")
     .option("--json", "log one JSON object per event")
+    .option(
+      "--workers <n>",
+      "isolates sharing the port, one per core with 'auto' (Linux; deno needs --unstable-net)",
+      flag(parseWorkers),
+      1,
+    )
     .addHelpText(
       "after",
       `
@@ -119,7 +126,8 @@ The first stdout line is always: sockit echo-server listening on tcp://HOST:PORT
 Examples:
   sockit echo-server --port 9000
   sockit echo-server --port 9000 --mode line --reply Yes
-  sockit echo-server --port 0 --json`,
+  sockit echo-server --port 0 --json
+  sockit echo-server --port 9000 --workers 2 --quiet   two cores (Linux)`,
     )
     .action(async (opts) => {
       const { runEchoServer } = await import("./lib/echo_server.ts");
@@ -269,6 +277,12 @@ Examples:
     .option("--qr", "print a QR code of the LAN URL at startup, for a phone")
     .option("--metrics", "serve Prometheus metrics at /.well-known/sockit/metrics")
     .option("--clean-urls", "serve /about from about.html when /about does not exist")
+    .option(
+      "--workers <n>",
+      "isolates sharing the port, one per core with 'auto' (Linux; deno needs --unstable-net)",
+      flag(parseWorkers),
+      1,
+    )
     .addHelpText(
       "after",
       `
@@ -286,6 +300,7 @@ Examples:
   sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
   sockit http-serve . --log-format combined --trace   Apache-style log and raw request heads
   sockit http-serve . --quiet --metrics            no access log; Prometheus metrics instead
+  sockit http-serve ./public --workers auto --quiet   every core serves (Linux)
   sockit http-serve . --keep-alive-timeout 30 --header-timeout 10 --body-timeout 30 \\
     --write-timeout 30 --max-connections 500 --shutdown-timeout 5 --max-body 1MiB
   sockit http-serve ./share --auth alice:s3cret --qr   hand files to a phone

@@ -28,7 +28,11 @@ export interface SectionResult {
 
 /** The command that runs sockit from source, as the README documents it. */
 export function sockitCommand(args: string[]): { cmd: string; args: string[] } {
-  return { cmd: Deno.execPath(), args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args] };
+  // --unstable-net: --workers shares the port with reusePort, which needs it in Deno 2.
+  return {
+    cmd: Deno.execPath(),
+    args: ["run", "-A", "--quiet", "--unstable-net", `${ROOT}/main.ts`, ...args],
+  };
 }
 
 const helpCache = new Map<string, string>();

@@ -33,6 +33,7 @@ import {
   writeAll,
 } from "./framing.ts";
 import { DEFAULT_LOG_PREVIEW_BYTES, escapeBytes, EventLog, writeStdoutLine } from "./log.ts";
+import { runWorkerPool, workerCountOrFallback } from "./workers.ts";
 
 /** What one message is. */
 export type EchoMode = "raw" | "line" | "length";
@@ -76,6 +77,8 @@ export interface EchoServerFlags {
   json?: boolean;
   maxConnections?: number;
   shutdownTimeout?: number;
+  /** --workers: isolates sharing the port (parseWorkers; 1 = this thread only). */
+  workers?: number;
 }
 
 /** Validated server configuration. */
@@ -94,6 +97,8 @@ export interface EchoServerConfig {
   /** Open connections allowed at once; 0 = unlimited. */
   maxConnections: number;
   shutdownTimeoutMs: number;
+  /** Bind with SO_REUSEPORT (a `--workers` worker; needs --unstable-net). */
+  reusePort?: boolean;
 }
 
 /** Checks flag combinations (pure); throws {@link UsageError} naming the problem. */
@@ -188,7 +193,13 @@ export class EchoServer {
   listen(): Deno.NetAddr {
     const { host, port } = this.config;
     try {
-      this.#listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+      // reusePort only when asked: Deno exits the process on it without --unstable-net.
+      this.#listener = Deno.listen({
+        hostname: host,
+        port,
+        transport: "tcp",
+        ...(this.config.reusePort ? { reusePort: true } : {}),
+      });
     } catch (err) {
       const cause = err instanceof Deno.errors.AddrInUse
         ? "address already in use"
@@ -523,12 +534,33 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 /** CLI entry: validates flags, prints the listening line, serves until SIGINT/SIGTERM. */
 export async function runEchoServer(flags: EchoServerFlags): Promise<void> {
   const config = parseEchoServerOptions(flags);
+  // Always plain text, even with --json: scripts parse this one line (LISTENING_LINE_PATTERN).
+  const announce = (addr: Deno.NetAddr, workers: number) =>
+    writeStdoutLine(
+      listeningLine(
+        "echo-server",
+        "tcp",
+        addr.hostname,
+        addr.port,
+        workers > 1 ? `(mode ${config.mode}; ${workers} workers)` : `(mode ${config.mode})`,
+      ),
+    );
+  const workers = workerCountOrFallback(flags.workers ?? 1);
+  if (workers > 1) {
+    const { workers: _, ...workerFlags } = flags;
+    await runWorkerPool({
+      kind: "echo-server",
+      count: workers,
+      host: config.host,
+      port: config.port,
+      args: { flags: { ...workerFlags } },
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    }, (addr) => announce(addr, workers));
+    return;
+  }
   const server = new EchoServer(config);
   const addr = server.listen();
-  // Always plain text, even with --json: scripts parse this one line (LISTENING_LINE_PATTERN).
-  writeStdoutLine(
-    listeningLine("echo-server", "tcp", addr.hostname, addr.port, `(mode ${config.mode})`),
-  );
+  announce(addr, 1);
   const serving = server.serve();
   let stopped: Promise<void> = Promise.resolve();
   const removeHandlers = onShutdownSignal((signal) => {

@@ -44,6 +44,8 @@ export interface EventLogOptions {
   json?: boolean;
   /** Where lines go. Default: stdout. */
   write?: (line: string) => void;
+  /** A `--workers` worker's id: JSON events carry it as `worker`. */
+  worker?: number;
 }
 
 const encoder = new TextEncoder();
@@ -63,16 +65,20 @@ export function writeStdoutLine(line: string): void {
 export class EventLog {
   readonly json: boolean;
   #write: (line: string) => void;
+  #worker: { worker?: number };
 
   constructor(options: EventLogOptions = {}) {
     this.json = options.json ?? false;
     this.#write = options.write ?? writeStdoutLine;
+    this.#worker = options.worker === undefined ? {} : { worker: options.worker };
   }
 
   /** Logs one event. */
   event(event: string, fields: Record<string, unknown>, text: string): void {
     if (this.json) {
-      this.#write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }));
+      this.#write(
+        JSON.stringify({ time: new Date().toISOString(), ...this.#worker, event, ...fields }),
+      );
     } else {
       this.#write(`${new Date().toISOString()} ${text}`);
     }

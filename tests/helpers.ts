@@ -19,7 +19,8 @@ export const ROOT = new URL("../", import.meta.url).pathname;
 /** The command that runs the CLI from source, with the permissions the binary has. */
 export function cliCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", MAIN, ...args],
+    // --unstable-net: what `deno task start` and the binary have, for --workers' reusePort.
+    args: ["run", "--quiet", "--allow-all", "--unstable-net", MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -49,6 +49,7 @@ import { withCors, withResponseHeaders } from "./cors.ts";
 import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "./request.ts";
 import { encodeResponse, formatResponseHead } from "./response.ts";
 import { canonicalRoot } from "./safe_path.ts";
+import { runWorkerPool, workerCountOrFallback } from "../workers.ts";
 
 /** Default port of http-serve. */
 export const DEFAULT_HTTP_PORT = 8000;
@@ -150,6 +151,8 @@ export interface HttpServeFlags {
   qr?: boolean;
   metrics?: boolean;
   cleanUrls?: boolean;
+  /** --workers: isolates sharing the port (parseWorkers; 1 = this thread only). */
+  workers?: number;
 }
 
 /** PEM contents for Deno.listenTls. */
@@ -203,6 +206,10 @@ export interface HttpServerConfig {
   fileCache?: SmallFileCache;
   /** Where log lines go (default stdout). */
   writeLine?: (line: string) => void;
+  /** Bind with SO_REUSEPORT (a `--workers` worker; needs --unstable-net). */
+  reusePort?: boolean;
+  /** A `--workers` worker's id: JSON access-log lines carry it as `worker`. */
+  workerId?: number;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -235,9 +242,14 @@ export function escapeLogField(text: string): string {
  * One access-log line. `common` and `combined` are the Apache/nginx formats with the
  * response time in ms appended as a last field; `json` is one object per line.
  */
-export function formatAccessLog(entry: AccessLogEntry, format: LogFormat): string {
+export function formatAccessLog(
+  entry: AccessLogEntry,
+  format: LogFormat,
+  workerId?: number,
+): string {
   if (format === "json") {
     return JSON.stringify({
+      ...(workerId === undefined ? {} : { worker: workerId }),
       time: new Date(entry.time).toISOString(),
       client: entry.client,
       method: entry.method,
@@ -424,8 +436,15 @@ export class HttpServer {
     try {
       const tls = this.config.tls;
       this.#listener = tls === undefined
-        ? Deno.listen({ hostname: host, port, transport: "tcp" })
-        : Deno.listenTls({ hostname: host, port, transport: "tcp", cert: tls.cert, key: tls.key });
+        ? Deno.listen({ hostname: host, port, transport: "tcp", ...this.#reusePort() })
+        : Deno.listenTls({
+          hostname: host,
+          port,
+          transport: "tcp",
+          cert: tls.cert,
+          key: tls.key,
+          ...this.#reusePort(),
+        });
     } catch (err) {
       if (
         this.config.tls !== undefined && !(err instanceof Deno.errors.AddrInUse) &&
@@ -448,6 +467,11 @@ export class HttpServer {
     return this.#listener.addr as Deno.NetAddr;
   }
 
+  /** Only when asked: Deno exits the process on `reusePort` without --unstable-net. */
+  #reusePort(): { reusePort?: boolean } {
+    return this.config.reusePort ? { reusePort: true } : {};
+  }
+
   /** Accepts connections until {@link shutdown}; never gives up on accept errors. */
   async serve(): Promise<void> {
     const listener = this.#listener;
@@ -456,7 +480,7 @@ export class HttpServer {
     const log = this.#log;
     const logRequest = this.config.quiet
       ? undefined
-      : (entry: AccessLogEntry) => log.push(formatAccessLog(entry, format));
+      : (entry: AccessLogEntry) => log.push(formatAccessLog(entry, format, this.config.workerId));
     const metrics = this.config.metrics;
     // --metrics counts every response, --quiet or not.
     const onRequest = metrics === undefined ? logRequest : (entry: AccessLogEntry) => {
@@ -596,7 +620,6 @@ async function resolveRoot(dir: string | undefined): Promise<string> {
   return await canonicalRoot(path);
 }
 
-/** CLI entry: validates, binds, prints the listening line, serves until SIGINT/SIGTERM. */
 /** Reads --tls-cert/--tls-key; both or neither; a missing file is a usage error. */
 async function readTlsFiles(flags: HttpServeFlags): Promise<TlsFiles | undefined> {
   if (flags.tlsCert === undefined && flags.tlsKey === undefined) return undefined;
@@ -723,7 +746,23 @@ function printQr(host: string, port: number, scheme: string): void {
   writeStdoutLine(renderTerminalQr(url).trimEnd());
 }
 
-export async function runHttpServe(dir: string | undefined, flags: HttpServeFlags): Promise<void> {
+/** What {@link createHttpServe} built: the server (not yet listening) and what to announce. */
+export interface HttpServeSetup {
+  server: HttpServer;
+  scheme: "http" | "https";
+  /** At least one --auth user (the --upload warning depends on it). */
+  authenticated: boolean;
+}
+
+/**
+ * Checks the flags and builds the server `sockit http-serve` runs, without binding: the
+ * single-worker path and every `--workers` worker (worker_entry.ts) build it here alike.
+ */
+export async function createHttpServe(
+  dir: string | undefined,
+  flags: HttpServeFlags,
+  extra: Pick<HttpServerConfig, "reusePort" | "workerId" | "writeLine"> = {},
+): Promise<HttpServeSetup> {
   const root = await resolveRoot(dir);
   const tls = await readTlsFiles(flags);
   const sharing = await sharingSetup(root, dir, flags);
@@ -760,27 +799,64 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
     metrics: sharing.metrics,
     listingActionsHtml: sharing.listingActionsHtml,
     fileCache: sharing.fileCache,
+    ...extra,
   });
-  const scheme = tls === undefined ? "http" : "https";
-  const addr = server.listen();
+  return {
+    server,
+    scheme: tls === undefined ? "http" : "https",
+    authenticated: sharing.authenticated,
+  };
+}
+
+/** The listening line, LAN URLs, `--qr` and the open-upload warning; printed once. */
+function announceHttpServe(
+  addr: Deno.NetAddr,
+  dir: string | undefined,
+  flags: HttpServeFlags,
+  setup: HttpServeSetup,
+  workers: number,
+): void {
+  const { scheme } = setup;
+  const serving = `serving ${dir ?? "the built-in site"}`;
   writeStdoutLine(
     listeningLine(
       "http-serve",
       scheme,
       addr.hostname,
       addr.port,
-      `(serving ${dir ?? "the built-in site"})`,
+      workers > 1 ? `(${serving}; ${workers} workers)` : `(${serving})`,
     ),
   );
   for (const address of lanAddresses(addr.hostname)) {
     writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
   }
   if (flags.qr) printQr(addr.hostname, addr.port, scheme);
-  if (flags.upload && !sharing.authenticated && !isLoopbackHost(addr.hostname)) {
+  if (flags.upload && !setup.authenticated && !isLoopbackHost(addr.hostname)) {
     console.error(
       "sockit: warning: --upload without --auth: anyone who can reach this port can store files",
     );
   }
+}
+
+/** CLI entry: validates, binds, prints the listening line, serves until SIGINT/SIGTERM. */
+export async function runHttpServe(dir: string | undefined, flags: HttpServeFlags): Promise<void> {
+  const setup = await createHttpServe(dir, flags);
+  const workers = workerCountOrFallback(flags.workers ?? 1);
+  if (workers > 1) {
+    const { workers: _, ...workerFlags } = flags;
+    await runWorkerPool({
+      kind: "http-serve",
+      count: workers,
+      host: flags.host ?? DEFAULT_HTTP_HOST,
+      port: flags.port ?? DEFAULT_HTTP_PORT,
+      args: { dir, flags: { ...workerFlags } },
+      shutdownTimeoutMs: secondsToMs(flags.shutdownTimeout) ?? SHUTDOWN_GRACE_MS,
+    }, (addr) => announceHttpServe(addr, dir, flags, setup, workers));
+    return;
+  }
+  const { server } = setup;
+  const addr = server.listen();
+  announceHttpServe(addr, dir, flags, setup, 1);
   const serving = server.serve();
   let stopped: Promise<void> = Promise.resolve();
   const removeHandlers = onShutdownSignal(() => {
