@@ -57,6 +57,13 @@ export const RUNTIME_PERMISSIONS: readonly string[] = [
 ];
 
 /**
+ * Unstable runtime features baked into the binary, like the permissions:
+ * `--unstable-net` lets `--workers N` share the port with `Deno.listen({ reusePort })`
+ * (without it the workers fall back to one, with a notice).
+ */
+export const RUNTIME_UNSTABLE_FEATURES: readonly string[] = ["--unstable-net"];
+
+/**
  * Why a build failed; `code` is stable, `message` is the one line the user sees. `detail`
  * keeps deno's own output for failures in the program itself (type errors), which the user
  * needs in full.
@@ -128,6 +135,7 @@ export function compileArgs(
     "compile",
     "--quiet",
     ...RUNTIME_PERMISSIONS,
+    ...RUNTIME_UNSTABLE_FEATURES,
     "--include",
     SITE_DIR,
     ...(options.workerModules ?? []).flatMap((module) => ["--include", module]),

@@ -47,6 +47,7 @@ Deno.test("compile: arguments embed static/, name the target and never grant eve
   assert.equal(args[args.indexOf("--target") + 1], "aarch64-apple-darwin");
   assert.equal(args[args.indexOf("--output") + 1], "dist/x");
   for (const permission of RUNTIME_PERMISSIONS) assert.ok(args.includes(permission));
+  assert.ok(args.includes("--unstable-net"), "--workers needs reusePort inside the binary");
   const grants = args.filter((a) => a.startsWith("--allow-") || a === "-A");
   assert.deepEqual(grants, [...RUNTIME_PERMISSIONS], "no permission beyond the documented list");
   assert.ok(!grants.some((g) => g === "-A" || g === "--allow-all"));
