@@ -145,7 +145,8 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
   }
   const runnable = peers.filter((p) => !p.unavailable);
   const results = new Map<string, EchoRound[]>();
-  const failed = new Map<string, string>();
+  const failed = new Map<string, string>(); // did not start: not tried again
+  const loadFailures: string[] = [];
   for (let round = 0; round < rounds; round++) {
     const order = runnable.map((_, i) => runnable[(i + round) % runnable.length]);
     for (const peer of order) {
@@ -189,14 +190,17 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
           }/s p99 ${formatNumber(r.pingP99Us)} µs, fan-out ${formatNumber(r.fanPerSec)}/s`,
         );
       } catch (err) {
-        failed.set(peer.name, (err as Error).message);
-        log(`bench: ${peer.name} failed: ${(err as Error).message}`);
+        // A failed load is reported, not fatal: the server gets its next round.
+        const why = `round ${round + 1}: ${(err as Error).message}`;
+        loadFailures.push(`${peer.name} failed in ${why}`);
+        log(`bench: ${peer.name} failed in ${why}`);
       } finally {
         await server.stop();
       }
     }
   }
-  for (const [name, why] of failed) notes.push(`${name} failed: ${why}`);
+  for (const [name, why] of failed) notes.push(`${name} did not start: ${why}`);
+  notes.push(...loadFailures);
 
   const med = (name: string) => {
     const runs = results.get(name);

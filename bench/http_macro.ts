@@ -322,7 +322,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<SectionRe
   const runnable = peers.filter((p) => !p.unavailable);
   const { dir, bodies } = makeFiles();
   const results = new Map<string, Map<string, Measured[]>>();
-  const failed = new Map<string, string>();
+  const failed = new Map<string, string>(); // did not start: not tried again
+  const loadFailures: string[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       // Rotate the order each round so no server always runs first (or last, on a warm box).
@@ -359,8 +360,10 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<SectionRe
             );
           }
         } catch (err) {
-          failed.set(peer.name, (err as Error).message);
-          log(`bench: ${peer.name} failed: ${(err as Error).message}`);
+          // A failed load is reported, not fatal: the server gets its next round.
+          const why = `round ${round + 1}: ${(err as Error).message}`;
+          loadFailures.push(`${peer.name} failed in ${why}`);
+          log(`bench: ${peer.name} failed in ${why}`);
         } finally {
           await server.stop();
         }
@@ -369,7 +372,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<SectionRe
   } finally {
     removeTempDir(dir);
   }
-  for (const [name, why] of failed) notes.push(`${name} failed: ${why}`);
+  for (const [name, why] of failed) notes.push(`${name} did not start: ${why}`);
+  notes.push(...loadFailures);
   return summarize(peers, results, notes, rounds, seconds);
 }
 
@@ -389,7 +393,7 @@ function summarize(
       p50Ms: median(runs.map((r) => r.p50Ms)),
       p99Ms: median(runs.map((r) => r.p99Ms)),
       peakRssMiB: median(runs.map((r) => r.peakRssMiB)),
-      errors: median(runs.map((r) => r.errors)),
+      errors: runs.reduce((sum, r) => sum + r.errors, 0),
     };
   };
   const sockitFor = (workers: number) => {
@@ -424,7 +428,7 @@ function summarize(
       "p50 ms",
       "p99 ms",
       "peak RSS MiB",
-      "errors",
+      "errors (all rounds)",
       "sockit ÷ peer",
     ],
     rows,
