@@ -345,6 +345,8 @@ Deno.test("--spa: extensionless misses get /index.html with 200, assets stay 404
 Deno.test("HTTPS: --tls-cert/--tls-key, fetch and curl trust the throwaway cert", async () => {
   await using site = await makeSite();
   const { certFile, keyFile } = await makeSelfSignedCert(site.base);
+  await Deno.mkdir(`${site.base}/other`);
+  const { keyFile: otherKeyFile } = await makeSelfSignedCert(`${site.base}/other`);
   await using server = await serve(site.base, "--tls-cert", certFile, "--tls-key", keyFile);
   assert.match(server.lines[0], /listening on https:\/\/127\.0\.0\.1:\d+\//);
   const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certFile)] });
@@ -365,7 +367,15 @@ Deno.test("HTTPS: --tls-cert/--tls-key, fetch and curl trust the throwaway cert"
     const [args, pattern] of [
       [
         ["--tls-cert", keyFile, "--tls-key", keyFile],
-        /cannot use --tls-cert\/--tls-key: No certificates/,
+        /cannot use --tls-cert\/--tls-key: --tls-cert holds no PEM certificate \(No certificates/,
+      ],
+      [
+        ["--tls-cert", certFile, "--tls-key", certFile],
+        /cannot use --tls-cert\/--tls-key: --tls-key holds no PEM private key/,
+      ],
+      [
+        ["--tls-cert", certFile, "--tls-key", otherKeyFile],
+        /cannot use --tls-cert\/--tls-key: the private key does not belong to the certificate/,
       ],
       [
         ["--tls-cert", `${site.base}/nope.pem`, "--tls-key", keyFile],

@@ -306,6 +306,22 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * rustls' words for a bad --tls-cert/--tls-key pair, in the user's terms; rustls' own text
+ * stays in parentheses for searching.
+ */
+function describeTlsError(err: unknown): string {
+  const message = describeError(err);
+  const plain = /No certificates found/i.test(message)
+    ? "--tls-cert holds no PEM certificate"
+    : /No keys found/i.test(message)
+    ? "--tls-key holds no PEM private key"
+    : /KeyMismatch/.test(message)
+    ? "the private key does not belong to the certificate"
+    : null;
+  return plain === null ? message : `${plain} (${message})`;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -450,9 +466,7 @@ export class HttpServer {
         this.config.tls !== undefined && !(err instanceof Deno.errors.AddrInUse) &&
         !(err instanceof Deno.errors.PermissionDenied)
       ) {
-        // rustls' words: "No certificates found in certificate data", "No keys found in key
-        // data", "keys may not be consistent: KeyMismatch".
-        throw new UsageError(`cannot use --tls-cert/--tls-key: ${describeError(err)}`);
+        throw new UsageError(`cannot use --tls-cert/--tls-key: ${describeTlsError(err)}`);
       }
       const cause = err instanceof Deno.errors.AddrInUse
         ? "address already in use"
