@@ -282,6 +282,14 @@ export class BufferedReader {
     }
   }
 
+  /**
+   * Makes room for `bytes` of content without reading, so the next reads can be that big
+   * (HTTP: a body is coming). {@link shrink} gives the room back once the reader is idle.
+   */
+  reserve(bytes: number): void {
+    this.#ensureSpace(bytes);
+  }
+
   /** Returns the buffered bytes without consuming them. */
   peekBuffered(): Uint8Array {
     return this.#buf.subarray(this.#start, this.#end);

@@ -429,3 +429,33 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+Deno.test("reserve makes the next reads big and keeps what is buffered; shrink undoes it", async () => {
+  const offered: number[] = [];
+  const segments = [enc.encode("head\n"), new Uint8Array(100_000).fill(7)];
+  const source: ByteSource = {
+    read(p) {
+      offered.push(p.length);
+      const seg = segments.shift();
+      if (!seg) return Promise.resolve(null);
+      const n = Math.min(p.length, seg.length);
+      p.set(seg.subarray(0, n));
+      if (n < seg.length) segments.unshift(seg.subarray(n));
+      return Promise.resolve(n);
+    },
+  };
+  const reader = new BufferedReader(source, { initialBufferBytes: 64 });
+  assert.equal(await reader.fill(), true);
+  assert.equal(offered[0], 64);
+  assert.equal(dec.decode(await reader.readExact(2)), "he");
+  reader.reserve(64 * 1024); // a body is coming
+  assert.equal(dec.decode((await reader.readLine())!), "ad\n", "buffered bytes survive the move");
+  const chunk = await reader.readChunk();
+  assert.ok(offered[1] >= 64 * 1024 - 8, `second read offered ${offered[1]} bytes`);
+  assert.equal(chunk!.length, offered[1]);
+  await reader.discard(100_000 - chunk!.length);
+  reader.shrink();
+  offered.length = 0;
+  assert.equal(await reader.fill(), false);
+  assert.equal(offered[0], 64, "idle again: back to the initial size");
+});
