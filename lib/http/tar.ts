@@ -138,6 +138,9 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
   const ignoreError = () => {};
   pack.on("error", ignoreError);
   let cancelled = false;
+  // A destroyed pack never calls back an entry's accept and never drains it: anything
+  // waiting on those must also give up once the pack has closed (client aborted).
+  const packClosed = new Promise<void>((resolve) => pack.on("close", () => resolve()));
 
   /** Resolves when the entry may take more data, or it was destroyed. */
   const drained = (entry: ReturnType<typeof pack.entry>) =>
@@ -149,12 +152,13 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
       };
       entry.on("drain", done);
       entry.on("close", done);
+      packClosed.then(done);
     });
 
   /** Ends `entry` and resolves once tar-stream has accepted it (or rejects). */
   const finished = (entry: ReturnType<typeof pack.entry>, accepted: Promise<void>) => {
     entry.end(undefined); // streamx types demand an argument; undefined writes nothing
-    return accepted;
+    return Promise.race([accepted, packClosed]);
   };
 
   const addDirectory = async (archivePath: string, stat: Deno.FileInfo) => {
