@@ -97,3 +97,34 @@ Deno.test("SmallFileCache.forgetFile: a replaced file is served new at once", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a cached small file's plain 200 has the general path's headers, frozen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockit_files_" });
+  try {
+    await Deno.writeTextFile(`${dir}/a.txt`, "one");
+    const handler = staticFiles({ root: await canonicalRoot(dir), cacheSeconds: 60 });
+    const ctx = {} as RequestContext;
+    const get = async (extra = "") =>
+      await handler(
+        parseRequestHead(
+          new TextEncoder().encode(`GET /a.txt HTTP/1.1\r\nHost: x\r\n${extra}\r\n`),
+        ),
+        ctx,
+      );
+    const first = await get(); // read from disk and cached
+    const plain = await get(); // from memory: the plain-200 fast path
+    assert.equal(plain.status, 200);
+    assert.deepEqual(plain.headers, first.headers);
+    assert.ok(Object.isFrozen(plain.headers), "frozen: the encoded head can be reused");
+    assert.equal((await get()).headers, plain.headers, "planned once, reused");
+    // A conditional or a range still goes through planning.
+    const etag = plain.headers!.find(([name]) => name === "ETag")![1];
+    assert.equal((await get(`If-None-Match: ${etag}\r\n`)).status, 304);
+    const partial = await get("Range: bytes=0-0\r\n");
+    assert.equal(partial.status, 206);
+    assert.deepEqual(partial.body, new TextEncoder().encode("o"));
+    assert.ok(!Object.isFrozen(partial.headers));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

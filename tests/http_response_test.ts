@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   currentHttpDate,
   encodeResponse,
+  encodeResponseHead,
   errorBody,
   formatHttpDate,
   formatResponseHead,
@@ -82,4 +83,35 @@ Deno.test("status texts and short error bodies", () => {
   assert.equal(errorBody(404), "404 Not Found\n");
   assert.equal(errorBody(404, "Not Found"), "404 Not Found\n");
   assert.equal(errorBody(400, "bad thing"), "400 Bad Request: bad thing\n");
+});
+
+Deno.test("encodeResponseHead reuses the bytes of a frozen header list, and only those", () => {
+  const body = new TextEncoder().encode("hello");
+  const frozen = Object.freeze([Object.freeze(["Content-Type", "text/plain"])]) as [
+    string,
+    string,
+  ][];
+  const init = { status: 200, headers: frozen, contentLength: body.length, keepAlive: true };
+  let first: Uint8Array, second: Uint8Array, date: string;
+  do { // retried if the Date second turns in between
+    date = currentHttpDate();
+    first = encodeResponseHead(init, body);
+    second = encodeResponseHead({ ...init }, body);
+  } while (date !== currentHttpDate());
+  assert.equal(second, first, "the very same buffer");
+  assert.equal(dec.decode(first), dec.decode(encodeResponse(formatResponseHead(init), body)));
+  assert.equal(dec.decode(second), dec.decode(encodeResponse(formatResponseHead(init), body)));
+  // Anything that changes the bytes changes the answer.
+  const close = dec.decode(encodeResponseHead({ ...init, keepAlive: false }, body));
+  assert.match(close, /\r\nConnection: close\r\n\r\nhello$/);
+  const head = dec.decode(encodeResponseHead(init, null));
+  assert.match(head, /Content-Length: 5\r\nConnection: keep-alive\r\n\r\n$/);
+  const other = dec.decode(encodeResponseHead(init, new TextEncoder().encode("HELLO")));
+  assert.match(other, /HELLO$/);
+  // A list that can still change is formatted every time.
+  const open: [string, string][] = [["Content-Type", "text/plain"]];
+  const a = encodeResponseHead({ ...init, headers: open }, body);
+  open.push(["X-Late", "1"]);
+  assert.match(dec.decode(encodeResponseHead({ ...init, headers: open }, body)), /X-Late: 1/);
+  assert.notEqual(a, encodeResponseHead({ ...init, headers: open }, body));
 });

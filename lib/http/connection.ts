@@ -39,6 +39,7 @@ import type { RequestLimits } from "./request.ts";
 import {
   CONTINUE_RESPONSE,
   encodeResponse,
+  encodeResponseHead,
   errorBody,
   formatResponseHead,
   type HeaderList,
@@ -855,13 +856,13 @@ async function writeResponse(
   let body = res.body ?? null;
   if (typeof body === "string") body = textEncoder.encode(body);
   if (body === null || body instanceof Uint8Array) {
-    const head = formatResponseHead({
+    const wire = encodeResponseHead({
       status: res.status,
       headers: res.headers,
       contentLength: body === null ? 0 : body.length,
       keepAlive,
-    });
-    await send(conn, slot, encodeResponse(head, omitBody ? null : body));
+    }, omitBody ? null : body);
+    await send(conn, slot, wire);
     return omitBody || body === null ? 0 : body.length;
   }
   if ("file" in body) return await writeFileBody(conn, slot, res, body, keepAlive, omitBody);

@@ -194,6 +194,47 @@ interface CachedFile {
   rep: FileRepresentation;
   body: Uint8Array;
   checkedAt: number;
+  /** Headers of the plain 200 (see {@link plainAnswerHeaders}), made on first use. */
+  plainHeaders?: { cacheSeconds: number | undefined; headers: HeaderList };
+}
+
+/**
+ * Request headers that can change a file's answer beyond its bytes (conditionals and
+ * ranges, RFC 9110 §13 and §14). A request with none of them gets the plain 200.
+ */
+const PLAN_CHANGING_HEADERS = [
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "range",
+  "if-range",
+] as const;
+
+const NO_REQUEST_HEADERS = { get: () => undefined };
+
+/**
+ * The headers of a cached file's plain 200, planned once (by the same planFileResponse,
+ * so it cannot drift from the general path) and frozen: `formatResponseHead` reuses the
+ * encoded bytes of a frozen list, so the busiest request — a small file, no conditionals —
+ * builds no head at all. Null when the answer could still change with time (a file dated
+ * in the future gets `Last-Modified: now`, RFC 9110 §8.8.2.1).
+ */
+function plainAnswerHeaders(entry: CachedFile, settings: FileSettings): HeaderList | null {
+  const cached = entry.plainHeaders;
+  if (cached !== undefined && cached.cacheSeconds === settings.cacheSeconds) {
+    return cached.headers;
+  }
+  if (entry.rep.mtimeMs === null || entry.rep.mtimeMs > Date.now()) return null;
+  const plan = planFileResponse("GET", NO_REQUEST_HEADERS, entry.rep, {
+    cacheSeconds: settings.cacheSeconds,
+  });
+  if (plan.status !== 200) return null;
+  const list: HeaderList = [...plan.headers, ["X-Content-Type-Options", "nosniff"]];
+  for (const pair of list) Object.freeze(pair);
+  const headers = Object.freeze(list) as HeaderList;
+  entry.plainHeaders = { cacheSeconds: settings.cacheSeconds, headers };
+  return headers;
 }
 
 /**
@@ -382,6 +423,10 @@ function answerFromMemory(
   entry: CachedFile,
   settings: FileSettings,
 ): HttpResponse {
+  if (!PLAN_CHANGING_HEADERS.some((name) => req.headers.has(name))) {
+    const headers = plainAnswerHeaders(entry, settings);
+    if (headers !== null) return { status: 200, headers, body: entry.body };
+  }
   const plan = planFileResponse(req.method, req.headers, entry.rep, {
     cacheSeconds: settings.cacheSeconds,
   });

@@ -125,6 +125,54 @@ export function formatResponseHead(init: ResponseHeadInit): string {
 
 const encoder = new TextEncoder();
 
+interface EncodedAnswer {
+  status: number;
+  date: string;
+  keepAlive: boolean;
+  contentLength: number | null;
+  body: Uint8Array | null;
+  wire: Uint8Array;
+}
+
+/** The last encoded answer per frozen header list (a cached file's plain 200). */
+const encodedAnswers = new WeakMap<readonly [string, string][], EncodedAnswer>();
+
+/**
+ * {@link formatResponseHead} + {@link encodeResponse}, with the bytes reused while nothing
+ * in them changes: for a *frozen* header list (frozen, so it cannot have changed since) the
+ * same status, body, length, keep-alive and Date second give the same bytes — the busiest
+ * small file is then one write of a ready buffer, no string building, encoding or copy.
+ * Any other list is formatted as usual.
+ */
+export function encodeResponseHead(
+  init: ResponseHeadInit,
+  body: Uint8Array | null,
+): Uint8Array {
+  const headers = init.headers;
+  if (headers === undefined || !Object.isFrozen(headers)) {
+    return encodeResponse(formatResponseHead(init), body);
+  }
+  const date = currentHttpDate();
+  const last = encodedAnswers.get(headers);
+  if (
+    last !== undefined && last.date === date && last.body === body &&
+    last.status === init.status && last.keepAlive === init.keepAlive &&
+    last.contentLength === init.contentLength
+  ) {
+    return last.wire;
+  }
+  const wire = encodeResponse(formatResponseHead(init), body);
+  encodedAnswers.set(headers, {
+    status: init.status,
+    date,
+    keepAlive: init.keepAlive,
+    contentLength: init.contentLength,
+    body,
+    wire,
+  });
+  return wire;
+}
+
 /** Head and body in one buffer, so a small response is one write (and one TCP segment). */
 export function encodeResponse(head: string, body?: Uint8Array | null): Uint8Array {
   if (body === undefined || body === null || body.length === 0) return encoder.encode(head);
