@@ -27,6 +27,7 @@ import {
   outputName,
   RELEASE_TARGETS,
   RUNTIME_PERMISSIONS,
+  RUNTIME_UNSTABLE_FEATURES,
   SOURCE_DIRS,
   workerEntryPoints,
 } from "../scripts/compile.ts";
@@ -148,14 +149,17 @@ Deno.test("compile: any other failure keeps deno's first error line", () => {
 });
 
 Deno.test("compile: `deno task start` runs with the same permissions as the binary", () => {
-  const grants = denoJson.tasks.start.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  const flags = denoJson.tasks.start.split(/\s+/);
+  const grants = flags.filter((a) => a.startsWith("--allow-"));
   assert.deepEqual(grants.toSorted(), [...RUNTIME_PERMISSIONS].sort());
+  const unstable = flags.filter((a) => a.startsWith("--unstable-"));
+  assert.deepEqual(unstable.toSorted(), [...RUNTIME_UNSTABLE_FEATURES].sort());
 });
 
 /** `deno run` with exactly the binary's permissions: what the binary can do, runnable anywhere. */
 function runWithBinaryPermissions(args: string[], cwd?: string): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...RUNTIME_PERMISSIONS, MAIN, ...args],
+    args: ["run", "--quiet", ...RUNTIME_UNSTABLE_FEATURES, ...RUNTIME_PERMISSIONS, MAIN, ...args],
     cwd,
     stdin: "null",
     stdout: "piped",
@@ -219,6 +223,8 @@ Deno.test("compile: the baked-in permissions are enough for every subcommand", a
           assert.equal(res.status, 200);
           assert.deepEqual(await res.bytes(), await Deno.readFile(`${ROOT}static/favicon.ico`));
         }
+        // On Linux reusePort works, so no "falling back to 1 worker" notice.
+        if (Deno.build.os === "linux") assert.equal(server.stderr(), "");
       },
     });
     await t.step("echo-server and echo-client round trip", async () => {
