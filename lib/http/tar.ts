@@ -95,6 +95,8 @@ export interface TarDirectoryStream {
 
 /** True when a query string (with or without `?`) asks for a tar download. */
 export function isTarDownloadQuery(search: string): boolean {
+  // Most requests have no query: skip building URLSearchParams on every one of them.
+  if (search === "" || search === "?") return false;
   const params = new URLSearchParams(search.startsWith("?") ? search.slice(1) : search);
   return params.get("download") === "tar";
 }
