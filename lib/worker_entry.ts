@@ -110,6 +110,22 @@ async function run(start: WorkerStartMessage): Promise<void> {
   scope.postMessage({ type: "stopped" });
 }
 
+/**
+ * An uncaught error or rejection would otherwise print Deno's stack trace and then reach the
+ * main thread; reported here it becomes one line there ("worker N crashed: …") and the main
+ * thread terminates this worker — as the single-worker process would have died.
+ */
+function reportCrash(event: Event, what: unknown): void {
+  event.preventDefault();
+  const message = what instanceof Error ? `${what.name}: ${what.message}` : String(what);
+  scope.postMessage({ type: "crashed", message });
+}
+addEventListener("error", (event) => reportCrash(event, (event as ErrorEvent).error));
+addEventListener(
+  "unhandledrejection",
+  (event) => reportCrash(event, (event as PromiseRejectionEvent).reason),
+);
+
 scope.onmessage = (event) => {
   const message = event.data;
   // No self-close at the end: the main thread terminates the worker once it has read

@@ -72,6 +72,8 @@ export type WorkerReport =
   | { type: "failed"; usage: boolean; code: string; message: string }
   /** Whole log lines (joined with "\n", no trailing newline) for stdout. */
   | { type: "stdout"; text: string }
+  /** An uncaught error or rejection inside the worker: it is terminated. */
+  | { type: "crashed"; message: string }
   | { type: "stopped" };
 
 /** Parses `--workers`: a whole number 1..{@link MAX_WORKERS}, or `auto` (one per CPU). */
@@ -127,6 +129,8 @@ export interface WorkerPoolOptions {
   warn?: (line: string) => void;
   /** Where workers' log lines go; default stdout. */
   writeLine?: (text: string) => void;
+  /** Another worker module speaking the same messages (tests); default worker_entry.ts. */
+  workerModule?: URL;
 }
 
 interface RunningWorker {
@@ -138,7 +142,8 @@ interface RunningWorker {
 }
 
 /** The worker module; a literal URL so `deno compile --include` and the graph can find it. */
-function spawnWorker(): Worker {
+function spawnWorker(module?: URL): Worker {
+  if (module !== undefined) return new Worker(module, { type: "module" });
   return new Worker(new URL("./worker_entry.ts", import.meta.url), { type: "module" });
 }
 
@@ -226,7 +231,7 @@ export class WorkerPool {
   #launch(id: number, port: number): Promise<Deno.NetAddr> {
     const w: RunningWorker = {
       id,
-      worker: spawnWorker(),
+      worker: spawnWorker(this.options.workerModule),
       state: "starting",
       listening: Promise.withResolvers<Deno.NetAddr>(),
       ended: Promise.withResolvers<void>(),
@@ -271,6 +276,9 @@ export class WorkerPool {
       case "stopped":
         w.state = "stopped";
         this.#end(w);
+        break;
+      case "crashed":
+        this.#onCrash(w, report.message);
         break;
     }
   }

@@ -18,6 +18,7 @@ import {
   parseWorkers,
   reusePortUnavailableReason,
   workerCountOrFallback,
+  WorkerPool,
 } from "../lib/workers.ts";
 import { MAIN, readAll, ROOT, runCli, startServer } from "./helpers.ts";
 
@@ -257,4 +258,50 @@ Deno.test("workers: without --unstable-net, --workers 2 says so in one line and 
     "sockit: --workers 2: sharing a port between workers needs deno run --unstable-net; " +
       "serving with 1 worker\n",
   );
+});
+
+// --- the pool with a worker module that crashes on purpose --------------------------------
+
+const CRASH_FIXTURE = new URL("./workers_crash_fixture.ts", import.meta.url);
+
+Deno.test("workers: a crashed worker is one stderr line; the others still stop cleanly", async () => {
+  const warnings: string[] = [];
+  const pool = new WorkerPool({
+    kind: "echo-server",
+    count: 2,
+    host: "127.0.0.1",
+    port: 0,
+    args: { flags: { crash: [1] } },
+    shutdownTimeoutMs: 1_000,
+    warn: (line) => warnings.push(line),
+    workerModule: CRASH_FIXTURE,
+  });
+  const addr = await pool.start();
+  assert.equal(addr.port, 40001, "worker 1's port is the pool's");
+  await waitFor(() => warnings.length > 0);
+  assert.deepEqual(warnings, [
+    "sockit: worker 1 crashed: Uncaught Error: deliberate crash of worker 1",
+  ]);
+  pool.shutdown("SIGTERM");
+  assert.equal(await pool.finished, true, "worker 2 stopped: a clean end");
+});
+
+Deno.test("workers: when every worker crashes, the pool ends with false (the CLI exits 1)", async () => {
+  const warnings: string[] = [];
+  const pool = new WorkerPool({
+    kind: "http-serve",
+    count: 2,
+    host: "127.0.0.1",
+    port: 0,
+    args: { flags: { crash: [1, 2] } },
+    shutdownTimeoutMs: 1_000,
+    warn: (line) => warnings.push(line),
+    workerModule: CRASH_FIXTURE,
+  });
+  await pool.start();
+  assert.equal(await pool.finished, false);
+  assert.deepEqual(warnings.sort(), [
+    "sockit: worker 1 crashed: Uncaught Error: deliberate crash of worker 1",
+    "sockit: worker 2 crashed: Uncaught Error: deliberate crash of worker 2",
+  ]);
 });
