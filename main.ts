@@ -40,6 +40,40 @@ function flag<T>(parse: (value: string) => T): (value: string) => T {
   };
 }
 
+/**
+ * Adds `--host` and `--port`, the first two flags of every server, so both servers define
+ * them once and alike.
+ */
+function addListenOptions(command: Command): Command {
+  return command
+    .option("--host <host>", "address to listen on", "0.0.0.0")
+    .option("--port <port>", "port to listen on (0 = any free port)", flag(parsePort), 8000);
+}
+
+/** `--max-connections` of a server; `whenFull` says what happens to one connection too many. */
+function maxConnectionsOption(whenFull: string): Option {
+  return new Option(
+    "--max-connections <n>",
+    `open connections allowed at once; ${whenFull} (default: unlimited)`,
+  ).argParser(flag((v) => parsePositiveInt(v, "--max-connections")));
+}
+
+/** `--shutdown-timeout` of a server; `inFlight` names the work a graceful stop waits for. */
+function shutdownTimeoutOption(inFlight: string): Option {
+  return new Option(
+    "--shutdown-timeout <seconds>",
+    `on SIGINT/SIGTERM, let in-flight ${inFlight}`,
+  ).argParser(flag((v) => parseSeconds(v, "--shutdown-timeout"))).default(5);
+}
+
+/** `--workers` of a server: the same flag for both (see lib/workers.ts). */
+function workersOption(): Option {
+  return new Option(
+    "--workers <n>",
+    "isolates sharing the port, one per core with 'auto' (Linux; deno needs --unstable-net)",
+  ).argParser(flag(parseWorkers)).default(1);
+}
+
 /** Builds the whole command tree; exported so tests can inspect it without running it. */
 export function buildProgram(): Command {
   const program = new Command("sockit")
@@ -73,11 +107,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
     );
 
   // --- echo-server ---------------------------------------------------------------------
-  program
-    .command("echo-server")
-    .description("TCP echo server: raw bytes (RFC 862), lines, or length-prefixed frames")
-    .option("--host <host>", "address to listen on", "0.0.0.0")
-    .option("--port <port>", "port to listen on (0 = any free port)", flag(parsePort), 8000)
+  addListenOptions(
+    program
+      .command("echo-server")
+      .description("TCP echo server: raw bytes (RFC 862), lines, or length-prefixed frames"),
+  )
     .addOption(
       new Option("--mode <mode>", "what one message is").choices(["raw", "line", "length"])
         .default("raw"),
@@ -94,30 +128,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
       flag((v) => parseSeconds(v, "--idle-timeout")),
       300,
     )
-    .option(
-      "--max-connections <n>",
-      "open connections allowed at once; more are closed at once (default: unlimited)",
-      flag((v) => {
-        if (!/^\d+$/.test(v) || Number(v) < 1) {
-          throw new UsageError(`invalid --max-connections '${v}': expected a whole number ≥ 1`);
-        }
-        return Number(v);
-      }),
-    )
-    .option(
-      "--shutdown-timeout <seconds>",
-      "on SIGINT/SIGTERM, let in-flight echoes finish this long before closing",
-      flag((v) => parseSeconds(v, "--shutdown-timeout")),
-      5,
-    )
+    .addOption(maxConnectionsOption("more are closed at once"))
+    .addOption(shutdownTimeoutOption("echoes finish this long before closing"))
     .option("--quiet", "do not log each message (connections are still logged)")
     .option("--json", "log one JSON object per event")
-    .option(
-      "--workers <n>",
-      "isolates sharing the port, one per core with 'auto' (Linux; deno needs --unstable-net)",
-      flag(parseWorkers),
-      1,
-    )
+    .addOption(workersOption())
     .addHelpText(
       "after",
       `
@@ -189,12 +204,12 @@ Examples:
     });
 
   // --- http-serve ----------------------------------------------------------------------
-  program
-    .command("http-serve")
-    .description("serve a folder (or the built-in site) over HTTP/1.1")
-    .argument("[dir]", "folder to serve (default: the built-in site)")
-    .option("--host <host>", "address to listen on", "0.0.0.0")
-    .option("--port <port>", "port to listen on (0 = any free port)", flag(parsePort), 8000)
+  addListenOptions(
+    program
+      .command("http-serve")
+      .description("serve a folder (or the built-in site) over HTTP/1.1")
+      .argument("[dir]", "folder to serve (default: the built-in site)"),
+  )
     .option("--no-listing", "answer 404 for folders without index.html instead of listing them")
     .option("--dotfiles", "serve files and folders whose name starts with '.' (hidden by default)")
     .addOption(
@@ -232,17 +247,8 @@ Examples:
       flag((v) => parseSeconds(v, "--write-timeout")),
       30,
     )
-    .option(
-      "--max-connections <n>",
-      "open connections allowed at once; more get 503 + Retry-After (default: unlimited)",
-      flag((v) => parsePositiveInt(v, "--max-connections")),
-    )
-    .option(
-      "--shutdown-timeout <seconds>",
-      "on SIGINT/SIGTERM, let in-flight responses finish this long, then close the rest",
-      flag((v) => parseSeconds(v, "--shutdown-timeout")),
-      5,
-    )
+    .addOption(maxConnectionsOption("more get 503 + Retry-After"))
+    .addOption(shutdownTimeoutOption("responses finish this long, then close the rest"))
     .option(
       "--cache <seconds>",
       "Cache-Control: public, max-age=SECONDS (default: no-cache, browsers revalidate)",
@@ -277,12 +283,7 @@ Examples:
     .option("--qr", "print a QR code of the LAN URL at startup, for a phone")
     .option("--metrics", "serve Prometheus metrics at /.well-known/sockit/metrics")
     .option("--clean-urls", "serve /about from about.html when /about does not exist")
-    .option(
-      "--workers <n>",
-      "isolates sharing the port, one per core with 'auto' (Linux; deno needs --unstable-net)",
-      flag(parseWorkers),
-      1,
-    )
+    .addOption(workersOption())
     .addHelpText(
       "after",
       `
