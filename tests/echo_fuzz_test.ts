@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { encodeFrame, writeAll } from "../lib/framing.ts";
-import { readAll, runCli, startServer } from "./helpers.ts";
+import { concatBytes, mulberry32, type Rand, readAll, runCli, startServer } from "./helpers.ts";
 
 const HOST = "127.0.0.1";
 const LINE_LIMIT = 4096;
@@ -20,32 +20,9 @@ const CONNECTIONS = 120;
 const CONCURRENCY = 24;
 const SEED = Number(Deno.env.get("ECHO_FUZZ_SEED") ?? 20261125);
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rand = () => number;
 const int = (r: Rand, n: number) => Math.floor(r() * n);
 const bytes = (r: Rand, n: number) => new Uint8Array(n).map(() => int(r, 256));
 const printable = (r: Rand, n: number) => new Uint8Array(n).map(() => 0x20 + int(r, 95));
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** What the server must send back for a line-mode stream; `broke` = a limit was hit. */
 export function expectedLineEcho(
@@ -56,8 +33,8 @@ export function expectedLineEcho(
   let pos = 0;
   for (;;) {
     const lf = input.indexOf(0x0a, pos);
-    if (lf === -1) return { out: concat(parts), broke: input.length - pos >= max };
-    if (lf + 1 - pos > max) return { out: concat(parts), broke: true };
+    if (lf === -1) return { out: concatBytes(parts), broke: input.length - pos >= max };
+    if (lf + 1 - pos > max) return { out: concatBytes(parts), broke: true };
     parts.push(input.subarray(pos, lf + 1));
     pos = lf + 1;
   }
@@ -73,31 +50,34 @@ export function expectedFrameEcho(
   let pos = 0;
   while (input.length - pos >= 4) {
     const size = view.getUint32(pos);
-    if (size > max) return { out: concat(parts), broke: true };
+    if (size > max) return { out: concatBytes(parts), broke: true };
     if (input.length - pos - 4 < size) break;
     parts.push(input.subarray(pos, pos + 4 + size));
     pos += 4 + size;
   }
-  return { out: concat(parts), broke: false };
+  return { out: concatBytes(parts), broke: false };
 }
 
 function lineMessage(r: Rand): Uint8Array {
   const end = r() < 0.3 ? [0x0d, 0x0a] : [0x0a];
   switch (int(r, 7)) {
     case 0:
-      return concat([printable(r, int(r, 80)), new Uint8Array(end)]);
+      return concatBytes([printable(r, int(r, 80)), new Uint8Array(end)]);
     case 1: // random bytes, NULs and stray LFs included
-      return concat([bytes(r, int(r, 200)), new Uint8Array([0x0a])]);
+      return concatBytes([bytes(r, int(r, 200)), new Uint8Array([0x0a])]);
     case 2:
       return new Uint8Array(end);
     case 3:
       return new Uint8Array([0x0d, 0x0d, 0x00, 0x0d, 0x0a]);
     case 4: // just under / at the limit
-      return concat([printable(r, LINE_LIMIT - 1 - int(r, 3)), new Uint8Array([0x0a])]);
+      return concatBytes([printable(r, LINE_LIMIT - 1 - int(r, 3)), new Uint8Array([0x0a])]);
     case 5:
-      return concat([new Uint8Array(int(r, 50)), new Uint8Array([0x0a])]);
+      return concatBytes([new Uint8Array(int(r, 50)), new Uint8Array([0x0a])]);
     default:
-      return concat([printable(r, int(r, 10)), new Uint8Array([0x09, 0x1b, 0x7f, 0xff, 0x0a])]);
+      return concatBytes([
+        printable(r, int(r, 10)),
+        new Uint8Array([0x09, 0x1b, 0x7f, 0xff, 0x0a]),
+      ]);
   }
 }
 
@@ -108,7 +88,7 @@ function lineTail(r: Rand): Uint8Array {
     case 1: // missing terminator
       return printable(r, 1 + int(r, 100));
     case 2: // over the limit, then a LF
-      return concat([printable(r, LINE_LIMIT + int(r, 10)), new Uint8Array([0x0a])]);
+      return concatBytes([printable(r, LINE_LIMIT + int(r, 10)), new Uint8Array([0x0a])]);
     case 3:
       return bytes(r, int(r, 3000));
     default:
@@ -141,9 +121,9 @@ function frameTail(r: Rand): Uint8Array {
     case 0:
       return prefix(0xffff_ffff);
     case 1:
-      return concat([prefix(FRAME_LIMIT + 1 + int(r, 1000)), bytes(r, int(r, 100))]);
+      return concatBytes([prefix(FRAME_LIMIT + 1 + int(r, 1000)), bytes(r, int(r, 100))]);
     case 2: // truncated payload
-      return concat([prefix(500), bytes(r, int(r, 500))]);
+      return concatBytes([prefix(500), bytes(r, int(r, 500))]);
     case 3: // truncated prefix
       return bytes(r, 1 + int(r, 3));
     case 4:
@@ -181,7 +161,7 @@ function makeStreams(
     const count = 10 + int(r, 50);
     const parts = Array.from({ length: count }, () => message(r));
     if (r() < 0.6) parts.push(tail(r));
-    let input = concat(parts);
+    let input = concatBytes(parts);
     if (r() < 0.25) input = mutate(r, input);
     return { input, messages: count, abrupt: r() < 0.1 };
   });
@@ -270,22 +250,25 @@ Deno.test("reference parsers agree with hand-made cases", () => {
   });
   assert.deepEqual(expectedLineEcho(enc.encode("abcd\n"), 4).broke, true);
   const f = encodeFrame(enc.encode("hey"));
-  assert.deepEqual(expectedFrameEcho(concat([f, f.subarray(0, 5)]), 10), { out: f, broke: false });
-  assert.deepEqual(expectedFrameEcho(concat([f, encodeFrame(new Uint8Array(11))]), 10), {
+  assert.deepEqual(expectedFrameEcho(concatBytes([f, f.subarray(0, 5)]), 10), {
+    out: f,
+    broke: false,
+  });
+  assert.deepEqual(expectedFrameEcho(concatBytes([f, encodeFrame(new Uint8Array(11))]), 10), {
     out: f,
     broke: true,
   });
 });
 
 Deno.test("fuzz: line mode survives thousands of random and malformed lines", async () => {
-  const streams = makeStreams(rng(SEED), lineMessage, lineTail);
+  const streams = makeStreams(mulberry32(SEED), lineMessage, lineTail);
   const total = streams.reduce((n, s) => n + s.messages, 0);
   assert.ok(total >= 3000, `only ${total} messages`);
   await fuzz("line", LINE_LIMIT, streams, expectedLineEcho);
 });
 
 Deno.test("fuzz: length mode survives thousands of random, huge and truncated frames", async () => {
-  const streams = makeStreams(rng(SEED + 1), frameMessage, frameTail);
+  const streams = makeStreams(mulberry32(SEED + 1), frameMessage, frameTail);
   const total = streams.reduce((n, s) => n + s.messages, 0);
   assert.ok(total >= 3000, `only ${total} messages`);
   await fuzz("length", FRAME_LIMIT, streams, expectedFrameEcho);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { BufferedReader, encodeFrame, writeAll } from "../lib/framing.ts";
 import { parseEchoServerOptions } from "../lib/echo_server.ts";
-import { readAll, runCli, sha256, startServer } from "./helpers.ts";
+import { concatBytes, procStatusKiB, readAll, runCli, sha256, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -32,11 +32,6 @@ async function rawRoundTrip(port: number, payload: Uint8Array): Promise<Uint8Arr
   const echoed = await readAll(conn, 30_000);
   await writing;
   return echoed;
-}
-
-function vmRssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
 }
 
 Deno.test("raw: byte-exact echo of 0 B, 1 B, 64 KiB and 16 MiB, then close on half-close", async () => {
@@ -135,7 +130,7 @@ Deno.test("length: frames come back as frames, 0-length and 1 MiB included", asy
   const reader = new BufferedReader(conn);
   const payloads = [enc.encode("hi"), new Uint8Array(0), randomBytes(1024 * 1024), enc.encode("x")];
   // All frames in one write: the server must split them itself.
-  const writing = writeAll(conn, concat(...payloads.map(encodeFrame)));
+  const writing = writeAll(conn, concatBytes(payloads.map(encodeFrame)));
   for (const p of payloads) {
     const got = await reader.readFrame();
     assert.equal(await sha256(got!), await sha256(p));
@@ -239,7 +234,7 @@ Deno.test("a client that never reads cannot make the server buffer without bound
   // Warm up so the baseline includes the JIT and first buffers.
   const warm = randomBytes(1024 * 1024);
   assert.equal((await rawRoundTrip(server.port, warm)).length, warm.length);
-  const baselineKiB = vmRssKiB(server.child.pid);
+  const baselineKiB = procStatusKiB(server.child.pid, "VmRSS");
 
   const target = 96 * 1024 * 1024;
   const chunk = new Uint8Array(1024 * 1024);
@@ -249,7 +244,7 @@ Deno.test("a client that never reads cannot make the server buffer without bound
   })().catch(() => {/* the socket is closed at the end of the test */});
   await new Promise((r) => setTimeout(r, 3000));
   const stalledAt = written;
-  const rssKiB = vmRssKiB(server.child.pid);
+  const rssKiB = procStatusKiB(server.child.pid, "VmRSS");
   // Kernel socket buffers on both sides absorb a few MiB; the rest must be refused.
   assert.ok(stalledAt < 48 * 1024 * 1024, `client pushed ${stalledAt} bytes into the server`);
   assert.ok(
@@ -271,7 +266,7 @@ Deno.test("idle connections are cheap: 400 open connections cost well under 64 K
     const warm = enc.encode(("a".repeat(50 * 1024 - 1) + "\n").repeat(80));
     assert.equal((await rawRoundTrip(server.port, warm)).length, warm.length);
     await new Promise((r) => setTimeout(r, 200));
-    const baselineKiB = vmRssKiB(server.child.pid);
+    const baselineKiB = procStatusKiB(server.child.pid, "VmRSS");
     const conns: Deno.TcpConn[] = [];
     try {
       for (let i = 0; i < 400; i++) {
@@ -279,7 +274,7 @@ Deno.test("idle connections are cheap: 400 open connections cost well under 64 K
       }
       await server.waitForLine(/connected by/);
       await new Promise((r) => setTimeout(r, 500));
-      const perConnKiB = (vmRssKiB(server.child.pid) - baselineKiB) / 400;
+      const perConnKiB = (procStatusKiB(server.child.pid, "VmRSS") - baselineKiB) / 400;
       // Deno's own floor is ~13 KiB per connection; a 64 KiB buffer each would show as ~80.
       assert.ok(perConnKiB < 32, `${mode}: ${perConnKiB.toFixed(1)} KiB per idle connection`);
     } finally {
@@ -483,13 +478,3 @@ Deno.test("parseEchoServerOptions: defaults per mode and flag conflicts", () => 
   assert.throws(() => parseEchoServerOptions({ maxFrame: 10 }), /--max-frame needs/);
   assert.throws(() => parseEchoServerOptions({ mode: "line", maxFrame: 0 }), /invalid --max-frame/);
 });
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}

@@ -21,6 +21,7 @@ import {
   UnexpectedEofError,
   writeAll,
 } from "../lib/framing.ts";
+import { concatBytes, mulberry32 } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -45,18 +46,6 @@ class FakeSource implements ByteSource {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so a failing split is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The chunkings every framing test runs under. */
 function chunkings(): [string, () => () => number][] {
   return [
@@ -64,7 +53,7 @@ function chunkings(): [string, () => () => number][] {
     ["2 bytes at a time", () => () => 2],
     ["3 bytes at a time", () => () => 3],
     ["random splits", () => {
-      const r = rng(42);
+      const r = mulberry32(42);
       return () => 1 + Math.floor(r() * 7);
     }],
     ["coalesced", () => () => Infinity],
@@ -107,7 +96,7 @@ for (const [name, make] of chunkings()) {
 
   Deno.test(`readFrame: prefix split across reads, 0-length frame (${name})`, async () => {
     const payloads = ["hello", "", "x".repeat(1000), "\x00\n\r"].map((s) => enc.encode(s));
-    const wire = concat(...payloads.map(encodeFrame));
+    const wire = concatBytes(payloads.map(encodeFrame));
     const reader = new BufferedReader(new FakeSource(wire, make()), { initialBufferBytes: 4 });
     for (const p of payloads) assert.deepEqual(await reader.readFrame(), p);
     assert.equal(await reader.readFrame(), null);
@@ -197,7 +186,12 @@ Deno.test("EOF: clean EOF is null; mid-line, mid-prefix, mid-frame are Unexpecte
     ["mid-line", (r) => r.readLine(), enc.encode("no newline"), 10],
     ["mid-head", (r) => r.readUntil(CRLFCRLF), enc.encode("GET / HTTP/1.1\r\n"), 16],
     ["mid-prefix", (r) => r.readFrame(), new Uint8Array([0, 0]), 2],
-    ["mid-frame", (r) => r.readFrame(), concat(new Uint8Array([0, 0, 0, 9]), enc.encode("abc")), 3],
+    [
+      "mid-frame",
+      (r) => r.readFrame(),
+      concatBytes([new Uint8Array([0, 0, 0, 9]), enc.encode("abc")]),
+      3,
+    ],
   ];
   for (const [label, read, data, received] of cases) {
     for (const [, make] of chunkings()) {
@@ -296,7 +290,7 @@ Deno.test("discard skips exactly n bytes; EOF inside is UnexpectedEofError", asy
 });
 
 Deno.test("random messages under random splits round-trip (lines and frames)", async () => {
-  const r = rng(7);
+  const r = mulberry32(7);
   const lines: string[] = [];
   for (let i = 0; i < 300; i++) {
     lines.push("x".repeat(Math.floor(r() * 300)) + (r() < 0.5 ? "\r\n" : "\n"));
@@ -312,7 +306,7 @@ Deno.test("random messages under random splits round-trip (lines and frames)", a
     () => new Uint8Array(Math.floor(r() * 2000)).map(() => r() * 256),
   );
   const frameReader = new BufferedReader(
-    new FakeSource(concat(...frames.map(encodeFrame)), () => 1 + Math.floor(r() * 700)),
+    new FakeSource(concatBytes(frames.map(encodeFrame)), () => 1 + Math.floor(r() * 700)),
     { initialBufferBytes: 16 },
   );
   for (const f of frames) assert.deepEqual(await frameReader.readFrame(), f);
@@ -419,16 +413,6 @@ Deno.test("encodeFrame: 4-byte big-endian length, then the payload", () => {
   assert.deepEqual(frame.subarray(0, 4), new Uint8Array([0, 1, 2, 3]));
   assert.equal(frame.length, 4 + 0x010203);
 });
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 Deno.test("reserve makes the next reads big and keeps what is buffered; shrink undoes it", async () => {
   const offered: number[] = [];

@@ -16,21 +16,7 @@
  */
 import { BufferedReader, CRLFCRLF, encodeFrame } from "../lib/framing.ts";
 import { escapeBytes } from "../lib/log.ts";
-
-/** A PRNG returning floats in [0, 1). */
-export type Rand = () => number;
-
-/** Deterministic PRNG (mulberry32): small, fast, good enough to pick mutations. */
-export function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { concatBytes, mulberry32, type Rand } from "./helpers.ts";
 
 /** The PRNG of case `index` in a run with `seed`. */
 export function caseRand(seed: number, index: number): Rand {
@@ -43,16 +29,6 @@ const dec = new TextDecoder();
 const int = (r: Rand, n: number) => Math.floor(r() * n);
 const pick = <T>(r: Rand, items: readonly T[]): T => items[int(r, items.length)];
 const randomBytes = (r: Rand, n: number) => new Uint8Array(n).map(() => int(r, 256));
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** One generated request (or garbage pretending to be one). */
 export interface HttpCase {
@@ -170,18 +146,26 @@ export function mutate(r: Rand, input: Uint8Array): Uint8Array {
         if (bytes.length > 0) bytes[Math.min(at, bytes.length - 1)] ^= 1 << int(r, 8);
         break;
       case 1:
-        bytes = concat([bytes.subarray(0, at), randomBytes(r, 1 + int(r, 4)), bytes.subarray(at)]);
+        bytes = concatBytes([
+          bytes.subarray(0, at),
+          randomBytes(r, 1 + int(r, 4)),
+          bytes.subarray(at),
+        ]);
         break;
       case 2:
-        bytes = concat([bytes.subarray(0, at), bytes.subarray(at + 1 + int(r, 8))]);
+        bytes = concatBytes([bytes.subarray(0, at), bytes.subarray(at + 1 + int(r, 8))]);
         break;
       case 3: {
         const len = int(r, 32);
-        bytes = concat([bytes.subarray(0, at), bytes.subarray(at, at + len), bytes.subarray(at)]);
+        bytes = concatBytes([
+          bytes.subarray(0, at),
+          bytes.subarray(at, at + len),
+          bytes.subarray(at),
+        ]);
         break;
       }
       default:
-        bytes = concat([
+        bytes = concatBytes([
           bytes.subarray(0, at),
           Uint8Array.from(pick(r, SPECIAL_TOKENS), (c) => c.charCodeAt(0)),
           bytes.subarray(at),
@@ -266,14 +250,14 @@ export function httpCase(seed: number, index: number): HttpCase {
     const end = text.indexOf("\r\n\r\n");
     const head = enc.encode(text.slice(0, end));
     const at = int(r, head.length);
-    const withNul = concat([
+    const withNul = concatBytes([
       head.subarray(0, at),
       new Uint8Array(1 + int(r, 3)),
       head.subarray(at),
     ]);
     return {
       kind: "nul",
-      bytes: concat([withNul, CRLFCRLF]),
+      bytes: concatBytes([withNul, CRLFCRLF]),
       openEnded: false,
       // A NUL inside the method makes it another (invalid) token.
       method: at > method.length ? method : "INVALID",
@@ -471,7 +455,7 @@ export async function fuzzHttp(options: FuzzHttpOptions): Promise<FuzzStats> {
           const last = burst[burst.length - 1][1];
           arm();
           try {
-            await conn.write(concat(burst.map(([, c]) => c.bytes)));
+            await conn.write(concatBytes(burst.map(([, c]) => c.bytes)));
             if (last.openEnded) await conn.closeWrite();
           } catch {
             // The server closed on an earlier error while we were writing: allowed.
@@ -531,8 +515,8 @@ export function expectedEcho(
   if (mode === "line") {
     for (;;) {
       const lf = input.indexOf(0x0a, pos);
-      if (lf === -1) return { out: concat(parts), broke: input.length - pos >= max };
-      if (lf + 1 - pos > max) return { out: concat(parts), broke: true };
+      if (lf === -1) return { out: concatBytes(parts), broke: input.length - pos >= max };
+      if (lf + 1 - pos > max) return { out: concatBytes(parts), broke: true };
       parts.push(input.subarray(pos, lf + 1));
       pos = lf + 1;
     }
@@ -540,12 +524,12 @@ export function expectedEcho(
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   while (input.length - pos >= 4) {
     const size = view.getUint32(pos);
-    if (size > max) return { out: concat(parts), broke: true };
+    if (size > max) return { out: concatBytes(parts), broke: true };
     if (input.length - pos - 4 < size) break;
     parts.push(input.subarray(pos, pos + 4 + size));
     pos += 4 + size;
   }
-  return { out: concat(parts), broke: false };
+  return { out: concatBytes(parts), broke: false };
 }
 
 /** Stream `index` for an echo server in `mode` with message limit `max`. */
@@ -581,7 +565,7 @@ export function echoStream(
       parts.push(prefix, payload);
     }
   }
-  const stream = concat(parts);
+  const stream = concatBytes(parts);
   return r() < 0.3 ? mutate(r, stream) : stream;
 }
 
@@ -664,7 +648,7 @@ export async function fuzzEcho(options: FuzzEchoOptions): Promise<FuzzStats> {
       try {
         conn.close();
       } catch { /* closed */ }
-      const got = concat(received);
+      const got = concatBytes(received);
       const want = expected.out;
       let problem: string | null = null;
       if (hung) problem = `no end of the echo within ${replyTimeoutMs} ms`;

@@ -196,13 +196,61 @@ export async function readAll(conn: Deno.Conn, timeoutMs = 10_000): Promise<Uint
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(total);
+  return concatBytes(parts);
+}
+
+/**
+ * Sends `request` on a fresh connection to 127.0.0.1:`port` and returns everything the
+ * server sends until it closes (or `timeoutMs` passes), decoded as UTF-8.
+ */
+export async function exchange(
+  port: number,
+  request: string | Uint8Array,
+  timeoutMs = 5_000,
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(typeof request === "string" ? new TextEncoder().encode(request) : request);
+    return new TextDecoder().decode(await readAll(conn, timeoutMs));
+  } finally {
+    try {
+      conn.close();
+    } catch { /* readAll closed it on timeout */ }
+  }
+}
+
+/** Joins byte chunks into one buffer. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
   }
   return out;
+}
+
+/** A PRNG returning floats in [0, 1). */
+export type Rand = () => number;
+
+/** Deterministic PRNG (mulberry32), so a failing random case is reproducible from its seed. */
+export function mulberry32(seed: number): Rand {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A field of /proc/PID/status in KiB (`VmRSS`: resident now, `VmHWM`: peak). Linux only. */
+export function procStatusKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  if (!m) throw new Error(`/proc/${pid}/status has no ${field} line`);
+  return Number(m[1]);
 }
 
 /** Hex SHA-256 of `data`. */

@@ -16,6 +16,7 @@ import {
 } from "../lib/http/connection.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../lib/http/request.ts";
+import { exchange } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -75,23 +76,6 @@ async function withConnectionServer(
   }
 }
 
-async function roundTrip(port: number, request: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(enc.encode(request));
-    const chunks: Uint8Array[] = [];
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      chunks.push(buf.slice(0, n));
-    }
-    return chunks.map((c) => dec.decode(c)).join("");
-  } finally {
-    conn.close();
-  }
-}
-
 Deno.test("a handler can read the body (length and chunked); 100 Continue on first read", async () => {
   const echo: Handler = async (_req, ctx) => {
     const parts: string[] = [];
@@ -101,9 +85,9 @@ Deno.test("a handler can read the body (length and chunked); 100 Continue on fir
     return { status: 200, body: `got ${parts.join("")} (${ctx.body.received})` };
   };
   await withConnectionServer(echo, async (port) => {
-    const a = await roundTrip(port, "POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+    const a = await exchange(port, "POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
     assert.ok(a.endsWith("\r\n\r\ngot hello (5)"), a);
-    const b = await roundTrip(
+    const b = await exchange(
       port,
       "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
         "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n",
@@ -136,7 +120,7 @@ Deno.test("a chunked body over the limit → 413 and close, even when the handle
     return { status: 200, body: "read all" };
   };
   await withConnectionServer(reading, async (port) => {
-    const answer = await roundTrip(
+    const answer = await exchange(
       port,
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
     );
@@ -148,13 +132,13 @@ Deno.test("chunk extensions are capped per body (MAX_CHUNK_EXTENSION_BYTES)", as
   const ok: Handler = () => ({ status: 200, body: "ok" });
   await withConnectionServer(ok, async (port) => {
     const ext = ";" + "e".repeat(3000);
-    const fine = await roundTrip(
+    const fine = await exchange(
       port,
       "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
         `1${ext}\r\na\r\n`.repeat(5) + "0\r\n\r\n",
     );
     assert.match(fine, /^HTTP\/1\.1 200 /);
-    const flood = await roundTrip(
+    const flood = await exchange(
       port,
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
         `1${ext}\r\na\r\n`.repeat(6) + "0\r\n\r\n",
@@ -176,12 +160,12 @@ Deno.test("stream bodies: chunked for 1.1, close-delimited for 1.0, exact length
     },
   });
   await withConnectionServer(streaming, async (port) => {
-    const chunked = await roundTrip(port, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    const chunked = await exchange(port, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assert.match(chunked, /\r\nTransfer-Encoding: chunked\r\n/);
     assert.ok(chunked.endsWith("\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"), chunked);
-    const old = await roundTrip(port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const old = await exchange(port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert.match(old, /\r\nConnection: close\r\n\r\nabcde$/);
-    const known = await roundTrip(port, "GET /known HTTP/1.0\r\n\r\n");
+    const known = await exchange(port, "GET /known HTTP/1.0\r\n\r\n");
     assert.match(known, /\r\nContent-Length: 5\r\n[^]*\r\n\r\nabcde$/);
   });
 });
@@ -197,12 +181,12 @@ Deno.test("file bodies: offset and length, HEAD sends none; the file is closed",
       return { status: 206, body: { file, offset: 3, length: 4 } };
     };
     await withConnectionServer(region, async (port) => {
-      const get = await roundTrip(port, "GET / HTTP/1.0\r\n\r\n");
+      const get = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
       assert.match(
         get,
         /^HTTP\/1\.1 206 Partial Content\r\n[^]*Content-Length: 4\r\n[^]*\r\n\r\n3456$/,
       );
-      const head = await roundTrip(port, "HEAD / HTTP/1.0\r\n\r\n");
+      const head = await exchange(port, "HEAD / HTTP/1.0\r\n\r\n");
       assert.match(head, /Content-Length: 4\r\n[^]*\r\n\r\n$/);
     });
     for (const file of opened) assert.throws(() => file.statSync(), Deno.errors.BadResource);
@@ -238,7 +222,7 @@ Deno.test("handler errors: HttpError keeps the connection, anything else → 500
     } finally {
       conn.close();
     }
-    const boom = await roundTrip(port, "GET /boom HTTP/1.1\r\nHost: h\r\n\r\n");
+    const boom = await exchange(port, "GET /boom HTTP/1.1\r\nHost: h\r\n\r\n");
     assert.match(boom, /^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Connection: close\r\n/);
     assert.ok(!boom.includes("secret internal detail"));
     assert.ok(errors.some((e) => e instanceof Error && e.message === "secret internal detail"));
@@ -284,10 +268,10 @@ Deno.test("compose: the first middleware sees the request first and the response
     req.path === "/secret" ? { status: 401, body: "no" } : next(req, ctx);
   const handler = compose([tag("outer"), tag("inner"), deny], () => ({ status: 200, body: "ok" }));
   await withConnectionServer(handler, async (port) => {
-    const ok = await roundTrip(port, "GET / HTTP/1.0\r\n\r\n");
+    const ok = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
     assert.match(ok, /X-By: inner\r\nX-By: outer\r\n[^]*\r\n\r\nok$/);
     assert.deepEqual(seen, ["outer>", "inner>", "<inner", "<outer"]);
-    const denied = await roundTrip(port, "GET /secret HTTP/1.0\r\n\r\n");
+    const denied = await exchange(port, "GET /secret HTTP/1.0\r\n\r\n");
     assert.match(denied, /^HTTP\/1\.1 401 Unauthorized\r\n/);
   });
 });
@@ -391,7 +375,7 @@ Deno.test("connection clocks: 408 for a slow head or a stalled body the handler 
       }));
     }
   })();
-  const exchange = async (request: string, after?: string) => {
+  const exchangeHead = async (request: string, after?: string) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
       await conn.write(enc.encode(request));
@@ -406,9 +390,9 @@ Deno.test("connection clocks: 408 for a slow head or a stalled body the handler 
     }
   };
   try {
-    const slowHead = await exchange("GET / HTTP/1.1\r\nHost: h\r\n", "\r\n");
+    const slowHead = await exchangeHead("GET / HTTP/1.1\r\nHost: h\r\n", "\r\n");
     assert.match(slowHead, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*Connection: close\r\n/);
-    const stalled = await exchange(
+    const stalled = await exchangeHead(
       "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
       "defghij",
     );

@@ -9,6 +9,7 @@ import {
   parseParameters,
 } from "../lib/http/multipart.ts";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
+import { concatBytes } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const BOUNDARY = "----sockitBoundary7MA4YWxk";
@@ -42,20 +43,10 @@ async function parseAll(
       name: part.name,
       filename: part.filename,
       contentType: part.contentType,
-      body: concat(chunks),
+      body: concatBytes(chunks),
     });
   }
   return parts;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** A body with the awkward cases: CRLFs and near-boundaries inside content, binary bytes. */
@@ -81,7 +72,7 @@ function sampleBody(): { body: Uint8Array; expected: ParsedPart[] } {
       body: new Uint8Array(0),
     },
   ];
-  const body = concat([
+  const body = concatBytes([
     enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello world`),
     enc.encode(`\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="files"; `),
     enc.encode(`filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`),
@@ -261,7 +252,7 @@ Deno.test("multipart: malformed bodies are typed errors", async () => {
     "MALFORMED_PART_HEADER",
   );
   await expectError(
-    concat([enc.encode(`--${B}\r\nX-Name: `), new Uint8Array([0xff, 0xfe]), CRLFCRLF]),
+    concatBytes([enc.encode(`--${B}\r\nX-Name: `), new Uint8Array([0xff, 0xfe]), CRLFCRLF]),
     "MALFORMED_PART_HEADER",
   );
   await expectError(

@@ -18,6 +18,7 @@ import {
   planMultipartByteranges,
   unsatisfiedContentRange,
 } from "../lib/http/range.ts";
+import { concatBytes } from "./helpers.ts";
 
 /**
  * Deno 2.9 no longer checks tests for leaked resources and pending ops by default; these
@@ -198,17 +199,6 @@ Deno.test("makeBoundary: random, token-safe", () => {
   assert.notEqual(a, b);
 });
 
-/** Joins byte chunks into one buffer. */
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}
-
 /** Lays out a plan the way the server streams it, from `file` in memory. */
 function assemble(plan: ReturnType<typeof planMultipartByteranges>, file: Uint8Array): Uint8Array {
   const chunks: Uint8Array[] = [];
@@ -216,7 +206,7 @@ function assemble(plan: ReturnType<typeof planMultipartByteranges>, file: Uint8A
     chunks.push(part.head, file.subarray(part.start, part.end + 1));
   }
   chunks.push(plan.tail);
-  return concat(chunks);
+  return concatBytes(chunks);
 }
 
 Deno.test("planMultipartByteranges: exact bytes and Content-Length", () => {
@@ -289,7 +279,7 @@ Deno.test({
     });
     const chunks: Uint8Array[] = [];
     for await (const chunk of multipartByterangesChunks(path, plan)) chunks.push(chunk);
-    const body = concat(chunks);
+    const body = concatBytes(chunks);
     assert.equal(body.length, plan.contentLength);
     assert.deepEqual(body, assemble(plan, file));
     assert.ok(chunks.every((c) => c.length <= MULTIPART_READ_CHUNK_BYTES));

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
-import { MAIN, readAll, startServer } from "./helpers.ts";
+import { MAIN, procStatusKiB, readAll, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -53,12 +53,6 @@ async function readResponse(
   const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(head)?.[1] ?? 0);
   const body = (await reader.readExact(length)).slice();
   return { status, head, body };
-}
-
-/** /proc/PID/status field in KiB (VmRSS, VmHWM). */
-async function procKiB(pid: number, field: string): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
 }
 
 async function openFds(pid: number): Promise<number> {
@@ -178,7 +172,7 @@ Deno.test("a client that never reads a 1 GiB file: RSS stays bounded and --write
       await conn.write(enc.encode("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n"));
     }
     await delay(500);
-    const rss = await procKiB(pid, "VmRSS");
+    const rss = procStatusKiB(pid, "VmRSS");
     assert.ok(rss < 250 * 1024, `RSS ${rss} KiB with 4 stalled 1 GiB downloads`);
     assert.ok(await openFds(pid) >= baselineFds + 4, "the stalled connections are open");
     // After the write timeout the server lets go of all four.
@@ -228,7 +222,7 @@ Deno.test("huge heads from many clients at once: 431/414, RSS stays bounded, ser
     if (answer !== "") assert.match(answer, i % 2 === 0 ? /^HTTP\/1\.1 414 / : /^HTTP\/1\.1 431 /);
   }
   assert.ok(answers.some((a) => a !== ""), "at least some clients read their refusal");
-  const peak = await procKiB(pid, "VmHWM");
+  const peak = procStatusKiB(pid, "VmHWM");
   assert.ok(peak < 250 * 1024, `peak RSS ${peak} KiB after ${16 * 8} MiB of junk heads`);
   await normalRequestWorks(server.port);
 });

@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
-import { MAIN, readAll, ROOT, runCli, sha256, startServer } from "./helpers.ts";
+import {
+  exchange,
+  MAIN,
+  procStatusKiB,
+  readAll,
+  ROOT,
+  runCli,
+  sha256,
+  startServer,
+} from "./helpers.ts";
 import { formatAccessLog } from "../lib/http/serve.ts";
 
 const enc = new TextEncoder();
@@ -69,19 +78,6 @@ async function readResponse(reader: BufferedReader, noBody = false): Promise<Raw
 
 async function connect(port: number): Promise<Deno.TcpConn> {
   return await Deno.connect({ hostname: "127.0.0.1", port });
-}
-
-/** Sends `request` on a fresh connection; returns everything until the server closes. */
-async function exchange(port: number, request: string | Uint8Array): Promise<string> {
-  const conn = await connect(port);
-  try {
-    await conn.write(typeof request === "string" ? enc.encode(request) : request);
-    return dec.decode(await readAll(conn, 5_000));
-  } finally {
-    try {
-      conn.close();
-    } catch { /* readAll closed it on timeout */ }
-  }
 }
 
 /** True when the server has closed `conn` (read sees EOF or reset within `ms`). */
@@ -437,8 +433,7 @@ Deno.test("a 1 GiB file is streamed without being held in memory (peak RSS stays
     stderr: "piped",
   }).output();
   assert.equal(dec.decode(out.stdout), String(size), dec.decode(out.stderr));
-  const status = await Deno.readTextFile(`/proc/${server.child.pid}/status`);
-  const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+  const peakKiB = procStatusKiB(server.child.pid, "VmHWM");
   assert.ok(peakKiB > 0 && peakKiB < 400 * 1024, `peak RSS ${peakKiB} KiB for a 1 GiB file`);
 });
 

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import decodeQR from "@paulmillr/qr/decode.js";
 import { METRICS_PATH } from "../lib/http/metrics.ts";
 import { UPLOAD_TEMP_PREFIX } from "../lib/http/upload.ts";
-import { MAIN, runCli, type RunningServer, startServer } from "./helpers.ts";
+import { exchange, MAIN, runCli, type RunningServer, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -111,22 +111,6 @@ async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) out.push(e.name);
   return out.sort();
-}
-
-/** Sends raw bytes, returns everything the server sends until it closes. */
-async function exchange(port: number, request: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(enc.encode(request));
-    const parts: string[] = [];
-    const buf = new Uint8Array(16 * 1024);
-    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-      parts.push(dec.decode(buf.subarray(0, n)));
-    }
-    return parts.join("");
-  } finally {
-    conn.close();
-  }
 }
 
 const hunter2Hex = createHash("sha256").update("hunter2").digest("hex");
