@@ -16,11 +16,14 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Absolute path of the repository root. */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
+/** Arguments after `deno` that run the CLI from source with the permissions the binary has. */
+// --unstable-net: what `deno task start` and the binary have, for --workers' reusePort.
+const RUN_CLI_ARGS = ["run", "--quiet", "--allow-all", "--unstable-net", MAIN];
+
 /** The command that runs the CLI from source, with the permissions the binary has. */
 export function cliCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    // --unstable-net: what `deno task start` and the binary have, for --workers' reusePort.
-    args: ["run", "--quiet", "--allow-all", "--unstable-net", MAIN, ...args],
+    args: [...RUN_CLI_ARGS, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -257,4 +260,76 @@ export function procStatusKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
 export async function sha256(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** True when `name --version` runs (a tool a test needs is installed). */
+export async function commandExists(name: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(name, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Runs the CLI as user `nobody`; dispose removes its home. See {@link nobodyCli}. */
+export interface NobodyCli extends AsyncDisposable {
+  /** Like {@link cliCommand}, but the process runs as nobody:nogroup with no other groups. */
+  command(args: string[]): Deno.Command;
+}
+
+/**
+ * For tests of what root cannot see as itself: root reads any file whatever its mode, so a
+ * "permission denied" path is only reachable by an unprivileged user. As root, drops to
+ * `nobody` with util-linux `setpriv`. nobody cannot read root's DENO_DIR (under /root, mode
+ * 0700), so it gets a throwaway home with a copy of the npm cache (a few MiB) as DENO_DIR:
+ * the same packages, no network. Whatever nobody must read (a site) must be world-readable.
+ */
+export async function nobodyCli(): Promise<NobodyCli> {
+  const info = JSON.parse(
+    new TextDecoder().decode(
+      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,
+    ),
+  ) as { npmCache: string };
+  const home = await Deno.makeTempDir({ prefix: "sockit-nobody-" });
+  const denoDir = `${home}/deno`;
+  const sh = async (cmd: string, args: string[]) => {
+    const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
+    if (!out.success) {
+      throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  try {
+    await Deno.mkdir(denoDir);
+    await sh("cp", ["-r", info.npmCache, `${denoDir}/npm`]);
+    await sh("chown", ["-R", "nobody:nogroup", denoDir]);
+    await Deno.chmod(home, 0o755);
+  } catch (err) {
+    await Deno.remove(home, { recursive: true });
+    throw err;
+  }
+  return {
+    command: (args) =>
+      new Deno.Command("setpriv", {
+        args: [
+          "--reuid=nobody",
+          "--regid=nogroup",
+          "--clear-groups",
+          Deno.execPath(),
+          ...RUN_CLI_ARGS,
+          ...args,
+        ],
+        env: { HOME: home, DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    [Symbol.asyncDispose]: () => Deno.remove(home, { recursive: true }),
+  };
 }
