@@ -17,7 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "./helpers.ts";
-import { CHROMIUM_NAMES, DevTools, findChromium, launchChromium } from "./chromium.ts";
+import { chromiumTest, DevTools, launchChromium } from "./chromium.ts";
 
 /** Runs in the page: the cross-origin calls a web app would make; reports what it saw. */
 function crossOriginScript(apiOrigin: string): string {
@@ -58,76 +58,47 @@ type Report = {
   rangeError?: string;
 };
 
-const chromium = await findChromium();
-const TEST_NAME = "browser: a page on another origin can fetch from --cors, not without it";
-
-if (chromium === undefined) {
-  console.log(
-    `browser_cors_test: ignored: no Chromium found (tried ${CHROMIUM_NAMES.join(", ")}); ` +
-      "install Debian's chromium (.ci/run does) to run it",
-  );
-  Deno.test({ name: TEST_NAME, ignore: true, fn() {} });
-} else {
-  Deno.test({
-    name: TEST_NAME,
-    async fn() {
-      const site = await Deno.makeTempDir({ prefix: "sockit-cors-" });
+await chromiumTest(
+  "browser_cors_test",
+  "browser: a page on another origin can fetch from --cors, not without it",
+  async (chromium) => {
+    const site = await Deno.makeTempDir({ prefix: "sockit-cors-" });
+    try {
+      await Deno.writeTextFile(`${site}/page.html`, `<!doctype html><title>app</title>\n`);
+      const data = JSON.stringify({ hello: "from the api" });
+      await Deno.writeTextFile(`${site}/data.json`, data);
+      const args = ["http-serve", site, "--host", "127.0.0.1", "--port", "0"];
+      await using app = await startServer(args);
+      await using api = await startServer([...args, "--cors"]);
+      await using closed = await startServer(args);
+      await using browser = await launchChromium(chromium);
+      const devtools = await DevTools.connect(browser.devtoolsUrl);
       try {
-        await Deno.writeTextFile(`${site}/page.html`, `<!doctype html><title>app</title>\n`);
-        const data = JSON.stringify({ hello: "from the api" });
-        await Deno.writeTextFile(`${site}/data.json`, data);
-        const args = ["http-serve", site, "--host", "127.0.0.1", "--port", "0"];
-        await using app = await startServer(args);
-        await using api = await startServer([...args, "--cors"]);
-        await using closed = await startServer(args);
-        await using browser = await launchChromium(chromium);
-        const devtools = await DevTools.connect(browser.devtoolsUrl);
-        try {
-          const { targetId } = await devtools.send<{ targetId: string }>(
-            "Target.createTarget",
-            { url: "about:blank" },
-          );
-          const { sessionId } = await devtools.send<{ sessionId: string }>(
-            "Target.attachToTarget",
-            { targetId, flatten: true },
-          );
-          await devtools.send("Page.enable", {}, sessionId);
-          const loaded = devtools.waitFor((e) => e.method === "Page.loadEventFired", "load");
-          await devtools.send(
-            "Page.navigate",
-            { url: `http://127.0.0.1:${app.port}/page.html` },
-            sessionId,
-          );
-          await loaded;
-          const run = async (origin: string) => {
-            const out = await devtools.send<{ result: { value: Report } }>(
-              "Runtime.evaluate",
-              { expression: crossOriginScript(origin), awaitPromise: true, returnByValue: true },
-              sessionId,
-            );
-            return out.result.value;
-          };
+        const sessionId = await devtools.openPage();
+        await devtools.send("Page.enable", {}, sessionId);
+        await devtools.navigate(sessionId, `http://127.0.0.1:${app.port}/page.html`);
+        const run = (origin: string) =>
+          devtools.evaluate<Report>(sessionId, crossOriginScript(origin));
 
-          const allowed = await run(`http://127.0.0.1:${api.port}`);
-          assert.equal(allowed.error, undefined, JSON.stringify(allowed));
-          assert.equal(allowed.status, 200);
-          assert.deepEqual(allowed.body, JSON.parse(data));
-          assert.match(allowed.etag ?? "", /^"[0-9a-f]+-[0-9a-f]+"$/, "ETag is exposed");
-          assert.equal(allowed.rangeStatus, 206, JSON.stringify(allowed));
-          assert.equal(allowed.contentRange, `bytes 0-4/${data.length}`, "Content-Range exposed");
-          assert.equal(allowed.rangeBody, data.slice(0, 5));
-          // The preflight went to the --cors server and was answered 204.
-          await api.waitForLine(/"OPTIONS \/data\.json HTTP\/1\.1" 204 /);
+        const allowed = await run(`http://127.0.0.1:${api.port}`);
+        assert.equal(allowed.error, undefined, JSON.stringify(allowed));
+        assert.equal(allowed.status, 200);
+        assert.deepEqual(allowed.body, JSON.parse(data));
+        assert.match(allowed.etag ?? "", /^"[0-9a-f]+-[0-9a-f]+"$/, "ETag is exposed");
+        assert.equal(allowed.rangeStatus, 206, JSON.stringify(allowed));
+        assert.equal(allowed.contentRange, `bytes 0-4/${data.length}`, "Content-Range exposed");
+        assert.equal(allowed.rangeBody, data.slice(0, 5));
+        // The preflight went to the --cors server and was answered 204.
+        await api.waitForLine(/"OPTIONS \/data\.json HTTP\/1\.1" 204 /);
 
-          const blocked = await run(`http://127.0.0.1:${closed.port}`);
-          assert.match(blocked.error ?? "", /TypeError: Failed to fetch/, JSON.stringify(blocked));
-          assert.match(blocked.rangeError ?? "", /TypeError: Failed to fetch/);
-        } finally {
-          await devtools.close();
-        }
+        const blocked = await run(`http://127.0.0.1:${closed.port}`);
+        assert.match(blocked.error ?? "", /TypeError: Failed to fetch/, JSON.stringify(blocked));
+        assert.match(blocked.rangeError ?? "", /TypeError: Failed to fetch/);
       } finally {
-        await Deno.remove(site, { recursive: true });
+        await devtools.close();
       }
-    },
-  });
-}
+    } finally {
+      await Deno.remove(site, { recursive: true });
+    }
+  },
+);

@@ -4,17 +4,20 @@
  * WebSocket (commands, events, waiting for one event). Needs Debian's `chromium`.
  *
  * ```ts
- * const binary = await findChromium(); // undefined: ignore the test, say why
- * await using browser = await launchChromium(binary!);
- * const devtools = await DevTools.connect(browser.devtoolsUrl);
- * const { targetId } = await devtools.send<{ targetId: string }>("Target.createTarget", {
- *   url: "about:blank",
+ * await chromiumTest("my_test", "a page loads", async (chromium) => {
+ *   await using browser = await launchChromium(chromium);
+ *   const devtools = await DevTools.connect(browser.devtoolsUrl);
+ *   const sessionId = await devtools.openPage();
+ *   await devtools.send("Page.enable", {}, sessionId);
+ *   await devtools.navigate(sessionId, "http://127.0.0.1:8000/");
+ *   console.log(await devtools.evaluate<string>(sessionId, "document.title"));
+ *   await devtools.close();
  * });
- * await devtools.close();
  * ```
  *
  * @module
  */
+import { commandExists } from "./helpers.ts";
 
 /** Names the browser goes by on Debian and elsewhere, tried in order. */
 export const CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome"];
@@ -38,20 +41,9 @@ export function chromiumArgs(profileDir: string): string[] {
   ];
 }
 
+/** The first of {@link CHROMIUM_NAMES} that runs, or undefined. */
 export async function findChromium(): Promise<string | undefined> {
-  for (const name of CHROMIUM_NAMES) {
-    try {
-      const out = await new Deno.Command(name, {
-        args: ["--version"],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (out.success) return name;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
+  for (const name of CHROMIUM_NAMES) if (await commandExists(name)) return name;
   return undefined;
 }
 
@@ -124,9 +116,61 @@ export class DevTools {
     });
   }
 
+  /** Opens a blank tab and attaches to it; resolves with the session id to send page commands to. */
+  async openPage(): Promise<string> {
+    const { targetId } = await this.send<{ targetId: string }>("Target.createTarget", {
+      url: "about:blank",
+    });
+    const { sessionId } = await this.send<{ sessionId: string }>("Target.attachToTarget", {
+      targetId,
+      flatten: true,
+    });
+    return sessionId;
+  }
+
+  /** Navigates the page of `sessionId` to `url` and waits for its load event (needs Page.enable). */
+  async navigate(sessionId: string, url: string): Promise<void> {
+    const loaded = this.waitFor((e) => e.method === "Page.loadEventFired", `load of ${url}`);
+    await this.send("Page.navigate", { url }, sessionId);
+    await loaded;
+  }
+
+  /** Runs `expression` in the page (awaiting a promise) and returns its value; throws if it threw. */
+  async evaluate<T>(sessionId: string, expression: string): Promise<T> {
+    const out = await this.send<{
+      result: { value: unknown };
+      exceptionDetails?: { exception?: unknown };
+    }>("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true }, sessionId);
+    if (out.exceptionDetails) {
+      throw new Error(`page script failed: ${JSON.stringify(out.exceptionDetails.exception)}`);
+    }
+    return out.result.value as T;
+  }
+
   async close(): Promise<void> {
     this.#ws.close();
     await this.#closed;
+  }
+}
+
+/**
+ * Registers a test that needs Chromium: `fn` gets the binary. Without one the test is
+ * registered as ignored and `testFile` prints why, so a skipped browser test is never silent.
+ */
+export async function chromiumTest(
+  testFile: string,
+  name: string,
+  fn: (chromium: string) => Promise<void>,
+): Promise<void> {
+  const chromium = await findChromium();
+  if (chromium === undefined) {
+    console.log(
+      `${testFile}: ignored: no Chromium found (tried ${CHROMIUM_NAMES.join(", ")}); ` +
+        "install Debian's chromium (.ci/run does) to run it",
+    );
+    Deno.test({ name, ignore: true, fn() {} });
+  } else {
+    Deno.test({ name, fn: () => fn(chromium) });
   }
 }
 
@@ -137,6 +181,9 @@ export async function launchChromium(binary: string): Promise<
   const profileDir = await Deno.makeTempDir({ prefix: "sockit-chromium-" });
   const child = new Deno.Command(binary, {
     args: chromiumArgs(profileDir),
+    // Chromium puts its SingletonSocket dir (org.chromium.Chromium.XXXXXX) in TMPDIR and leaves
+    // it behind; inside the profile it is removed with the profile.
+    env: { TMPDIR: profileDir },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
