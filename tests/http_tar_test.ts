@@ -15,31 +15,37 @@ const BIG_BYTES = 5 * 1024 * 1024;
 /** A tree with every case the archive must handle; returns its root. */
 async function makeTree(): Promise<{ base: string; root: string; outside: string }> {
   const base = await Deno.makeTempDir({ prefix: "sockit-tar-test-" });
-  const root = `${base}/shared stuff`;
-  const outside = `${base}/outside`;
-  await Deno.mkdir(`${root}/docs/deep/deeper`, { recursive: true });
-  await Deno.mkdir(`${root}/empty-dir`);
-  await Deno.mkdir(`${root}/.git`);
-  await Deno.mkdir(outside);
-  const big = new Uint8Array(BIG_BYTES);
-  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
-  await Deno.writeFile(`${root}/big.bin`, big);
-  await Deno.writeTextFile(`${root}/docs/readme.md`, "# hello\n");
-  await Deno.writeTextFile(`${root}/docs/deep/deeper/${LONG_NAME}`, "long name content\n");
-  await Deno.writeTextFile(`${root}/${UNICODE_NAME}`, "unicode\n");
-  await Deno.writeFile(`${root}/empty.txt`, new Uint8Array(0));
-  await Deno.writeTextFile(`${root}/.env`, "SECRET=1\n");
-  await Deno.writeTextFile(`${root}/.git/config`, "[core]\n");
-  await Deno.writeTextFile(`${root}/.sockit-upload-abc123`, "half an upload");
-  await Deno.writeTextFile(`${outside}/secret.txt`, "outside the root\n");
-  await Deno.symlink(`${outside}/secret.txt`, `${root}/escape-link`);
-  await Deno.symlink(outside, `${root}/escape-dir-link`);
-  await Deno.symlink("docs/readme.md", `${root}/inside-link.md`);
-  await Deno.symlink("docs", `${root}/inside-dir-link`);
-  await Deno.symlink(".env", `${root}/link-to-dotfile`);
-  await Deno.symlink("nowhere", `${root}/dangling-link`);
-  await Deno.chmod(`${root}/docs/readme.md`, 0o640);
-  return { base, root, outside };
+  // Every test removes `base` in its finally; a tree that fails half-built is removed here.
+  try {
+    const root = `${base}/shared stuff`;
+    const outside = `${base}/outside`;
+    await Deno.mkdir(`${root}/docs/deep/deeper`, { recursive: true });
+    await Deno.mkdir(`${root}/empty-dir`);
+    await Deno.mkdir(`${root}/.git`);
+    await Deno.mkdir(outside);
+    const big = new Uint8Array(BIG_BYTES);
+    for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+    await Deno.writeFile(`${root}/big.bin`, big);
+    await Deno.writeTextFile(`${root}/docs/readme.md`, "# hello\n");
+    await Deno.writeTextFile(`${root}/docs/deep/deeper/${LONG_NAME}`, "long name content\n");
+    await Deno.writeTextFile(`${root}/${UNICODE_NAME}`, "unicode\n");
+    await Deno.writeFile(`${root}/empty.txt`, new Uint8Array(0));
+    await Deno.writeTextFile(`${root}/.env`, "SECRET=1\n");
+    await Deno.writeTextFile(`${root}/.git/config`, "[core]\n");
+    await Deno.writeTextFile(`${root}/.sockit-upload-abc123`, "half an upload");
+    await Deno.writeTextFile(`${outside}/secret.txt`, "outside the root\n");
+    await Deno.symlink(`${outside}/secret.txt`, `${root}/escape-link`);
+    await Deno.symlink(outside, `${root}/escape-dir-link`);
+    await Deno.symlink("docs/readme.md", `${root}/inside-link.md`);
+    await Deno.symlink("docs", `${root}/inside-dir-link`);
+    await Deno.symlink(".env", `${root}/link-to-dotfile`);
+    await Deno.symlink("nowhere", `${root}/dangling-link`);
+    await Deno.chmod(`${root}/docs/readme.md`, 0o640);
+    return { base, root, outside };
+  } catch (err) {
+    await Deno.remove(base, { recursive: true });
+    throw err;
+  }
 }
 
 async function writeArchive(
