@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { encodeFrame, writeAll } from "../lib/framing.ts";
 import { concatBytes, mulberry32, type Rand, readAll, runCli, startServer } from "./helpers.ts";
+import { expectedEcho } from "./fuzz_lib.ts";
 
 const HOST = "127.0.0.1";
 const LINE_LIMIT = 4096;
@@ -24,39 +25,9 @@ const int = (r: Rand, n: number) => Math.floor(r() * n);
 const bytes = (r: Rand, n: number) => new Uint8Array(n).map(() => int(r, 256));
 const printable = (r: Rand, n: number) => new Uint8Array(n).map(() => 0x20 + int(r, 95));
 
-/** What the server must send back for a line-mode stream; `broke` = a limit was hit. */
-export function expectedLineEcho(
-  input: Uint8Array,
-  max: number,
-): { out: Uint8Array; broke: boolean } {
-  const parts: Uint8Array[] = [];
-  let pos = 0;
-  for (;;) {
-    const lf = input.indexOf(0x0a, pos);
-    if (lf === -1) return { out: concatBytes(parts), broke: input.length - pos >= max };
-    if (lf + 1 - pos > max) return { out: concatBytes(parts), broke: true };
-    parts.push(input.subarray(pos, lf + 1));
-    pos = lf + 1;
-  }
-}
-
-/** What the server must send back for a length-mode stream. */
-export function expectedFrameEcho(
-  input: Uint8Array,
-  max: number,
-): { out: Uint8Array; broke: boolean } {
-  const parts: Uint8Array[] = [];
-  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
-  let pos = 0;
-  while (input.length - pos >= 4) {
-    const size = view.getUint32(pos);
-    if (size > max) return { out: concatBytes(parts), broke: true };
-    if (input.length - pos - 4 < size) break;
-    parts.push(input.subarray(pos, pos + 4 + size));
-    pos += 4 + size;
-  }
-  return { out: concatBytes(parts), broke: false };
-}
+// The one reference parser (also used by `deno task fuzz`); `broke` = a limit was hit.
+const expectedLineEcho = (input: Uint8Array, max: number) => expectedEcho("line", input, max);
+const expectedFrameEcho = (input: Uint8Array, max: number) => expectedEcho("length", input, max);
 
 function lineMessage(r: Rand): Uint8Array {
   const end = r() < 0.3 ? [0x0d, 0x0a] : [0x0a];
