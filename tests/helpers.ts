@@ -9,6 +9,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { LISTENING_LINE_PATTERN } from "../lib/cli.ts";
 
 /** Absolute path of main.ts. */
@@ -332,4 +333,61 @@ export async function nobodyCli(): Promise<NobodyCli> {
       }),
     [Symbol.asyncDispose]: () => Deno.remove(home, { recursive: true }),
   };
+}
+
+/** Runs `cmd ARGS` (curl, tar, unzip…), asserts it exits 0 and returns its stdout. */
+export async function runTool(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  assert.equal(out.code, 0, `${cmd} ${args.join(" ")}: ${dec.decode(out.stderr)}`);
+  return dec.decode(out.stdout);
+}
+
+/** The names in folder `dir`, sorted. */
+export async function entryNames(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+/**
+ * Reads half-block terminal QR text (lib/qr.ts renderTerminalQr, one string per line) back
+ * into module rows, true = dark: the inverse of the renderer, so a test can decode it.
+ */
+export function modulesFromTerminal(lines: string[]): boolean[][] {
+  const rows: boolean[][] = [];
+  for (const line of lines) {
+    const top: boolean[] = [];
+    const bottom: boolean[] = [];
+    for (const ch of line) {
+      // Ink is a light module: █ both light, ▀ top light, ▄ bottom light, space both dark.
+      top.push(ch === "▄" || ch === " ");
+      bottom.push(ch === "▀" || ch === " ");
+    }
+    rows.push(top, bottom);
+  }
+  return rows;
+}
+
+/** Draws QR modules as a grey-free RGBA image (with a white border) a decoder accepts. */
+export function qrModulesImage(
+  modules: boolean[][],
+  scale = 6,
+  border = 4,
+): { width: number; height: number; data: Uint8Array } {
+  const width = (modules[0].length + 2 * border) * scale;
+  const height = (modules.length + 2 * border) * scale;
+  const data = new Uint8Array(width * height * 4).fill(255);
+  for (let y = 0; y < modules.length; y++) {
+    for (let x = 0; x < modules[y].length; x++) {
+      if (!modules[y][x]) continue;
+      for (let dy = 0; dy < scale; dy++) {
+        for (let dx = 0; dx < scale; dx++) {
+          const px = ((y + border) * scale + dy) * width + (x + border) * scale + dx;
+          data.fill(0, px * 4, px * 4 + 3);
+        }
+      }
+    }
+  }
+  return { width, height, data };
 }

@@ -9,7 +9,17 @@ import { createHash } from "node:crypto";
 import decodeQR from "@paulmillr/qr/decode.js";
 import { METRICS_PATH } from "../lib/http/metrics.ts";
 import { UPLOAD_TEMP_PREFIX } from "../lib/http/upload.ts";
-import { exchange, MAIN, runCli, type RunningServer, startServer } from "./helpers.ts";
+import {
+  entryNames,
+  exchange,
+  MAIN,
+  modulesFromTerminal,
+  qrModulesImage,
+  runCli,
+  type RunningServer,
+  runTool,
+  startServer,
+} from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -51,12 +61,6 @@ async function curl(args: string[], output = "/dev/stdout"): Promise<CurlResult>
   const rest = text.slice(0, text.lastIndexOf("\n"));
   const split = rest.lastIndexOf("\r\n\r\n");
   return { status, headers: rest.slice(0, split), body: rest.slice(split + 4), uploaded };
-}
-
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  assert.equal(out.code, 0, `${cmd} ${args.join(" ")}: ${dec.decode(out.stderr)}`);
-  return dec.decode(out.stdout);
 }
 
 /** A temporary folder to serve, removed on dispose. */
@@ -105,12 +109,6 @@ async function tree(dir: string, prefix = ""): Promise<Map<string, string>> {
     }
   }
   return out;
-}
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
 }
 
 const hunter2Hex = createHash("sha256").update("hunter2").digest("hex");
@@ -290,7 +288,7 @@ Deno.test("e2e tar: every folder downloads as a tar that extracts to the same tr
     assert.equal(r.status, 200);
     assert.match(r.headers, /^Content-Type: application\/x-tar\r?$/m);
     assert.match(r.headers, /^Content-Disposition: attachment; filename="share\.tar"/m);
-    const listed = (await run("tar", ["-tf", `${work}/share.tar`])).trim().split("\n").sort();
+    const listed = (await runTool("tar", ["-tf", `${work}/share.tar`])).trim().split("\n").sort();
     assert.deepEqual(listed, [
       "share/",
       "share/a.txt",
@@ -302,7 +300,7 @@ Deno.test("e2e tar: every folder downloads as a tar that extracts to the same tr
       "share/sub/deeper/c.txt",
     ]);
     await Deno.mkdir(`${work}/out`);
-    await run("tar", ["-xf", `${work}/share.tar`, "-C", `${work}/out`]);
+    await runTool("tar", ["-xf", `${work}/share.tar`, "-C", `${work}/out`]);
     const expected = await tree(`${site.root}/share`);
     expected.delete(".secret"); // dotfiles stay hidden, as when serving
     assert.deepEqual(await tree(`${work}/out/share`), expected);
@@ -311,7 +309,7 @@ Deno.test("e2e tar: every folder downloads as a tar that extracts to the same tr
 
     const whole = await curl([`${u}/?download=tar`], `${work}/root.tar`);
     assert.equal(whole.status, 200);
-    const rootNames = await run("tar", ["-tf", `${work}/root.tar`]);
+    const rootNames = await runTool("tar", ["-tf", `${work}/root.tar`]);
     assert.ok(rootNames.includes("/share/sub/deeper/c.txt"), rootNames);
     assert.ok(!rootNames.includes(".secret"));
     assert.equal((await curl([`${u}/share/.secret/?download=tar`])).status, 404);
@@ -381,9 +379,9 @@ Deno.test("e2e --upload: curl -T stores; limit 413, conflict 409, traversal refu
       const r = await curl(["--path-as-is", "-X", "PUT", "--data-binary", "x", u + path]);
       assert.equal(r.status, status, path);
     }
-    assert.deepEqual(await names(`${site.root}/inbox`), ["data.bin"], "nothing else, no temp");
-    assert.ok(!(await names(site.root)).includes("escape.txt"));
-    assert.ok(!(await names(`${site.root}/..`)).includes("escape.txt"));
+    assert.deepEqual(await entryNames(`${site.root}/inbox`), ["data.bin"], "nothing else, no temp");
+    assert.ok(!(await entryNames(site.root)).includes("escape.txt"));
+    assert.ok(!(await entryNames(`${site.root}/..`)).includes("escape.txt"));
     const options = await curl(["-X", "OPTIONS", `${u}/inbox/`]);
     assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST\r?$/m);
   } finally {
@@ -431,7 +429,7 @@ Deno.test("e2e --upload: an upload cut off halfway leaves nothing behind", async
     // While the body streams in, the temp file exists but is invisible, even with --dotfiles.
     let temp: string | undefined;
     for (let i = 0; i < 200 && temp === undefined; i++) {
-      temp = (await names(`${site.root}/inbox`)).find((n) => n.startsWith(UPLOAD_TEMP_PREFIX));
+      temp = (await entryNames(`${site.root}/inbox`)).find((n) => n.startsWith(UPLOAD_TEMP_PREFIX));
       if (temp === undefined) await new Promise((r) => setTimeout(r, 10));
     }
     assert.ok(temp !== undefined, "the upload is written to a temp file");
@@ -441,8 +439,8 @@ Deno.test("e2e --upload: an upload cut off halfway leaves nothing behind", async
   } finally {
     conn.close(); // the client gives up halfway
   }
-  for (let i = 0; (await names(`${site.root}/inbox`)).length > 0; i++) {
-    assert.ok(i < 300, `left behind: ${await names(`${site.root}/inbox`)}`);
+  for (let i = 0; (await entryNames(`${site.root}/inbox`)).length > 0; i++) {
+    assert.ok(i < 300, `left behind: ${await entryNames(`${site.root}/inbox`)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal((await curl([`${u}/inbox/partial.bin`])).status, 404);
@@ -479,13 +477,13 @@ Deno.test("e2e --upload: curl -F stores the form's files; --overwrite replaces a
     assert.equal(traversal.status, 201, "stored under its base name only");
     assert.equal((await curl(["-F", `file=@${one};filename=one.txt`, `${u}/inbox/`])).status, 409);
     assert.equal((await curl(["-F", `file=@${one};filename=.bashrc`, `${u}/inbox/`])).status, 400);
-    assert.deepEqual(await names(`${site.root}/inbox`), [
+    assert.deepEqual(await entryNames(`${site.root}/inbox`), [
       "b.txt",
       "evil.txt",
       "one.txt",
       "two.txt",
     ]);
-    assert.ok(!(await names(site.root)).includes("evil.txt"));
+    assert.ok(!(await entryNames(site.root)).includes("evil.txt"));
     assert.equal(await Deno.readTextFile(`${site.root}/inbox/one.txt`), "first\n");
 
     await using overwriting = await serve(site.root, "--upload", "--overwrite", "--quiet");
@@ -621,40 +619,6 @@ Deno.test("e2e --metrics: Prometheus text with requests by class, bytes, connect
   assert.equal(off.status, 404, "off unless --metrics");
 });
 
-/** Reads half-block terminal QR text back into module rows (true = dark). */
-function modulesFromTerminal(lines: string[]): boolean[][] {
-  const rows: boolean[][] = [];
-  for (const line of lines) {
-    const top: boolean[] = [];
-    const bottom: boolean[] = [];
-    for (const ch of line) {
-      top.push(ch === "▄" || ch === " ");
-      bottom.push(ch === "▀" || ch === " ");
-    }
-    rows.push(top, bottom);
-  }
-  return rows;
-}
-
-/** Draws modules as an RGBA image for the decoder. */
-function toImage(modules: boolean[][], scale = 6, border = 4) {
-  const width = (modules[0].length + 2 * border) * scale;
-  const height = (modules.length + 2 * border) * scale;
-  const data = new Uint8Array(width * height * 4).fill(255);
-  for (let y = 0; y < modules.length; y++) {
-    for (let x = 0; x < modules[y].length; x++) {
-      if (!modules[y][x]) continue;
-      for (let dy = 0; dy < scale; dy++) {
-        for (let dx = 0; dx < scale; dx++) {
-          const px = ((y + border) * scale + dy) * width + (x + border) * scale + dx;
-          data.fill(0, px * 4, px * 4 + 3);
-        }
-      }
-    }
-  }
-  return { width, height, data };
-}
-
 Deno.test("e2e --qr: a scannable QR code of the URL follows the listening line", async () => {
   await using site = await makeSite();
   await using server = await serve(site.root, "--qr", "--quiet");
@@ -664,7 +628,7 @@ Deno.test("e2e --qr: a scannable QR code of the URL follows the listening line",
   const at = server.lines.findIndex((l) => l.includes("scan to open"));
   const qrLines = server.lines.slice(at + 1).filter((l) => /^[█▀▄ ]+$/.test(l));
   assert.ok(qrLines.length >= 10, server.lines.join("\n"));
-  assert.equal(decodeQR(toImage(modulesFromTerminal(qrLines))), url);
+  assert.equal(decodeQR(qrModulesImage(modulesFromTerminal(qrLines))), url);
   assert.match(server.stderr(), /--qr: 127\.0\.0\.1 is reachable from this machine only/);
   assert.equal(server.stderr().trim().split("\n").length, 1);
 });

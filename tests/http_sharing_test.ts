@@ -23,6 +23,7 @@ import {
   withTarDownload,
   withUploads,
 } from "../lib/http/sharing.ts";
+import { entryNames, runTool } from "./helpers.ts";
 
 interface Features {
   auth?: string[];
@@ -113,18 +114,6 @@ async function curl(args: string[], output = "/dev/stdout"): Promise<CurlResult>
   return { status, headers: rest.slice(0, split), body: rest.slice(split + 4) };
 }
 
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  assert.equal(out.code, 0, `${cmd}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
-}
-
 async function makeSite(): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "sockit-sharing-test-" });
   await Deno.mkdir(`${root}/share/sub`, { recursive: true });
@@ -186,7 +175,7 @@ Deno.test("sharing tar: a folder downloads as a tar that extracts to the tree", 
       assert.match(head.headers, /^Content-Type: application\/x-tar\r?$/m);
       assert.match(head.headers, /^Content-Disposition: attachment; filename="share\.tar"/m);
       assert.match(head.headers, /^Transfer-Encoding: chunked\r?$/m);
-      const listing = (await run("tar", ["-tf", tarPath])).trim().split("\n").sort();
+      const listing = (await runTool("tar", ["-tf", tarPath])).trim().split("\n").sort();
       assert.deepEqual(listing, [
         "share/",
         "share/a.txt",
@@ -253,8 +242,8 @@ Deno.test("sharing --upload: PUT stores, refuses conflicts, limits and traversal
         const r = await curl(["--path-as-is", "-X", "PUT", "--data-binary", `@${local}`, u + path]);
         assert.equal(r.status, status, path);
       }
-      assert.deepEqual(await names(`${root}/up`), ["data.bin"], "no temp files, nothing else");
-      assert.ok(!(await names(root)).includes("escape.txt"));
+      assert.deepEqual(await entryNames(`${root}/up`), ["data.bin"], "no temp files, nothing else");
+      assert.ok(!(await entryNames(root)).includes("escape.txt"));
       const options = await curl(["-X", "OPTIONS", `${u}/up/`]);
       assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST\r?$/m);
     } finally {
@@ -296,7 +285,7 @@ Deno.test("sharing --upload: curl -F stores each file of the form", async () => 
       ]);
       assert.equal(r.status, 201, r.body);
       assert.equal(r.body, "stored one.txt\nstored two.txt\n");
-      assert.deepEqual(await names(`${root}/up`), ["one.txt", "two.txt"]);
+      assert.deepEqual(await entryNames(`${root}/up`), ["one.txt", "two.txt"]);
       const browser = await curl([
         "-H",
         "Accept: text/html",
@@ -308,7 +297,12 @@ Deno.test("sharing --upload: curl -F stores each file of the form", async () => 
       assert.match(browser.headers, /^Location: \/up\/\r?$/m);
       const traversal = await curl(["-F", `file=@${one};filename=../../x.txt`, `${u}/up/`]);
       assert.equal(traversal.status, 201, "stored under its base name only");
-      assert.deepEqual(await names(`${root}/up`), ["one.txt", "three.txt", "two.txt", "x.txt"]);
+      assert.deepEqual(await entryNames(`${root}/up`), [
+        "one.txt",
+        "three.txt",
+        "two.txt",
+        "x.txt",
+      ]);
       const dot = await curl(["-F", `file=@${one};filename=.bashrc`, `${u}/up/`]);
       assert.equal(dot.status, 400);
       const notForm = await curl(["--data", "x=1", `${u}/up/`]);

@@ -14,6 +14,7 @@ import {
   writeUploadedFile,
 } from "../lib/http/upload.ts";
 import { multipartBoundary, MultipartError } from "../lib/http/multipart.ts";
+import { entryNames } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -25,12 +26,6 @@ async function* chunks(...parts: (string | Uint8Array)[]): AsyncGenerator<Uint8A
 async function* brokenBody(...parts: string[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield enc.encode(p);
   throw new Deno.errors.ConnectionReset("client went away");
-}
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -59,7 +54,7 @@ Deno.test("upload: a streamed body lands under its name, nothing else left behin
     const stored = await Deno.readFile(`${dir}/data.bin`);
     assert.equal(stored.length, big.length + 10);
     assert.deepEqual(stored.subarray(5, 5 + big.length), big);
-    assert.deepEqual(await names(dir), ["data.bin"]);
+    assert.deepEqual(await entryNames(dir), ["data.bin"]);
     assert.equal(DEFAULT_MAX_UPLOAD_BYTES, 1024 ** 3);
   });
 });
@@ -70,7 +65,7 @@ Deno.test("upload: over the limit → 413, temp file removed, target never creat
       () => writeUploadedFile(`${dir}/x.txt`, chunks("12345", "67890", "1"), { maxBytes: 10 }),
       (err) => err instanceof UploadTooLargeError && err.status === 413 && err.limit === 10,
     );
-    assert.deepEqual(await names(dir), []);
+    assert.deepEqual(await entryNames(dir), []);
     // Exactly at the limit is fine.
     await writeUploadedFile(`${dir}/x.txt`, chunks("12345", "67890"), { maxBytes: 10 });
     assert.equal(await Deno.readTextFile(`${dir}/x.txt`), "1234567890");
@@ -95,7 +90,7 @@ Deno.test("upload: existing name → 409 before reading the body; overwrite repl
     const saved = await writeUploadedFile(`${dir}/a.txt`, chunks("new"), { overwrite: true });
     assert.equal(saved.replaced, true);
     assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "new");
-    assert.deepEqual(await names(dir), ["a.txt"]);
+    assert.deepEqual(await entryNames(dir), ["a.txt"]);
   });
 });
 
@@ -112,7 +107,7 @@ Deno.test("upload: a racing upload that wins the name → 409 for the loser, win
       (err) => err instanceof UploadConflictError,
     );
     assert.equal(await Deno.readTextFile(`${dir}/race.txt`), "winner");
-    assert.deepEqual(await names(dir), ["race.txt"]);
+    assert.deepEqual(await entryNames(dir), ["race.txt"]);
   });
 });
 
@@ -121,7 +116,7 @@ Deno.test("upload: the half-written file is never visible; an aborted body leave
     let seenDuring: string[] = [];
     const body = (async function* () {
       yield enc.encode("part one");
-      seenDuring = await names(dir);
+      seenDuring = await entryNames(dir);
       throw new Deno.errors.ConnectionReset("client went away");
     })();
     await assert.rejects(
@@ -131,9 +126,9 @@ Deno.test("upload: the half-written file is never visible; an aborted body leave
     assert.equal(seenDuring.length, 1);
     assert.ok(seenDuring[0].startsWith(UPLOAD_TEMP_PREFIX), "only a hidden temp file meanwhile");
     assert.ok(isUploadTempName(seenDuring[0]));
-    assert.deepEqual(await names(dir), [], "temp removed, no partial file");
+    assert.deepEqual(await entryNames(dir), [], "temp removed, no partial file");
     await assert.rejects(() => writeUploadedFile(`${dir}/x`, brokenBody("a", "b")));
-    assert.deepEqual(await names(dir), []);
+    assert.deepEqual(await entryNames(dir), []);
   });
 });
 
@@ -148,8 +143,8 @@ Deno.test("upload: directories and missing parents are 409", async () => {
       () => writeUploadedFile(`${dir}/missing/x.txt`, chunks("x")),
       isUploadError("UPLOAD_NO_PARENT", 409),
     );
-    assert.deepEqual(await names(dir), ["sub"]);
-    assert.deepEqual(await names(`${dir}/sub`), []);
+    assert.deepEqual(await entryNames(dir), ["sub"]);
+    assert.deepEqual(await entryNames(`${dir}/sub`), []);
   });
 });
 
@@ -202,7 +197,7 @@ Deno.test("saveMultipartUploads: a browser-style form stores its files", async (
       [`${dir}/a.txt`, 5],
       [`${dir}/b.bin`, 200_000],
     ]);
-    assert.deepEqual(await names(dir), ["a.txt", "b.bin"]);
+    assert.deepEqual(await entryNames(dir), ["a.txt", "b.bin"]);
     assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "alpha");
   });
 });
@@ -224,7 +219,7 @@ Deno.test("saveMultipartUploads: limit over all files, bad names, malformed body
       (err) => err instanceof UploadTooLargeError && err.limit === 8,
     );
     // The first file was complete and stays (and was reported); the second is gone.
-    assert.deepEqual(await names(dir), ["one.txt"]);
+    assert.deepEqual(await entryNames(dir), ["one.txt"]);
     assert.deepEqual(told, [`${dir}/one.txt`]);
 
     const evil = new FormData();
@@ -244,6 +239,6 @@ Deno.test("saveMultipartUploads: limit over all files, bad names, malformed body
       () => saveMultipartUploads(dir, chunks("--b\r\nbroken"), "b"),
       (err) => err instanceof MultipartError && err.code === "TRUNCATED_BODY",
     );
-    assert.deepEqual(await names(dir), ["one.txt"]);
+    assert.deepEqual(await entryNames(dir), ["one.txt"]);
   });
 });

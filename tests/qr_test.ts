@@ -7,43 +7,12 @@ import {
   qrModules,
   renderTerminalQr,
 } from "../lib/qr.ts";
+import { modulesFromTerminal, qrModulesImage } from "./helpers.ts";
 
 const URL_TEXT = "http://192.168.1.23:8000/";
 
-/** Reads half-block text back into module rows (true = dark), the inverse of the renderer. */
-function modulesFromTerminal(text: string): boolean[][] {
-  const rows: boolean[][] = [];
-  for (const line of text.replace(/\n$/, "").split("\n")) {
-    const top: boolean[] = [];
-    const bottom: boolean[] = [];
-    for (const ch of line) {
-      // Ink is a light module: █ both light, ▀ top light, ▄ bottom light, space both dark.
-      top.push(ch === "▄" || ch === " ");
-      bottom.push(ch === "▀" || ch === " ");
-    }
-    rows.push(top, bottom);
-  }
-  return rows;
-}
-
-/** Draws modules as a grey-free RGBA image a camera-style decoder accepts. */
-function toImage(modules: boolean[][], scale = 6, extraBorder = 4) {
-  const size = modules.length + 2 * extraBorder;
-  const width = size * scale;
-  const data = new Uint8Array(width * width * 4).fill(255);
-  for (let y = 0; y < modules.length; y++) {
-    for (let x = 0; x < modules.length; x++) {
-      if (!modules[y][x]) continue;
-      for (let dy = 0; dy < scale; dy++) {
-        for (let dx = 0; dx < scale; dx++) {
-          const px = ((y + extraBorder) * scale + dy) * width + (x + extraBorder) * scale + dx;
-          data.fill(0, px * 4, px * 4 + 3);
-        }
-      }
-    }
-  }
-  return { width, height: width, data };
-}
+/** The module rows of terminal QR text (a multi-line string). */
+const modulesOfText = (text: string) => modulesFromTerminal(text.replace(/\n$/, "").split("\n"));
 
 Deno.test("qr: terminal output has the symbol's dimensions and only block characters", () => {
   const text = renderTerminalQr(URL_TEXT);
@@ -63,15 +32,15 @@ Deno.test("qr: terminal output has the symbol's dimensions and only block charac
 });
 
 Deno.test("qr: the matrix and the terminal drawing both decode back to the URL", () => {
-  assert.equal(decodeQR(toImage(qrModules(URL_TEXT))), URL_TEXT);
-  const drawn = modulesFromTerminal(renderTerminalQr(URL_TEXT));
+  assert.equal(decodeQR(qrModulesImage(qrModules(URL_TEXT))), URL_TEXT);
+  const drawn = modulesOfText(renderTerminalQr(URL_TEXT));
   const size = qrModules(URL_TEXT).length;
   // The last text row's lower half lies outside an odd-sized symbol: drop it.
   const square = drawn.slice(0, size);
   assert.deepEqual(square, qrModules(URL_TEXT));
-  assert.equal(decodeQR(toImage(square)), URL_TEXT);
+  assert.equal(decodeQR(qrModulesImage(square)), URL_TEXT);
   const ipv6 = "http://[fd00::1234]:8080/";
-  assert.equal(decodeQR(toImage(modulesFromTerminal(renderTerminalQr(ipv6)))), ipv6);
+  assert.equal(decodeQR(qrModulesImage(modulesOfText(renderTerminalQr(ipv6)))), ipv6);
 });
 
 Deno.test("qr: lanUrlForQr picks an address a phone can reach", () => {
