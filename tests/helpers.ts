@@ -1,6 +1,9 @@
 /**
- * Test helpers shared by the end-to-end tests: run the real CLI as a subprocess, wait for
- * its "listening" line, talk to it, and stop it.
+ * Test helpers shared by the end-to-end tests: run the real CLI as a subprocess (also as
+ * user nobody, or under a descriptor limit), wait for its "listening" line, talk to it (raw
+ * `exchange`, `readAll`), and stop it. Also the small utilities several tests need once:
+ * `concatBytes`, the seeded PRNG `mulberry32`, `procStatusKiB` (RSS from /proc), `runTool`,
+ * `entryNames`, and decoding the terminal QR code.
  *
  * ```ts
  * await using server = await startServer(["echo-server", "--port", "0", "--host", "127.0.0.1"]);
@@ -29,6 +32,26 @@ export function cliCommand(args: string[], options: Deno.CommandOptions = {}): D
     stdout: "piped",
     stderr: "piped",
     ...options,
+  });
+}
+
+/**
+ * Like {@link cliCommand}, but the CLI runs under `ulimit -n fdLimit` (set by sh), for tests
+ * that need a descriptor limit of their own whatever the caller's is.
+ */
+export function cliCommandWithFdLimit(fdLimit: number, args: string[]): Deno.Command {
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      `ulimit -n ${fdLimit} && exec "$@"`,
+      "sh",
+      Deno.execPath(),
+      ...RUN_CLI_ARGS,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
   });
 }
 

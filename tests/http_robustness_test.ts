@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
-import { MAIN, procStatusKiB, readAll, startServer } from "./helpers.ts";
+import { cliCommandWithFdLimit, procStatusKiB, readAll, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -426,18 +426,15 @@ Deno.test("a second SIGTERM exits at once, without waiting for the shutdown time
 Deno.test("load: 500 concurrent keep-alive connections × 5 requests, no errors", async () => {
   await using site = await makeSite();
   // Room for 500 connections whatever the caller's ulimit is (the server's own process).
-  const command = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'ulimit -n 4096 && exec "$0" run --quiet --allow-all "$1" http-serve "$2" --host 127.0.0.1 --port 0 --quiet',
-      Deno.execPath(),
-      MAIN,
-      site.root,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
+  const command = cliCommandWithFdLimit(4096, [
+    "http-serve",
+    site.root,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--quiet",
+  ]);
   await using server = await startServer([], { command });
   const CONNECTIONS = 500;
   const REQUESTS = 5;

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 import {
+  cliCommandWithFdLimit,
   commandExists,
   exchange,
-  MAIN,
   nobodyCli,
   procStatusKiB,
   readAll,
@@ -626,18 +626,15 @@ Deno.test("SIGTERM lets an in-flight download finish, then exits 0", async () =>
 Deno.test("accept errors (out of file descriptors) do not stop the server", async () => {
   await using site = await makeSite();
   // Deno itself holds ~25 descriptors; 40 leaves room for a handful of connections only.
-  const command = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'ulimit -n 40 && exec "$0" run --quiet --allow-all "$1" http-serve "$2" --host 127.0.0.1 --port 0 --quiet',
-      Deno.execPath(),
-      MAIN,
-      site.root,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
+  const command = cliCommandWithFdLimit(40, [
+    "http-serve",
+    site.root,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--quiet",
+  ]);
   await using server = await startServer([], { command });
   const conns: Deno.Conn[] = [];
   try {
