@@ -560,12 +560,13 @@ export async function runEchoServer(flags: EchoServerFlags): Promise<void> {
   }
   const server = new EchoServer(config);
   const addr = server.listen();
-  announce(addr, 1);
-  const serving = server.serve();
+  // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
   let stopped: Promise<void> = Promise.resolve();
   const removeHandlers = onShutdownSignal((signal) => {
     stopped = server.shutdown(signal);
   });
+  announce(addr, 1);
+  const serving = server.serve();
   await serving;
   await stopped;
   removeHandlers();

@@ -346,8 +346,9 @@ export async function runWorkerPool(
 ): Promise<void> {
   const pool = new WorkerPool(options);
   const addr = await pool.start();
-  announce(addr);
+  // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
   const removeHandlers = onShutdownSignal((signal) => pool.shutdown(signal));
+  announce(addr);
   try {
     if (!(await pool.finished)) {
       throw new CliFailure("WORKERS_DIED", `all ${options.count} workers crashed`);

@@ -870,12 +870,13 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
   }
   const { server } = setup;
   const addr = server.listen();
-  announceHttpServe(addr, dir, flags, setup, 1);
-  const serving = server.serve();
+  // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
   let stopped: Promise<void> = Promise.resolve();
   const removeHandlers = onShutdownSignal(() => {
     stopped = server.shutdown();
   });
+  announceHttpServe(addr, dir, flags, setup, 1);
+  const serving = server.serve();
   await serving;
   await stopped;
   removeHandlers();
