@@ -61,6 +61,46 @@ export function writeStdoutLine(line: string): void {
   }
 }
 
+/**
+ * Collects lines and hands them to `sink` once per event-loop turn, joined by "\n": one
+ * write (a blocking stdout write, or one postMessage to the main thread) per batch
+ * instead of one per line. Call {@link BatchedLineWriter.flush} before exiting so the
+ * last batch is not lost.
+ *
+ * ```ts
+ * const lines = new BatchedLineWriter(writeStdoutLine);
+ * lines.write("first");
+ * lines.write("second"); // both reach stdout in one write on the next turn
+ * ```
+ */
+export class BatchedLineWriter {
+  #lines: string[] = [];
+  #scheduled = false;
+  readonly #sink: (text: string) => void;
+
+  constructor(sink: (text: string) => void) {
+    this.#sink = sink;
+  }
+
+  /** Queues one line; an arrow property so it can be passed on as a plain callback. */
+  write = (line: string): void => {
+    this.#lines.push(line);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.flush(), 0);
+    }
+  };
+
+  /** Hands every queued line to the sink now. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#lines.length === 0) return;
+    const text = this.#lines.join("\n");
+    this.#lines = [];
+    this.#sink(text);
+  }
+}
+
 /** Writes one line per event: `text` in text mode, `{time, event, ...fields}` in JSON mode. */
 export class EventLog {
   readonly json: boolean;

@@ -13,6 +13,7 @@
  * @module
  */
 import { CliFailure, UsageError } from "./cli.ts";
+import { BatchedLineWriter, EventLog } from "./log.ts";
 import type { WorkerReport, WorkerShutdownMessage, WorkerStartMessage } from "./workers.ts";
 
 /** The part of a server the worker drives; both HttpServer and EchoServer have it. */
@@ -29,30 +30,6 @@ const scope = globalThis as unknown as {
   close(): void;
 };
 
-/**
- * Log lines of one event-loop turn travel as one message: one structured clone and one
- * stdout write in the main thread per batch, not per line.
- */
-class ForwardedLines {
-  #lines: string[] = [];
-  #scheduled = false;
-
-  write = (text: string): void => {
-    this.#lines.push(text);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
-    }
-  };
-
-  flush(): void {
-    this.#scheduled = false;
-    if (this.#lines.length === 0) return;
-    scope.postMessage({ type: "stdout", text: this.#lines.join("\n") });
-    this.#lines = [];
-  }
-}
-
 async function createServer(
   start: WorkerStartMessage,
   writeLine: (text: string) => void,
@@ -68,7 +45,6 @@ async function createServer(
     return setup.server;
   }
   const { EchoServer, parseEchoServerOptions } = await import("./echo_server.ts");
-  const { EventLog } = await import("./log.ts");
   const config = { ...parseEchoServerOptions(flags), reusePort: true };
   return new EchoServer(
     config,
@@ -88,7 +64,9 @@ function describeFailure(err: unknown): WorkerReport {
 }
 
 async function run(start: WorkerStartMessage): Promise<void> {
-  const lines = new ForwardedLines();
+  // One message per event-loop turn: one structured clone and one stdout write in the main
+  // thread per batch, not per line.
+  const lines = new BatchedLineWriter((text) => scope.postMessage({ type: "stdout", text }));
   let server: WorkerServer;
   let addr: Deno.NetAddr;
   try {

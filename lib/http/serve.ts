@@ -16,7 +16,7 @@
 import { join } from "node:path";
 import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../cli.ts";
 import { writeAll } from "../framing.ts";
-import { escapeBytes, writeStdoutLine } from "../log.ts";
+import { BatchedLineWriter, escapeBytes, writeStdoutLine } from "../log.ts";
 import {
   type AccessLogEntry,
   BODY_TIMEOUT_MS,
@@ -276,32 +276,6 @@ export function formatAccessLog(
   return `${line} ${entry.ms}ms`;
 }
 
-/**
- * Log lines are collected and written once per event-loop turn: one blocking stdout
- * write per batch instead of one per request.
- */
-class LineBuffer {
-  #lines: string[] = [];
-  #scheduled = false;
-  constructor(private readonly write: (line: string) => void) {}
-
-  push(line: string): void {
-    this.#lines.push(line);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
-    }
-  }
-
-  flush(): void {
-    this.#scheduled = false;
-    if (this.#lines.length === 0) return;
-    const text = this.#lines.join("\n");
-    this.#lines = [];
-    this.write(text);
-  }
-}
-
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -405,7 +379,7 @@ export class HttpServer {
   readonly tracker: ConnectionTracker;
   #listener: Deno.Listener | null = null;
   #stopping = false;
-  #log: LineBuffer;
+  #log: BatchedLineWriter;
   #handler: Handler;
   #warn: (line: string) => void;
   #answeringOverCapacity = 0;
@@ -428,7 +402,7 @@ export class HttpServer {
           }`,
         ),
     });
-    this.#log = new LineBuffer(config.writeLine ?? writeStdoutLine);
+    this.#log = new BatchedLineWriter(config.writeLine ?? writeStdoutLine);
     this.#handler = compose(
       config.middleware ?? [],
       config.handler ??
@@ -494,7 +468,7 @@ export class HttpServer {
     const log = this.#log;
     const logRequest = this.config.quiet
       ? undefined
-      : (entry: AccessLogEntry) => log.push(formatAccessLog(entry, format, this.config.workerId));
+      : (entry: AccessLogEntry) => log.write(formatAccessLog(entry, format, this.config.workerId));
     const metrics = this.config.metrics;
     // --metrics counts every response, --quiet or not.
     const onRequest = metrics === undefined ? logRequest : (entry: AccessLogEntry) => {
@@ -504,7 +478,7 @@ export class HttpServer {
     // Credentials (Authorization, Cookie, user:pass@ in the target) never reach the log.
     const onHead = this.config.trace
       ? (client: string, head: Uint8Array) =>
-        log.push(`${client} request head: ${escapeBytes(redactRequestHead(head))}`)
+        log.write(`${client} request head: ${escapeBytes(redactRequestHead(head))}`)
       : undefined;
     const onInternalError = (req: RequestHead, err: unknown) =>
       console.error(`sockit: internal error on ${req.method} ${req.target}: ${describeError(err)}`);
