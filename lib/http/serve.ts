@@ -161,17 +161,18 @@ export interface TlsFiles {
   key: string;
 }
 
-/** A resolved server configuration. */
-export interface HttpServerConfig {
+/**
+ * A resolved server configuration. The flags it shares with {@link HttpServeFlags} keep
+ * their names and meaning, so they come from there; the rest are resolved (milliseconds,
+ * parsed files, built middleware).
+ */
+export interface HttpServerConfig extends
+  Pick<
+    HttpServeFlags,
+    "host" | "port" | "listing" | "dotfiles" | "logFormat" | "quiet" | "trace"
+  > {
   /** Canonical root directory. */
   root: string;
-  host?: string;
-  port?: number;
-  listing?: boolean;
-  dotfiles?: boolean;
-  logFormat?: LogFormat;
-  quiet?: boolean;
-  trace?: boolean;
   keepAliveTimeoutMs?: number;
   /** Default {@link HEADER_TIMEOUT_MS}; 0 = never. */
   headerTimeoutMs?: number;
