@@ -14,6 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { LISTENING_LINE_PATTERN } from "../lib/cli.ts";
+import { type BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 
 /** Absolute path of main.ts. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -413,4 +414,47 @@ export function qrModulesImage(
     }
   }
   return { width, height, data };
+}
+
+/** One HTTP response read off a raw socket. */
+export interface RawResponse {
+  status: number;
+  head: string;
+  /** Field names lowercased; the last value wins. */
+  headers: Map<string, string>;
+  body: Uint8Array;
+}
+
+/**
+ * Reads one HTTP response from `reader` (head, then a Content-Length body); HEAD answers
+ * (`noBody`), 1xx, 204 and 304 have no body.
+ */
+export async function readRawResponse(
+  reader: BufferedReader,
+  noBody = false,
+): Promise<RawResponse> {
+  const headBytes = await reader.readUntil(CRLFCRLF, { maxBytes: 64 * 1024 });
+  if (headBytes === null) throw new Error("connection closed before a response");
+  const head = new TextDecoder().decode(headBytes);
+  const [statusLine, ...lines] = head.slice(0, -4).split("\r\n");
+  const status = Number(statusLine.split(" ")[1]);
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  let body = new Uint8Array(0);
+  if (!noBody && status >= 200 && status !== 204 && status !== 304) {
+    const length = Number(headers.get("content-length") ?? 0);
+    body = (await reader.readExact(length)).slice();
+  }
+  return { status, head, headers, body };
+}
+
+/** Asserts that a plain `GET /hello.txt` on 127.0.0.1:`port` answers 200 "hello world\n". */
+export async function normalRequestWorks(port: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/hello.txt`);
+  if (res.status !== 200) throw new Error(`GET /hello.txt answered ${res.status}`);
+  const text = await res.text();
+  if (text !== "hello world\n") throw new Error(`GET /hello.txt returned ${JSON.stringify(text)}`);
 }

@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
-import { cliCommandWithFdLimit, procStatusKiB, readAll, startServer } from "./helpers.ts";
+import {
+  cliCommandWithFdLimit,
+  normalRequestWorks,
+  procStatusKiB,
+  readAll,
+  readRawResponse,
+  startServer,
+} from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -35,25 +42,6 @@ async function sparseFile(path: string, size: number): Promise<void> {
 
 const connect = (port: number) => Deno.connect({ hostname: HOST, port });
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function normalRequestWorks(port: number): Promise<void> {
-  const res = await fetch(`http://${HOST}:${port}/hello.txt`);
-  assert.equal(res.status, 200);
-  assert.equal(await res.text(), "hello world\n");
-}
-
-/** Reads one response head (+ Content-Length body) from `reader`. */
-async function readResponse(
-  reader: BufferedReader,
-): Promise<{ status: number; head: string; body: Uint8Array }> {
-  const headBytes = await reader.readUntil(CRLFCRLF, { maxBytes: 64 * 1024 });
-  assert.ok(headBytes !== null, "connection closed before a response");
-  const head = dec.decode(headBytes);
-  const status = Number(head.slice(9, 12));
-  const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(head)?.[1] ?? 0);
-  const body = (await reader.readExact(length)).slice();
-  return { status, head, body };
-}
 
 async function openFds(pid: number): Promise<number> {
   let n = 0;
@@ -113,7 +101,7 @@ Deno.test("slowloris: a head sent one byte at a time gets 408 after --header-tim
   try {
     const reader = new BufferedReader(idle);
     await idle.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert.equal((await readResponse(reader)).status, 200);
+    assert.equal((await readRawResponse(reader)).status, 200);
     const t0 = Date.now();
     assert.equal(await reader.readChunk(), null, "closed without another byte");
     assert.ok(Date.now() - t0 < 3_000);
@@ -151,7 +139,7 @@ Deno.test("a body that stalls mid-way gets 408 after --body-timeout; a slow stea
       await delay(400);
       await steady.write(enc.encode(c));
     }
-    assert.equal((await readResponse(reader)).status, 405); // answered, not timed out
+    assert.equal((await readRawResponse(reader)).status, 405); // answered, not timed out
   } finally {
     steady.close();
   }
@@ -237,7 +225,7 @@ Deno.test("--max-connections: over the limit a fast 503 with Retry-After, then c
       held.push(conn);
       const reader = new BufferedReader(conn);
       await conn.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
-      assert.equal((await readResponse(reader)).status, 200); // served, and kept open
+      assert.equal((await readRawResponse(reader)).status, 200); // served, and kept open
     }
     for (let i = 0; i < 5; i++) {
       const res = await fetch(`http://${HOST}:${server.port}/hello.txt`);
@@ -449,7 +437,7 @@ Deno.test("load: 500 concurrent keep-alive connections × 5 requests, no errors"
       const reader = new BufferedReader(conn);
       for (let i = 0; i < REQUESTS; i++) {
         await conn.write(request);
-        const res = await readResponse(reader);
+        const res = await readRawResponse(reader);
         assert.equal(res.status, 200);
         assert.match(res.head, /Connection: keep-alive/);
         assert.equal(dec.decode(res.body), "hello world\n");

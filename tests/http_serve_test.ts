@@ -10,8 +10,10 @@ import {
   commandExists,
   exchange,
   nobodyCli,
+  normalRequestWorks,
   procStatusKiB,
   readAll,
+  readRawResponse,
   ROOT,
   runCli,
   sha256,
@@ -51,33 +53,6 @@ function serve(root: string, ...flags: string[]) {
   return startServer(["http-serve", root, "--host", "127.0.0.1", "--port", "0", ...flags]);
 }
 
-interface RawResponse {
-  status: number;
-  head: string;
-  headers: Map<string, string>;
-  body: Uint8Array;
-}
-
-/** Reads one response from `reader`; HEAD/1xx/204/304 have no body. */
-async function readResponse(reader: BufferedReader, noBody = false): Promise<RawResponse> {
-  const headBytes = await reader.readUntil(CRLFCRLF, { maxBytes: 64 * 1024 });
-  assert.ok(headBytes !== null, "connection closed before a response");
-  const head = dec.decode(headBytes);
-  const [statusLine, ...lines] = head.slice(0, -4).split("\r\n");
-  const status = Number(statusLine.split(" ")[1]);
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
-  }
-  let body = new Uint8Array(0);
-  if (!noBody && status >= 200 && status !== 204 && status !== 304) {
-    const length = Number(headers.get("content-length"));
-    body = (await reader.readExact(length)).slice();
-  }
-  return { status, head, headers, body };
-}
-
 async function connect(port: number): Promise<Deno.TcpConn> {
   return await Deno.connect({ hostname: "127.0.0.1", port });
 }
@@ -93,12 +68,6 @@ async function closedByServer(conn: Deno.Conn, ms = 3_000): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function normalRequestWorks(port: number): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${port}/hello.txt`);
-  assert.equal(res.status, 200);
-  assert.equal(await res.text(), "hello world\n");
 }
 
 Deno.test("GET with fetch: body, Content-Type, and the headers every response has", async () => {
@@ -233,21 +202,21 @@ Deno.test("methods: HEAD same headers no body, OPTIONS 204 Allow, POST 405 Allow
         "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
         "DELETE /nope HTTP/1.1\r\nHost: x\r\n\r\n",
     ));
-    const get = await readResponse(reader);
-    const head = await readResponse(reader, true);
+    const get = await readRawResponse(reader);
+    const head = await readRawResponse(reader, true);
     const drop = (h: Map<string, string>) => [...h].filter(([k]) => k !== "date");
     assert.deepEqual(drop(head.headers), drop(get.headers));
     assert.equal(head.headers.get("content-length"), "12");
-    const options = await readResponse(reader);
+    const options = await readRawResponse(reader);
     assert.equal(options.status, 204);
     assert.equal(options.headers.get("allow"), "GET, HEAD, OPTIONS");
     assert.equal(options.headers.has("content-length"), false);
-    const star = await readResponse(reader);
+    const star = await readRawResponse(reader);
     assert.equal(star.status, 204);
-    const post = await readResponse(reader);
+    const post = await readRawResponse(reader);
     assert.equal(post.status, 405);
     assert.equal(post.headers.get("allow"), "GET, HEAD, OPTIONS");
-    const del = await readResponse(reader);
+    const del = await readRawResponse(reader);
     assert.equal(del.status, 404);
     // The HEAD response had no body: the next bytes were exactly the next response.
     assert.equal(reader.buffered, 0);
@@ -264,12 +233,12 @@ Deno.test("keep-alive: 1.1 default, 1.0 closes unless asked, Connection: close h
     const reader = new BufferedReader(conn);
     for (let i = 0; i < 3; i++) {
       await conn.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
-      const res = await readResponse(reader);
+      const res = await readRawResponse(reader);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("connection"), "keep-alive");
     }
     await conn.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-    const last = await readResponse(reader);
+    const last = await readRawResponse(reader);
     assert.equal(last.headers.get("connection"), "close");
     assert.ok(await closedByServer(conn));
   } finally {
@@ -283,7 +252,7 @@ Deno.test("keep-alive: 1.1 default, 1.0 closes unless asked, Connection: close h
     const reader = new BufferedReader(conn10);
     for (let i = 0; i < 2; i++) {
       await conn10.write(enc.encode("GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
-      const res = await readResponse(reader);
+      const res = await readRawResponse(reader);
       assert.equal(res.headers.get("connection"), "keep-alive");
     }
   } finally {
@@ -366,9 +335,9 @@ Deno.test("request bodies are discarded in sync: Content-Length, chunked, then p
         `5;ext=1\r\nhello\r\n${fake.length.toString(16)}\r\n${fake}\r\n0\r\nTrailer: t\r\n\r\n` +
         "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
     ));
-    assert.equal((await readResponse(reader)).status, 405);
-    assert.equal((await readResponse(reader)).status, 405);
-    const last = await readResponse(reader);
+    assert.equal((await readRawResponse(reader)).status, 405);
+    assert.equal((await readRawResponse(reader)).status, 405);
+    const last = await readRawResponse(reader);
     assert.equal(last.status, 200);
     assert.equal(dec.decode(last.body), "hello world\n");
   } finally {
@@ -387,7 +356,7 @@ Deno.test("Expect: 100-continue on a refused request: the answer instead of 100,
     ));
     // Nothing reads the body of a PUT to a static file: sending 100 would only make the
     // client upload it for nothing (RFC 9110 §10.1.1).
-    const refused = await readResponse(reader);
+    const refused = await readRawResponse(reader);
     assert.equal(refused.status, 405);
     assert.equal(refused.headers.get("connection"), "close");
     assert.equal(await reader.readChunk(1), null);
@@ -465,7 +434,7 @@ Deno.test("idle keep-alive connections are closed after --keep-alive-timeout", a
   try {
     const reader = new BufferedReader(conn);
     await conn.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert.equal((await readResponse(reader)).status, 200);
+    assert.equal((await readRawResponse(reader)).status, 200);
     const t0 = Date.now();
     assert.ok(await closedByServer(conn, 5_000));
     const waited = Date.now() - t0;
