@@ -458,3 +458,50 @@ export async function normalRequestWorks(port: number): Promise<void> {
   const text = await res.text();
   if (text !== "hello world\n") throw new Error(`GET /hello.txt returned ${JSON.stringify(text)}`);
 }
+
+/** What {@link curlResponse} saw: final status, response headers, body, bytes uploaded. */
+export interface CurlResult {
+  status: number;
+  headers: string;
+  /** The body as text; empty when it went to `output`. */
+  body: string;
+  /** Bytes curl uploaded (`%{size_upload}`). */
+  uploaded: number;
+}
+
+/**
+ * Runs the real `curl` with `args` (20 s cap, headers dumped) and splits its output.
+ * Exit codes other than `okExitCodes` fail with curl's stderr.
+ */
+export async function curlResponse(
+  args: string[],
+  options: { output?: string; okExitCodes?: number[] } = {},
+): Promise<CurlResult> {
+  const { output = "/dev/stdout", okExitCodes = [0] } = options;
+  const out = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-m",
+      "20",
+      "-D",
+      "-",
+      "-o",
+      output,
+      "-w",
+      "\n%{size_upload} %{http_code}",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!okExitCodes.includes(out.code)) {
+    throw new Error(
+      `curl ${args.join(" ")} exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  const [uploaded, status] = text.slice(text.lastIndexOf("\n") + 1).split(" ").map(Number);
+  const rest = text.slice(0, text.lastIndexOf("\n"));
+  const split = rest.lastIndexOf("\r\n\r\n");
+  return { status, headers: rest.slice(0, split), body: rest.slice(split + 4), uploaded };
+}

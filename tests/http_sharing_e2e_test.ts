@@ -10,6 +10,8 @@ import decodeQR from "@paulmillr/qr/decode.js";
 import { METRICS_PATH } from "../lib/http/metrics.ts";
 import { UPLOAD_TEMP_PREFIX } from "../lib/http/upload.ts";
 import {
+  curlResponse,
+  type CurlResult,
   entryNames,
   exchange,
   MAIN,
@@ -24,43 +26,13 @@ import {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-interface CurlResult {
-  status: number;
-  headers: string;
-  body: string;
-  /** Bytes curl uploaded (`%{size_upload}`). */
-  uploaded: number;
-}
-
-/** Runs curl; the final status, response headers and body (empty when sent to `output`). */
-async function curl(args: string[], output = "/dev/stdout"): Promise<CurlResult> {
-  const out = await new Deno.Command("curl", {
-    args: [
-      "-sS",
-      "-m",
-      "20",
-      "-D",
-      "-",
-      "-o",
-      output,
-      "-w",
-      "\n%{size_upload} %{http_code}",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = dec.decode(out.stdout);
-  // curl exits 55/56 when the server answers and closes before taking the whole upload:
-  // the answer is still what the user sees.
-  assert.ok(
-    out.code === 0 || out.code === 55 || out.code === 56,
-    `curl ${args.join(" ")}: ${dec.decode(out.stderr)}`,
-  );
-  const [uploaded, status] = text.slice(text.lastIndexOf("\n") + 1).split(" ").map(Number);
-  const rest = text.slice(0, text.lastIndexOf("\n"));
-  const split = rest.lastIndexOf("\r\n\r\n");
-  return { status, headers: rest.slice(0, split), body: rest.slice(split + 4), uploaded };
+/**
+ * Runs curl; the final status, response headers and body (empty when sent to `output`).
+ * curl exits 55/56 when the server answers and closes before taking the whole upload: the
+ * answer is still what the user sees.
+ */
+function curl(args: string[], output?: string): Promise<CurlResult> {
+  return curlResponse(args, { output, okExitCodes: [0, 55, 56] });
 }
 
 /** A temporary folder to serve, removed on dispose. */

@@ -23,7 +23,7 @@ import {
   withTarDownload,
   withUploads,
 } from "../lib/http/sharing.ts";
-import { entryNames, runTool } from "./helpers.ts";
+import { curlResponse, type CurlResult, entryNames, runTool } from "./helpers.ts";
 
 interface Features {
   auth?: string[];
@@ -90,28 +90,9 @@ async function serve(root: string, features: Features = {}) {
   };
 }
 
-interface CurlResult {
-  status: number;
-  headers: string;
-  body: string;
-}
-
-/**
- * Runs curl; returns the final status, the response headers and the body as text (the
- * body is empty when it went to `output`).
- */
-async function curl(args: string[], output = "/dev/stdout"): Promise<CurlResult> {
-  const out = await new Deno.Command("curl", {
-    args: ["-sS", "-m", "20", "-D", "-", "-o", output, "-w", "\n%{http_code}", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, `curl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  const status = Number(text.slice(text.lastIndexOf("\n") + 1));
-  const rest = text.slice(0, text.lastIndexOf("\n"));
-  const split = rest.lastIndexOf("\r\n\r\n");
-  return { status, headers: rest.slice(0, split), body: rest.slice(split + 4) };
+/** Runs curl (exit 0 required); the final status, response headers and body text. */
+function curl(args: string[], output?: string): Promise<CurlResult> {
+  return curlResponse(args, { output });
 }
 
 async function makeSite(): Promise<string> {
