@@ -301,8 +301,8 @@ export interface FuzzStats {
   ms: number;
 }
 
-/** Options for {@link fuzzHttp}. */
-export interface FuzzHttpOptions {
+/** Options every fuzz run takes. */
+export interface FuzzRunOptions {
   port: number;
   hostname?: string;
   seed: number;
@@ -316,6 +316,53 @@ export interface FuzzHttpOptions {
   replyTimeoutMs?: number;
   /** Stop early after this many failures (default 20). */
   maxFailures?: number;
+}
+
+/** Options for {@link fuzzHttp}. */
+export type FuzzHttpOptions = FuzzRunOptions;
+
+/** The bookkeeping of one run: case numbering, when to stop, the statistics. */
+class FuzzRun {
+  readonly hostname: string;
+  readonly replyTimeoutMs: number;
+  readonly stats: FuzzStats = {
+    cases: 0,
+    connections: 0,
+    responses: 0,
+    statuses: new Map(),
+    silentCloses: 0,
+    failures: [],
+    ms: 0,
+  };
+  #next = 0;
+  #count: number;
+  #deadline: number;
+  #maxFailures: number;
+  #startedAt = Date.now();
+
+  constructor(options: FuzzRunOptions) {
+    this.hostname = options.hostname ?? "127.0.0.1";
+    this.replyTimeoutMs = options.replyTimeoutMs ?? 10_000;
+    this.#count = options.count ?? Infinity;
+    this.#deadline = options.deadline ?? Infinity;
+    this.#maxFailures = options.maxFailures ?? 20;
+  }
+
+  /** True while cases, time and the failure budget last. */
+  more(): boolean {
+    return this.#next < this.#count && Date.now() < this.#deadline &&
+      this.stats.failures.length < this.#maxFailures;
+  }
+
+  /** The index of the next case (its seed offset). */
+  nextIndex(): number {
+    return this.#next++;
+  }
+
+  /** Records the elapsed time. */
+  finish(): void {
+    this.stats.ms = Date.now() - this.#startedAt;
+  }
 }
 
 /** A status line as RFC 9112 §4 has it: `HTTP/1.1 NNN reason` (reason may be empty). */
@@ -392,23 +439,9 @@ async function readReply(
  * well-formed status line (or the connection closes without a byte); no 500s; no hangs.
  */
 export async function fuzzHttp(options: FuzzHttpOptions): Promise<FuzzStats> {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const count = options.count ?? Infinity;
-  const deadline = options.deadline ?? Infinity;
-  const replyTimeoutMs = options.replyTimeoutMs ?? 10_000;
-  const maxFailures = options.maxFailures ?? 20;
-  const stats: FuzzStats = {
-    cases: 0,
-    connections: 0,
-    responses: 0,
-    statuses: new Map(),
-    silentCloses: 0,
-    failures: [],
-    ms: 0,
-  };
-  const t0 = Date.now();
-  let next = 0;
-  const more = () => next < count && Date.now() < deadline && stats.failures.length < maxFailures;
+  const run = new FuzzRun(options);
+  const { hostname, replyTimeoutMs, stats } = run;
+  const more = () => run.more();
   const fail = (index: number, c: HttpCase, problem: string) =>
     stats.failures.push({
       seed: options.seed,
@@ -445,7 +478,7 @@ export async function fuzzHttp(options: FuzzHttpOptions): Promise<FuzzStats> {
           const burst: [number, HttpCase][] = [];
           const size = Math.random() < 0.2 ? 2 + Math.floor(Math.random() * 3) : 1;
           while (burst.length < size && more()) {
-            const index = next++;
+            const index = run.nextIndex();
             const c = httpCase(options.seed, index);
             stats.cases++;
             burst.push([index, c]);
@@ -495,7 +528,7 @@ export async function fuzzHttp(options: FuzzHttpOptions): Promise<FuzzStats> {
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 32 }, worker));
-  stats.ms = Date.now() - t0;
+  run.finish();
   return stats;
 }
 
@@ -570,18 +603,10 @@ export function echoStream(
 }
 
 /** Options for {@link fuzzEcho}. */
-export interface FuzzEchoOptions {
-  port: number;
-  hostname?: string;
+export interface FuzzEchoOptions extends FuzzRunOptions {
   mode: EchoFuzzMode;
   /** The server's --max-frame. */
   maxBytes: number;
-  seed: number;
-  count?: number;
-  deadline?: number;
-  concurrency?: number;
-  replyTimeoutMs?: number;
-  maxFailures?: number;
 }
 
 /**
@@ -591,26 +616,12 @@ export interface FuzzEchoOptions {
  * server closes at the bad message).
  */
 export async function fuzzEcho(options: FuzzEchoOptions): Promise<FuzzStats> {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const count = options.count ?? Infinity;
-  const deadline = options.deadline ?? Infinity;
-  const replyTimeoutMs = options.replyTimeoutMs ?? 10_000;
-  const maxFailures = options.maxFailures ?? 20;
-  const stats: FuzzStats = {
-    cases: 0,
-    connections: 0,
-    responses: 0,
-    statuses: new Map(),
-    silentCloses: 0,
-    failures: [],
-    ms: 0,
-  };
-  const t0 = Date.now();
-  let next = 0;
-  const more = () => next < count && Date.now() < deadline && stats.failures.length < maxFailures;
+  const run = new FuzzRun(options);
+  const { hostname, replyTimeoutMs, stats } = run;
+  const more = () => run.more();
   const worker = async () => {
     while (more()) {
-      const index = next++;
+      const index = run.nextIndex();
       stats.cases++;
       const input = echoStream(options.seed, index, options.mode, options.maxBytes);
       const expected = expectedEcho(options.mode, input, options.maxBytes);
@@ -678,7 +689,7 @@ export async function fuzzEcho(options: FuzzEchoOptions): Promise<FuzzStats> {
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 32 }, worker));
-  stats.ms = Date.now() - t0;
+  run.finish();
   return stats;
 }
 
