@@ -10,6 +10,8 @@ import {
   compose,
   ConnectionTracker,
   type Handler,
+  MAX_CHUNK_LINE_BYTES,
+  MAX_TRAILER_BYTES,
   type Middleware,
   parseChunkSizeLine,
   serveConnection,
@@ -144,6 +146,39 @@ Deno.test("chunk extensions are capped per body (MAX_CHUNK_EXTENSION_BYTES)", as
         `1${ext}\r\na\r\n`.repeat(6) + "0\r\n\r\n",
     );
     assert.match(flood, /^HTTP\/1\.1 400 Bad Request\r\n[^]*too many chunk extensions/);
+  });
+});
+
+Deno.test("chunk-size and trailer lines are capped (MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES)", async () => {
+  const ok: Handler = () => ({ status: 200, body: "ok" });
+  const head =
+    "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+  await withConnectionServer(ok, async (port) => {
+    // A chunk extension makes the size line long (one line stays under the per-body
+    // extension cap); exactly at the limit, CRLF included, it is still fine.
+    const sizeLine = (bytes: number) => `1;${"e".repeat(bytes - 4)}\r\n`;
+    const atLimit = sizeLine(MAX_CHUNK_LINE_BYTES);
+    assert.match(await exchange(port, head + atLimit + "a\r\n0\r\n\r\n"), /^HTTP\/1\.1 200 /);
+    const overLimit = sizeLine(MAX_CHUNK_LINE_BYTES + 1);
+    assert.match(
+      await exchange(port, head + overLimit + "a\r\n0\r\n\r\n"),
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*chunk-size line too long/,
+    );
+    const trailer = (bytes: number) => `X-T: ${"t".repeat(bytes - 7)}\r\n`; // one line of `bytes`
+    const fewTrailers = trailer(1000).repeat(Math.floor(MAX_TRAILER_BYTES / 1000));
+    assert.match(
+      await exchange(port, head + "1\r\na\r\n0\r\n" + fewTrailers + "\r\n"),
+      /^HTTP\/1\.1 200 /,
+    );
+    const manyTrailers = fewTrailers + trailer(1000);
+    assert.match(
+      await exchange(port, head + "1\r\na\r\n0\r\n" + manyTrailers + "\r\n"),
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*trailer section too large/,
+    );
+    assert.match(
+      await exchange(port, head + "1\r\na\r\n0\r\n" + trailer(MAX_CHUNK_LINE_BYTES + 1) + "\r\n"),
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*trailer line too long/,
+    );
   });
 });
 
