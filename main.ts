@@ -14,8 +14,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
-import { parseCacheSeconds } from "./lib/http/conditional.ts";
-import { parseHeaderFlag } from "./lib/http/cors.ts";
+import { parseCacheSeconds } from "./lib/http/semantics/conditional.ts";
+import { parseHeaderFlag } from "./lib/http/middleware/cors.ts";
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -26,7 +26,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./lib/cli.ts";
-import { parseWorkers } from "./lib/workers.ts";
+import { parseWorkers } from "./lib/net/workers.ts";
 
 /** Wraps a value parser so its UsageError becomes commander's "invalid argument" error. */
 function flag<T>(parse: (value: string) => T): (value: string) => T {
@@ -145,7 +145,7 @@ Examples:
   sockit echo-server --port 9000 --workers 2 --quiet   two cores (Linux)`,
     )
     .action(async (opts) => {
-      const { runEchoServer } = await import("./lib/echo_server.ts");
+      const { runEchoServer } = await import("./lib/echo/server.ts");
       await runEchoServer(opts);
     });
 
@@ -198,7 +198,7 @@ Examples:
   sockit echo-client 9000 --wait 30 ready --expect ready   wait for a service to come up`,
     )
     .action(async (address: string, messages: string[], opts) => {
-      const { runEchoClient } = await import("./lib/echo_client.ts");
+      const { runEchoClient } = await import("./lib/echo/client.ts");
       const code = await runEchoClient(address, messages, opts);
       if (code !== EXIT_OK) Deno.exit(code);
     });
@@ -314,7 +314,7 @@ Examples:
   curl 'http://localhost:8000/?format=json&sort=size&order=desc'`,
     )
     .action(async (dir: string | undefined, opts) => {
-      const { runHttpServe } = await import("./lib/http/serve.ts");
+      const { runHttpServe } = await import("./lib/http/server/serve.ts");
       await runHttpServe(dir, opts);
     });
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseRequestHead } from "../lib/http/request.ts";
+import { parseRequestHead } from "../lib/http/h1/request.ts";
 import { BufferedReader, type ByteSource, CRLFCRLF } from "../lib/framing.ts";
 
 /** Fixed iteration counts keep the whole file to a few seconds on a shared 2-core box. */

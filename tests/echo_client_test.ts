@@ -3,7 +3,7 @@
  * echo server (or a misbehaving test listener) on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { parseAddress, summarizeRtts } from "../lib/echo_client.ts";
+import { parseAddress, summarizeRtts } from "../lib/echo/client.ts";
 import { cliCommand, runCli, sha256, startServer } from "./helpers.ts";
 
 const HOST = "127.0.0.1";

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, encodeFrame, writeAll } from "../lib/framing.ts";
-import { parseEchoServerOptions } from "../lib/echo_server.ts";
+import { parseEchoServerOptions } from "../lib/echo/server.ts";
 import { concatBytes, procStatusKiB, readAll, runCli, sha256, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();

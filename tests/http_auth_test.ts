@@ -11,7 +11,7 @@ import {
   redactRequestHead,
   redactTargetUserinfo,
   verifyBasicCredentials,
-} from "../lib/http/auth.ts";
+} from "../lib/http/sharing/auth.ts";
 
 const hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 /** What curl -u USER:PASS sends. */

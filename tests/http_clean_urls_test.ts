@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cleanUrlCandidate } from "../lib/http/clean_urls.ts";
+import { cleanUrlCandidate } from "../lib/http/files/clean_urls.ts";
 
 Deno.test("cleanUrlCandidate: extensionless paths get .html", () => {
   assert.equal(cleanUrlCandidate("/about"), "/about.html");

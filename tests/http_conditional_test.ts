@@ -21,7 +21,7 @@ import {
   strongMatch,
   type Validators,
   weakMatch,
-} from "../lib/http/conditional.ts";
+} from "../lib/http/semantics/conditional.ts";
 
 /** RFC 9110's example instant: Sun, 06 Nov 1994 08:49:37 GMT. */
 const EXAMPLE_MS = Date.UTC(1994, 10, 6, 8, 49, 37);

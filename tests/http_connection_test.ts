@@ -15,9 +15,9 @@ import {
   type Middleware,
   parseChunkSizeLine,
   serveConnection,
-} from "../lib/http/connection.ts";
+} from "../lib/http/h1/connection.ts";
 import { HttpError } from "../lib/http/errors.ts";
-import { DEFAULT_REQUEST_LIMITS } from "../lib/http/request.ts";
+import { DEFAULT_REQUEST_LIMITS } from "../lib/http/h1/request.ts";
 import { exchange } from "./helpers.ts";
 
 const enc = new TextEncoder();

@@ -12,11 +12,11 @@ import {
   ConnectionTracker,
   type Middleware,
   serveConnection,
-} from "../lib/http/connection.ts";
-import { parseAuthSpec } from "../lib/http/auth.ts";
-import { staticFiles } from "../lib/http/files.ts";
-import { withBasicAuth } from "../lib/http/sharing.ts";
-import { canonicalRoot } from "../lib/http/safe_path.ts";
+} from "../lib/http/h1/connection.ts";
+import { parseAuthSpec } from "../lib/http/sharing/auth.ts";
+import { staticFiles } from "../lib/http/files/files.ts";
+import { withBasicAuth } from "../lib/http/sharing/middleware.ts";
+import { canonicalRoot } from "../lib/http/files/safe_path.ts";
 import {
   CORS_ALLOW_METHODS,
   CORS_MAX_AGE_SECONDS,
@@ -27,7 +27,7 @@ import {
   RESERVED_HEADER_NAMES,
   withCors,
   withResponseHeaders,
-} from "../lib/http/cors.ts";
+} from "../lib/http/middleware/cors.ts";
 
 const h = (fields: Record<string, string>) => new Headers(fields);
 

@@ -14,7 +14,7 @@ import {
   isCompressibleType,
   parseAcceptEncoding,
   parseQValue,
-} from "../lib/http/encoding.ts";
+} from "../lib/http/semantics/encoding.ts";
 
 Deno.test("parseQValue: the RFC grammar, anything else is 0", () => {
   assert.equal(parseQValue("1"), 1);

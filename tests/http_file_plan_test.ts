@@ -6,8 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { formatHttpDate, makeEtag } from "../lib/http/conditional.ts";
-import { type FileRepresentation, planFileResponse } from "../lib/http/file_plan.ts";
+import { formatHttpDate, makeEtag } from "../lib/http/semantics/conditional.ts";
+import { type FileRepresentation, planFileResponse } from "../lib/http/files/file_plan.ts";
 
 const MTIME = Date.UTC(2026, 0, 2, 3, 4, 5) + 678;
 const NOW = Date.UTC(2026, 5, 1);

@@ -1,6 +1,6 @@
 /** Unit tests for lib/http/files.ts pure parts and the handler called in-process. */
 import assert from "node:assert/strict";
-import type { RequestContext } from "../lib/http/connection.ts";
+import type { RequestContext } from "../lib/http/h1/connection.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import {
   contentTypeFor,
@@ -9,9 +9,9 @@ import {
   FILE_CACHE_VALID_MS,
   SmallFileCache,
   staticFiles,
-} from "../lib/http/files.ts";
-import { parseRequestHead } from "../lib/http/request.ts";
-import { canonicalRoot } from "../lib/http/safe_path.ts";
+} from "../lib/http/files/files.ts";
+import { parseRequestHead } from "../lib/http/h1/request.ts";
+import { canonicalRoot } from "../lib/http/files/safe_path.ts";
 
 Deno.test("contentTypeFor: mime-types, charset on text, octet-stream when unknown", () => {
   assert.equal(contentTypeFor("/x/index.HTML"), "text/html; charset=utf-8");

@@ -15,8 +15,8 @@ import {
   sortLinkQuery,
   sortListingEntries,
   wantsJson,
-} from "../lib/http/listing_json.ts";
-import type { ListingEntry } from "../lib/http/listing.ts";
+} from "../lib/http/files/listing_json.ts";
+import type { ListingEntry } from "../lib/http/files/listing.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 const T1 = new Date("2026-06-01T12:30:00.000Z");

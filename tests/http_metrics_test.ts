@@ -4,7 +4,7 @@ import {
   METRICS_CONTENT_TYPE,
   METRICS_PATH,
   STATUS_CLASSES,
-} from "../lib/http/metrics.ts";
+} from "../lib/http/sharing/metrics.ts";
 
 interface Family {
   help: string;

@@ -7,7 +7,7 @@ import {
   type MultipartLimits,
   parseMultipart,
   parseParameters,
-} from "../lib/http/multipart.ts";
+} from "../lib/http/sharing/multipart.ts";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 import { concatBytes } from "./helpers.ts";
 

@@ -17,7 +17,7 @@ import {
   parseRange,
   planMultipartByteranges,
   unsatisfiedContentRange,
-} from "../lib/http/range.ts";
+} from "../lib/http/semantics/range.ts";
 import { concatBytes } from "./helpers.ts";
 
 /**

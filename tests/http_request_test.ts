@@ -9,7 +9,7 @@ import {
   MAX_REQUEST_LINE_BYTES,
   parseRequestHead,
   percentDecode,
-} from "../lib/http/request.ts";
+} from "../lib/http/h1/request.ts";
 
 const enc = new TextEncoder();
 const parse = (text: string, limits = DEFAULT_REQUEST_LIMITS) =>

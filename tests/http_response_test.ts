@@ -8,7 +8,7 @@ import {
   formatHttpDate,
   formatResponseHead,
   statusText,
-} from "../lib/http/response.ts";
+} from "../lib/http/h1/response.ts";
 
 const dec = new TextDecoder();
 

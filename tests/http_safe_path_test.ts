@@ -5,7 +5,7 @@ import {
   isInsideRoot,
   resolveSafePath,
   safePathSegments,
-} from "../lib/http/safe_path.ts";
+} from "../lib/http/files/safe_path.ts";
 
 Deno.test("safePathSegments: plain paths split and decoded once", () => {
   assert.deepEqual(safePathSegments("/"), []);

@@ -19,7 +19,7 @@ import {
   sha256,
   startServer,
 } from "./helpers.ts";
-import { formatAccessLog } from "../lib/http/serve.ts";
+import { formatAccessLog } from "../lib/http/server/serve.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import decodeQR from "@paulmillr/qr/decode.js";
-import { METRICS_PATH } from "../lib/http/metrics.ts";
-import { UPLOAD_TEMP_PREFIX } from "../lib/http/upload.ts";
+import { METRICS_PATH } from "../lib/http/sharing/metrics.ts";
+import { UPLOAD_TEMP_PREFIX } from "../lib/http/sharing/upload.ts";
 import {
   curlResponse,
   type CurlResult,

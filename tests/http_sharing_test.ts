@@ -9,12 +9,12 @@ import {
   ConnectionTracker,
   type Middleware,
   serveConnection,
-} from "../lib/http/connection.ts";
-import { staticFiles } from "../lib/http/files.ts";
-import { DEFAULT_REQUEST_LIMITS } from "../lib/http/request.ts";
-import { canonicalRoot } from "../lib/http/safe_path.ts";
-import { parseAuthSpec } from "../lib/http/auth.ts";
-import { HttpMetrics, METRICS_PATH } from "../lib/http/metrics.ts";
+} from "../lib/http/h1/connection.ts";
+import { staticFiles } from "../lib/http/files/files.ts";
+import { DEFAULT_REQUEST_LIMITS } from "../lib/http/h1/request.ts";
+import { canonicalRoot } from "../lib/http/files/safe_path.ts";
+import { parseAuthSpec } from "../lib/http/sharing/auth.ts";
+import { HttpMetrics, METRICS_PATH } from "../lib/http/sharing/metrics.ts";
 import {
   listingActionsHtml,
   withBasicAuth,
@@ -22,7 +22,7 @@ import {
   withMetricsEndpoint,
   withTarDownload,
   withUploads,
-} from "../lib/http/sharing.ts";
+} from "../lib/http/sharing/middleware.ts";
 import { curlResponse, type CurlResult, entryNames, runTool } from "./helpers.ts";
 
 interface Features {

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { SPA_FALLBACK_PATH, spaFallbackPath } from "../lib/http/spa.ts";
+import { SPA_FALLBACK_PATH, spaFallbackPath } from "../lib/http/files/spa.ts";
 
 Deno.test("spaFallbackPath: extensionless routes fall back for GET and HEAD", () => {
   for (const path of ["/users/42", "/settings/", "/a/b/c", "/", "/v1.2/x"]) {

@@ -5,7 +5,7 @@ import {
   tarDirectory,
   type TarDirectoryOptions,
   TarSourceChangedError,
-} from "../lib/http/tar.ts";
+} from "../lib/http/sharing/tar.ts";
 import { sha256 } from "./helpers.ts";
 
 const LONG_NAME = "long-" + "n".repeat(110) + ".txt"; // > 100 bytes: needs pax or prefix

@@ -12,8 +12,8 @@ import {
   UploadTooLargeError,
   validateUploadName,
   writeUploadedFile,
-} from "../lib/http/upload.ts";
-import { multipartBoundary, MultipartError } from "../lib/http/multipart.ts";
+} from "../lib/http/sharing/upload.ts";
+import { multipartBoundary, MultipartError } from "../lib/http/sharing/multipart.ts";
 import { entryNames } from "./helpers.ts";
 
 const enc = new TextEncoder();

@@ -6,7 +6,7 @@ import {
   QR_QUIET_ZONE_MODULES,
   qrModules,
   renderTerminalQr,
-} from "../lib/qr.ts";
+} from "../lib/http/server/lan.ts";
 import { modulesFromTerminal, qrModulesImage } from "./helpers.ts";
 
 const URL_TEXT = "http://192.168.1.23:8000/";

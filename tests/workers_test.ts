@@ -19,7 +19,7 @@ import {
   reusePortUnavailableReason,
   workerCountOrFallback,
   WorkerPool,
-} from "../lib/workers.ts";
+} from "../lib/net/workers.ts";
 import { MAIN, readAll, ROOT, runCli, startServer } from "./helpers.ts";
 
 /** Connections per end-to-end test: enough that two workers both get some (p ≈ 2^-47). */

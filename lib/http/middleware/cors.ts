@@ -14,10 +14,10 @@
  *
  * @module
  */
-import { UsageError } from "../cli.ts";
-import type { Middleware } from "./connection.ts";
-import type { HeaderLookup } from "./conditional.ts";
-import { HttpError } from "./errors.ts";
+import { UsageError } from "../../cli.ts";
+import type { Middleware } from "../h1/connection.ts";
+import type { HeaderLookup } from "../semantics/conditional.ts";
+import { HttpError } from "../errors.ts";
 
 /** Methods a static file server answers; what a preflight allows. */
 export const CORS_ALLOW_METHODS = "GET, HEAD, OPTIONS";

@@ -21,8 +21,8 @@
  *
  * @module
  */
-import { CliFailure, formatHost, onShutdownSignal, UsageError } from "./cli.ts";
-import { writeStdoutLine } from "./log.ts";
+import { CliFailure, formatHost, onShutdownSignal, UsageError } from "../cli.ts";
+import { writeStdoutLine } from "../log.ts";
 
 /**
  * Most workers `--workers` accepts. Each is a V8 isolate (~15–25 MiB before any

@@ -34,7 +34,7 @@ import {
   LineTooLongError,
   stripLineEnding,
   UnexpectedEofError,
-} from "../framing.ts";
+} from "../../framing.ts";
 
 /** Longest boundary RFC 2046 §5.1.1 allows. */
 export const MAX_BOUNDARY_LENGTH = 70;

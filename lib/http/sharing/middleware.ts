@@ -22,17 +22,17 @@
  *
  * @module
  */
-import type { HttpResponse, Middleware, RequestBody, RequestContext } from "./connection.ts";
-import type { RequestHead } from "./request.ts";
-import { errorBody, type HeaderList } from "./response.ts";
-import { resolveSafePath, safePathSegments } from "./safe_path.ts";
+import type { HttpResponse, Middleware, RequestBody, RequestContext } from "../h1/connection.ts";
+import type { RequestHead } from "../h1/request.ts";
+import { errorBody, type HeaderList } from "../h1/response.ts";
+import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
 import {
   type AuthCredential,
   BASIC_CHALLENGE,
   parseBasicAuthorization,
   verifyBasicCredentials,
 } from "./auth.ts";
-import { cleanUrlCandidate } from "./clean_urls.ts";
+import { cleanUrlCandidate } from "../files/clean_urls.ts";
 import { type HttpMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } from "./metrics.ts";
 import { multipartBoundary, MultipartError } from "./multipart.ts";
 import {

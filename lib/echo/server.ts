@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "./cli.ts";
+import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../cli.ts";
 import {
   BufferedReader,
   DEFAULT_MAX_FRAME_BYTES,
@@ -31,9 +31,9 @@ import {
   MAX_FRAME_PREFIX_VALUE,
   UnexpectedEofError,
   writeAll,
-} from "./framing.ts";
-import { DEFAULT_LOG_PREVIEW_BYTES, escapeBytes, EventLog, writeStdoutLine } from "./log.ts";
-import { runWorkerPool, workerCountOrFallback } from "./workers.ts";
+} from "../framing.ts";
+import { DEFAULT_LOG_PREVIEW_BYTES, escapeBytes, EventLog, writeStdoutLine } from "../log.ts";
+import { runWorkerPool, workerCountOrFallback } from "../net/workers.ts";
 
 /** What one message is. */
 export type EchoMode = "raw" | "line" | "length";

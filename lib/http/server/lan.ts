@@ -20,7 +20,7 @@
  * @module
  */
 import { encodeQR } from "@paulmillr/qr";
-import { formatHost } from "./cli.ts";
+import { formatHost } from "../../cli.ts";
 
 /** Quiet zone around the symbol, in modules (the spec's 4 costs two text rows per side). */
 export const QR_QUIET_ZONE_MODULES = 2;

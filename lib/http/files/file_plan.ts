@@ -22,15 +22,15 @@
  *
  * @module
  */
-import { cacheControlValue, evaluateConditionals, formatHttpDate } from "./conditional.ts";
-import { type HeaderLookup, makeEtag, rangeAllowedByIfRange } from "./conditional.ts";
+import { cacheControlValue, evaluateConditionals, formatHttpDate } from "../semantics/conditional.ts";
+import { type HeaderLookup, makeEtag, rangeAllowedByIfRange } from "../semantics/conditional.ts";
 import {
   contentRange,
   type MultipartPlan,
   parseRange,
   planMultipartByteranges,
   unsatisfiedContentRange,
-} from "./range.ts";
+} from "../semantics/range.ts";
 
 /** The bytes chosen for a response, as stat'ed. */
 export interface FileRepresentation {

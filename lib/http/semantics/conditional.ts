@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../../cli.ts";
 
 /** Anything request headers can be looked up in: `Headers`, or a Map with lower-case names. */
 export interface HeaderLookup {

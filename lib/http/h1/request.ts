@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { HttpError } from "./errors.ts";
+import { HttpError } from "../errors.ts";
 
 /** Longest request line (method, target, version; CRLF excluded) → 414 beyond it. */
 export const MAX_REQUEST_LINE_BYTES = 8 * 1024;

@@ -20,24 +20,24 @@
  * @module
  */
 import mime from "mime-types";
-import { HttpError } from "./errors.ts";
-import type { FileBody, Handler, HttpResponse } from "./connection.ts";
+import { HttpError } from "../errors.ts";
+import type { FileBody, Handler, HttpResponse } from "../h1/connection.ts";
 import { type ListingEntry, renderListing } from "./listing.ts";
-import type { RequestHead } from "./request.ts";
-import type { HeaderList } from "./response.ts";
+import type { RequestHead } from "../h1/request.ts";
+import type { HeaderList } from "../h1/response.ts";
 import { isInsideRoot, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
 import {
   encodingCandidates,
   gzipFileChunks,
   isCompressibleType,
   MIN_GZIP_BYTES,
-} from "./encoding.ts";
+} from "../semantics/encoding.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
-import { multipartByterangesBody, multipartByterangesChunks } from "./range.ts";
-import { errorBody } from "./response.ts";
+import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
+import { errorBody } from "../h1/response.ts";
 import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
-import { isUploadTempName } from "./upload.ts";
+import { isUploadTempName } from "../sharing/upload.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";

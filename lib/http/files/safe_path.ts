@@ -23,8 +23,8 @@
  *
  * @module
  */
-import { percentDecode } from "./request.ts";
-import { isUploadTempName } from "./upload.ts";
+import { percentDecode } from "../h1/request.ts";
+import { isUploadTempName } from "../sharing/upload.ts";
 
 /** Options for path resolution. */
 export interface SafePathOptions {

@@ -19,7 +19,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../../cli.ts";
 
 /** Value of `WWW-Authenticate` on a 401 (RFC 7617 §2, §2.1: the charset parameter). */
 export const BASIC_CHALLENGE = 'Basic realm="sockit", charset="UTF-8"';

@@ -28,8 +28,8 @@
  *
  * @module
  */
-import { writeAll } from "../framing.ts";
-import type { ByteSource } from "../framing.ts";
+import { writeAll } from "../../framing.ts";
+import type { ByteSource } from "../../framing.ts";
 import { parseMultipart } from "./multipart.ts";
 
 /** Largest upload accepted unless `--max-upload` says otherwise (1 GiB). */

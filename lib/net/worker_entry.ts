@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { CliFailure, UsageError } from "./cli.ts";
-import { BatchedLineWriter, EventLog } from "./log.ts";
+import { CliFailure, UsageError } from "../cli.ts";
+import { BatchedLineWriter, EventLog } from "../log.ts";
 import type { WorkerReport, WorkerShutdownMessage, WorkerStartMessage } from "./workers.ts";
 
 /** The part of a server the worker drives; both HttpServer and EchoServer have it. */
@@ -36,7 +36,7 @@ async function createServer(
 ): Promise<WorkerServer> {
   const flags = { ...start.args.flags, port: start.port };
   if (start.kind === "http-serve") {
-    const { createHttpServe } = await import("./http/serve.ts");
+    const { createHttpServe } = await import("../http/server/serve.ts");
     const setup = await createHttpServe(start.args.dir, flags, {
       reusePort: true,
       workerId: start.id,
@@ -44,7 +44,7 @@ async function createServer(
     });
     return setup.server;
   }
-  const { EchoServer, parseEchoServerOptions } = await import("./echo_server.ts");
+  const { EchoServer, parseEchoServerOptions } = await import("../echo/server.ts");
   const config = { ...parseEchoServerOptions(flags), reusePort: true };
   return new EchoServer(
     config,

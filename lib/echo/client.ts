@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { EXIT_FAILURE, EXIT_OK, formatHost, parsePort, UsageError } from "./cli.ts";
+import { EXIT_FAILURE, EXIT_OK, formatHost, parsePort, UsageError } from "../cli.ts";
 import {
   BufferedReader,
   DEFAULT_MAX_FRAME_BYTES,
@@ -21,8 +21,8 @@ import {
   stripLineEnding,
   UnexpectedEofError,
   writeAll,
-} from "./framing.ts";
-import { DEFAULT_LOG_PREVIEW_BYTES } from "./log.ts";
+} from "../framing.ts";
+import { DEFAULT_LOG_PREVIEW_BYTES } from "../log.ts";
 
 /** Host used when the address is only a port. */
 export const DEFAULT_CLIENT_HOST = "127.0.0.1";

@@ -14,9 +14,9 @@
  * @module
  */
 import { join } from "node:path";
-import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../cli.ts";
-import { writeAll } from "../framing.ts";
-import { BatchedLineWriter, escapeBytes, writeStdoutLine } from "../log.ts";
+import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../../cli.ts";
+import { writeAll } from "../../framing.ts";
+import { BatchedLineWriter, escapeBytes, writeStdoutLine } from "../../log.ts";
 import {
   type AccessLogEntry,
   BODY_TIMEOUT_MS,
@@ -29,10 +29,10 @@ import {
   serveConnection,
   type TimeoutKind,
   WRITE_TIMEOUT_MS,
-} from "./connection.ts";
-import { SmallFileCache, staticFiles } from "./files.ts";
-import { parseAuthSpec, redactRequestHead, redactTargetUserinfo } from "./auth.ts";
-import { HttpMetrics } from "./metrics.ts";
+} from "../h1/connection.ts";
+import { SmallFileCache, staticFiles } from "../files/files.ts";
+import { parseAuthSpec, redactRequestHead, redactTargetUserinfo } from "../sharing/auth.ts";
+import { HttpMetrics } from "../sharing/metrics.ts";
 import {
   listingActionsHtml,
   MULTIPART_OVERHEAD_BYTES,
@@ -42,14 +42,14 @@ import {
   withMetricsEndpoint,
   withTarDownload,
   withUploads,
-} from "./sharing.ts";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "./upload.ts";
-import { lanUrlForQr, renderTerminalQr } from "../qr.ts";
-import { withCors, withResponseHeaders } from "./cors.ts";
-import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "./request.ts";
-import { encodeResponse, formatResponseHead } from "./response.ts";
-import { canonicalRoot } from "./safe_path.ts";
-import { runWorkerPool, workerCountOrFallback } from "../workers.ts";
+} from "../sharing/middleware.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../sharing/upload.ts";
+import { lanUrlForQr, renderTerminalQr } from "./lan.ts";
+import { withCors, withResponseHeaders } from "../middleware/cors.ts";
+import { DEFAULT_REQUEST_LIMITS, type RequestHead, type RequestLimits } from "../h1/request.ts";
+import { encodeResponse, formatResponseHead } from "../h1/response.ts";
+import { canonicalRoot } from "../files/safe_path.ts";
+import { runWorkerPool, workerCountOrFallback } from "../../net/workers.ts";
 
 /** Default port of http-serve. */
 export const DEFAULT_HTTP_PORT = 8000;
@@ -106,7 +106,7 @@ export type LogFormat = typeof LOG_FORMATS[number];
  * location so it also works inside a `deno compile --include static` binary.
  */
 export function defaultSiteRoot(): string {
-  return join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "static");
+  return join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "..", "static");
 }
 
 /** Flags of `sockit http-serve`, as commander delivers them. */

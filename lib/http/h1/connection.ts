@@ -32,8 +32,8 @@ import {
   LineTooLongError,
   UnexpectedEofError,
   writeAll,
-} from "../framing.ts";
-import { HttpError } from "./errors.ts";
+} from "../../framing.ts";
+import { HttpError } from "../errors.ts";
 import { DEFAULT_REQUEST_LIMITS, parseRequestHead, type RequestHead } from "./request.ts";
 import type { RequestLimits } from "./request.ts";
 import {
