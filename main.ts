@@ -16,25 +16,18 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import denoJson from "./deno.json" with { type: "json" };
 import { parseCacheSeconds } from "./lib/http/semantics/conditional.ts";
 import { parseHeaderFlag } from "./lib/http/middleware/cors.ts";
-import {
-  EXIT_FAILURE,
-  EXIT_OK,
-  EXIT_USAGE,
-  parseByteSize,
-  parsePort,
-  parsePositiveInt,
-  parseSeconds,
-  UsageError,
-} from "./lib/cli.ts";
+import { ConfigError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./lib/errors.ts";
+import { parseByteSize, parsePort, parsePositiveInt, parseSeconds } from "./lib/values.ts";
+import { flushLogs } from "./lib/log.ts";
 import { parseWorkers } from "./lib/net/workers.ts";
 
-/** Wraps a value parser so its UsageError becomes commander's "invalid argument" error. */
+/** Wraps a value parser so its ConfigError becomes commander's "invalid argument" error. */
 function flag<T>(parse: (value: string) => T): (value: string) => T {
   return (value: string) => {
     try {
       return parse(value);
     } catch (err) {
-      if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
+      if (err instanceof ConfigError) throw new InvalidArgumentError(err.message);
       throw err;
     }
   };
@@ -164,7 +157,7 @@ Examples:
       "send each message N times and print round-trip statistics",
       flag((v) => {
         const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 1) throw new UsageError(`invalid --count '${v}'`);
+        if (!/^\d+$/.test(v) || n < 1) throw new ConfigError(`invalid --count '${v}'`);
         return n;
       }),
     )
@@ -336,7 +329,7 @@ export async function main(args: string[]): Promise<number> {
       // --help and --version arrive here too, with exit code 0.
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (err instanceof UsageError) {
+    if (err instanceof ConfigError) {
       console.error(`sockit: ${err.message} (see 'sockit --help')`);
       return EXIT_USAGE;
     }
@@ -347,5 +340,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const code = await main(Deno.args);
+  await flushLogs(); // log lines are written asynchronously; bounded wait on a stalled pipe
+  Deno.exit(code);
 }

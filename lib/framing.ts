@@ -243,14 +243,16 @@ export class BufferedReader {
     const max = options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
     while (this.#end - this.#start < FRAME_PREFIX_BYTES) {
       const held = this.#end - this.#start;
+      // A prefix is refused as soon as its first bytes rule out every size ≤ max (junk, a
+      // TLS hello or "GET " sent to a length-framed port), not after it trickles in whole.
+      const smallest = smallestFrameSize(this.#buf.subarray(this.#start, this.#end));
+      if (smallest > max) throw new FrameTooLargeError(smallest, max);
       if (!(await this.fill(FRAME_PREFIX_BYTES))) {
         if (held === 0) return null;
         throw new UnexpectedEofError("a frame length prefix", held);
       }
     }
-    const b = this.#buf;
-    const s = this.#start;
-    const size = ((b[s] << 24) >>> 0) + (b[s + 1] << 16) + (b[s + 2] << 8) + b[s + 3];
+    const size = decodeFramePrefix(this.#buf, this.#start);
     if (size > max) throw new FrameTooLargeError(size, max);
     this.#take(FRAME_PREFIX_BYTES);
     return await this.readExact(size, `a frame of ${size} bytes`);
@@ -322,14 +324,47 @@ export async function writeAll(sink: ByteSink, data: Uint8Array): Promise<void> 
   }
 }
 
+/** The payload size a 4-byte big-endian prefix at `offset` announces. */
+export function decodeFramePrefix(bytes: Uint8Array, offset = 0): number {
+  return ((bytes[offset] << 24) >>> 0) + (bytes[offset + 1] << 16) +
+    (bytes[offset + 2] << 8) + bytes[offset + 3];
+}
+
+/**
+ * The smallest size a prefix can still announce when only its first `partial.length`
+ * (< 4) bytes have arrived: those bytes followed by zeros. 0 for an empty prefix.
+ */
+export function smallestFrameSize(partial: Uint8Array): number {
+  let size = 0;
+  for (let i = 0; i < FRAME_PREFIX_BYTES; i++) {
+    size = size * 256 + (i < partial.length ? partial[i] : 0);
+  }
+  return size;
+}
+
+/** The 4-byte big-endian prefix of a payload of `size` bytes. */
+export function encodeFramePrefix(size: number): Uint8Array {
+  if (size > MAX_FRAME_PREFIX_VALUE) throw new FrameTooLargeError(size, MAX_FRAME_PREFIX_VALUE);
+  const prefix = new Uint8Array(FRAME_PREFIX_BYTES);
+  new DataView(prefix.buffer).setUint32(0, size);
+  return prefix;
+}
+
 /** Encodes `payload` as one frame: 4-byte big-endian length followed by the bytes. */
 export function encodeFrame(payload: Uint8Array): Uint8Array {
-  if (payload.length > MAX_FRAME_PREFIX_VALUE) {
-    throw new FrameTooLargeError(payload.length, MAX_FRAME_PREFIX_VALUE);
+  return concatBytes(encodeFramePrefix(payload.length), payload);
+}
+
+/** The parts joined into one new buffer (one write instead of several). */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
   }
-  const out = new Uint8Array(FRAME_PREFIX_BYTES + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
-  out.set(payload, FRAME_PREFIX_BYTES);
   return out;
 }
 

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, encodeFrame, writeAll } from "../lib/framing.ts";
-import { parseEchoServerOptions } from "../lib/echo/server.ts";
+import { resolveEchoServerConfig } from "../lib/echo/config.ts";
 import { concatBytes, procStatusKiB, readAll, runCli, sha256, startServer } from "./helpers.ts";
 
 const enc = new TextEncoder();
@@ -469,14 +469,17 @@ Deno.test("the accept loop survives running out of file descriptors (EMFILE)", a
   assert.equal(server.child.pid > 0, true);
 });
 
-Deno.test("parseEchoServerOptions: defaults per mode and flag conflicts", () => {
-  const line = parseEchoServerOptions({ mode: "line" });
+Deno.test("resolveEchoServerConfig: defaults per mode and flag conflicts", () => {
+  const line = resolveEchoServerConfig({ mode: "line" });
   assert.equal(line.maxMessageBytes, 64 * 1024);
   assert.equal(line.host, "0.0.0.0");
   assert.equal(line.port, 8000);
-  assert.equal(parseEchoServerOptions({ mode: "length" }).maxMessageBytes, 16 * 1024 * 1024);
-  assert.equal(parseEchoServerOptions({}).mode, "raw");
-  assert.throws(() => parseEchoServerOptions({ reply: "Yes" }), /--reply needs/);
-  assert.throws(() => parseEchoServerOptions({ maxFrame: 10 }), /--max-frame needs/);
-  assert.throws(() => parseEchoServerOptions({ mode: "line", maxFrame: 0 }), /invalid --max-frame/);
+  assert.equal(resolveEchoServerConfig({ mode: "length" }).maxMessageBytes, 16 * 1024 * 1024);
+  assert.equal(resolveEchoServerConfig({}).mode, "raw");
+  assert.throws(() => resolveEchoServerConfig({ reply: "Yes" }), /--reply needs/);
+  assert.throws(() => resolveEchoServerConfig({ maxFrame: 10 }), /--max-frame needs/);
+  assert.throws(
+    () => resolveEchoServerConfig({ mode: "line", maxFrame: 0 }),
+    /invalid --max-frame/,
+  );
 });

@@ -216,7 +216,7 @@ Deno.test("EOF: reads after EOF keep answering null", async () => {
 
 Deno.test("readFrame: FrameTooLargeError from the prefix alone, before reading the payload", async () => {
   const prefix = new Uint8Array([0xff, 0xff, 0xff, 0xff]);
-  const reader = new BufferedReader(new FakeSource(prefix, () => 1));
+  const reader = new BufferedReader(new FakeSource(prefix));
   await assert.rejects(reader.readFrame({ maxBytes: 1024 }), (err: unknown) => {
     assert.ok(err instanceof FrameTooLargeError);
     assert.equal(err.code, "FRAME_TOO_LARGE");
@@ -442,4 +442,26 @@ Deno.test("reserve makes the next reads big and keeps what is buffered; shrink u
   offered.length = 0;
   assert.equal(await reader.fill(), false);
   assert.equal(offered[0], 64, "idle again: back to the initial size");
+});
+
+Deno.test("readFrame: a prefix is refused from its first byte when no size it can still announce fits", async () => {
+  // 'G' of "GET / HTTP/1.1" sent to a length-framed port: 0x47xxxxxx > 16 MiB, whatever follows.
+  const junk = new TextEncoder().encode("GET / HTTP/1.1\r\n");
+  const reader = new BufferedReader(new FakeSource(junk, () => 1));
+  await assert.rejects(reader.readFrame({ maxBytes: 16 * 1024 * 1024 }), (err: unknown) => {
+    assert.ok(err instanceof FrameTooLargeError);
+    assert.equal(err.size, 0x4700_0000, "the smallest size the prefix can still announce");
+    return true;
+  });
+  assert.equal(reader.bytesRead, 1, "refused after one byte, not after four");
+  // At the limit: 0x01 ff ff ff = 32 MiB - 1 is still possible after one 0x01 byte when the
+  // limit is 32 MiB - 1, so the reader waits for the whole prefix and then the payload.
+  const limit = 0x01ff_ffff;
+  const ok = new BufferedReader(new FakeSource(new Uint8Array([0x01, 0xff, 0xff, 0xff]), () => 1));
+  await assert.rejects(ok.readFrame({ maxBytes: limit }), UnexpectedEofError);
+  assert.equal(ok.bytesRead, 4);
+  // One past it: a first byte of 0x02 can only announce 32 MiB or more.
+  const past = new BufferedReader(new FakeSource(new Uint8Array([0x02, 0, 0, 0]), () => 1));
+  await assert.rejects(past.readFrame({ maxBytes: limit }), FrameTooLargeError);
+  assert.equal(past.bytesRead, 1);
 });

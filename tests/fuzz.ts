@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { LISTENING_LINE_PATTERN } from "../lib/cli.ts";
+import { LISTENING_LINE_PATTERN } from "../lib/net/address.ts";
 import { fuzzEcho, fuzzHttp, type FuzzStats, summarize } from "./fuzz_lib.ts";
 import { cliCommand } from "./helpers.ts";
 

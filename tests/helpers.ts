@@ -13,7 +13,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { LISTENING_LINE_PATTERN } from "../lib/cli.ts";
+import { LISTENING_LINE_PATTERN } from "../lib/net/address.ts";
 import { type BufferedReader, CRLFCRLF } from "../lib/framing.ts";
 
 /** Absolute path of main.ts. */

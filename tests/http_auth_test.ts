@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { UsageError } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
 import {
   BASIC_CHALLENGE,
   MAX_AUTHORIZATION_HEADER_BYTES,
@@ -49,7 +49,7 @@ Deno.test("parseAuthSpec: bad specs are one-line UsageErrors that never echo the
   ];
   for (const spec of bad) {
     assert.throws(() => parseAuthSpec(spec), (err) => {
-      assert.ok(err instanceof UsageError, spec);
+      assert.ok(err instanceof ConfigError, spec);
       assert.ok(!err.message.includes("\n"), `one line for ${JSON.stringify(spec)}`);
       assert.ok(!/Zq.?9/.test(err.message), `no password in ${err.message}`);
       return true;

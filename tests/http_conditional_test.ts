@@ -6,22 +6,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { UsageError } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
 import {
   cacheControlValue,
   evaluateConditionals,
   fileValidators,
-  formatHttpDate,
   makeEtag,
   MAX_CACHE_SECONDS,
   parseCacheSeconds,
   parseEntityTagList,
-  parseHttpDate,
   rangeAllowedByIfRange,
   strongMatch,
   type Validators,
   weakMatch,
 } from "../lib/http/semantics/conditional.ts";
+import { formatHttpDate, parseHttpDate } from "../lib/http/semantics/date.ts";
 
 /** RFC 9110's example instant: Sun, 06 Nov 1994 08:49:37 GMT. */
 const EXAMPLE_MS = Date.UTC(1994, 10, 6, 8, 49, 37);
@@ -358,13 +357,13 @@ Deno.test("cacheControlValue: no-cache by default, public max-age with --cache",
   assert.equal(cacheControlValue(1e12), `public, max-age=${MAX_CACHE_SECONDS}`);
 });
 
-Deno.test("parseCacheSeconds: whole seconds, else a UsageError naming the flag", () => {
+Deno.test("parseCacheSeconds: whole seconds, else a ConfigError naming the flag", () => {
   assert.equal(parseCacheSeconds("0"), 0);
   assert.equal(parseCacheSeconds("86400"), 86400);
   assert.equal(parseCacheSeconds("99999999999999"), MAX_CACHE_SECONDS);
   for (const value of ["", "-1", "1.5", "1h", " 60"]) {
     assert.throws(() => parseCacheSeconds(value), (err: unknown) => {
-      assert.ok(err instanceof UsageError);
+      assert.ok(err instanceof ConfigError);
       assert.match(err.message, /^invalid --cache '.*': expected whole seconds/);
       assert.ok(!err.message.includes("\n"));
       return true;

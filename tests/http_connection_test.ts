@@ -5,17 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
+import { type AccessLogEntry, serveConnection } from "../lib/http/h1/connection.ts";
+import { compose, type Handler, type Middleware } from "../lib/http/handler.ts";
+import { ConnectionTracker } from "../lib/http/h1/timeouts.ts";
 import {
-  type AccessLogEntry,
-  compose,
-  ConnectionTracker,
-  type Handler,
   MAX_CHUNK_LINE_BYTES,
   MAX_TRAILER_BYTES,
-  type Middleware,
   parseChunkSizeLine,
-  serveConnection,
-} from "../lib/http/h1/connection.ts";
+} from "../lib/http/h1/chunked.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../lib/http/h1/request.ts";
 import { exchange } from "./helpers.ts";
@@ -56,7 +53,7 @@ async function withConnectionServer(
   maxBodyBytes = DEFAULT_REQUEST_LIMITS.maxBodyBytes,
 ): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tracker = new ConnectionTracker({ idleTimeoutMs: 0 });
+  const tracker = new ConnectionTracker({ keepAliveTimeoutMs: 0 });
   const running: Promise<void>[] = [];
   const errors: unknown[] = [];
   const accepting = (async () => {
@@ -267,7 +264,7 @@ Deno.test("handler errors: HttpError keeps the connection, anything else → 500
 Deno.test("tracker.shutdown closes idle keep-alive connections at once", async () => {
   const ok: Handler = () => ({ status: 200, body: "ok" });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tracker = new ConnectionTracker({ idleTimeoutMs: 0 });
+  const tracker = new ConnectionTracker({ keepAliveTimeoutMs: 0 });
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
     port: (listener.addr as Deno.NetAddr).port,
@@ -394,7 +391,7 @@ Deno.test("connection clocks: 408 for a slow head or a stalled body the handler 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const tracker = new ConnectionTracker({
-    idleTimeoutMs: 0,
+    keepAliveTimeoutMs: 0,
     headerTimeoutMs: 300,
     bodyTimeoutMs: 300,
     writeTimeoutMs: 300,

@@ -6,13 +6,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { UsageError } from "../lib/cli.ts";
-import {
-  compose,
-  ConnectionTracker,
-  type Middleware,
-  serveConnection,
-} from "../lib/http/h1/connection.ts";
+import { ConfigError } from "../lib/errors.ts";
+import { compose, type Middleware } from "../lib/http/handler.ts";
+import { ConnectionTracker } from "../lib/http/h1/timeouts.ts";
+import { serveConnection } from "../lib/http/h1/connection.ts";
 import { parseAuthSpec } from "../lib/http/sharing/auth.ts";
 import { staticFiles } from "../lib/http/files/files.ts";
 import { withBasicAuth } from "../lib/http/sharing/middleware.ts";
@@ -93,10 +90,10 @@ Deno.test("parseHeaderFlag: name kept as written, value trimmed, empty value all
   assert.deepEqual(parseHeaderFlag("x-odd!#$%&'*+-.^_`|~: v"), ["x-odd!#$%&'*+-.^_`|~", "v"]);
 });
 
-/** Asserts parseHeaderFlag(flag) throws a one-line UsageError whose message matches. */
+/** Asserts parseHeaderFlag(flag) throws a one-line ConfigError whose message matches. */
 function rejects(flag: string, pattern: RegExp): void {
   assert.throws(() => parseHeaderFlag(flag), (err: unknown) => {
-    assert.ok(err instanceof UsageError, String(err));
+    assert.ok(err instanceof ConfigError, String(err));
     assert.equal(err.code, "USAGE");
     assert.match(err.message, /^invalid --header "/);
     assert.match(err.message, pattern);

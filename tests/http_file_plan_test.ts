@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { formatHttpDate, makeEtag } from "../lib/http/semantics/conditional.ts";
+import { formatHttpDate } from "../lib/http/semantics/date.ts";
+import { makeEtag } from "../lib/http/semantics/conditional.ts";
 import { type FileRepresentation, planFileResponse } from "../lib/http/files/file_plan.ts";
 
 const MTIME = Date.UTC(2026, 0, 2, 3, 4, 5) + 678;

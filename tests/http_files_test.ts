@@ -1,6 +1,6 @@
 /** Unit tests for lib/http/files.ts pure parts and the handler called in-process. */
 import assert from "node:assert/strict";
-import type { RequestContext } from "../lib/http/h1/connection.ts";
+import type { RequestContext } from "../lib/http/handler.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import {
   contentTypeFor,

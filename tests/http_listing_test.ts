@@ -1,6 +1,11 @@
 /** Unit tests for lib/http/listing.ts: escaping, ordering, formatting. */
 import assert from "node:assert/strict";
-import { escapeHtml, formatSize, type ListingEntry, renderListing } from "../lib/http/files/listing.ts";
+import {
+  escapeHtml,
+  formatSize,
+  type ListingEntry,
+  renderListing,
+} from "../lib/http/files/listing.ts";
 import { parseListingSort } from "../lib/http/files/listing_json.ts";
 
 const when = new Date("2026-11-25T09:05:00Z");

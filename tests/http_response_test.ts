@@ -4,11 +4,11 @@ import {
   currentHttpDate,
   encodeResponse,
   encodeResponseHead,
-  errorBody,
-  formatHttpDate,
   formatResponseHead,
-  statusText,
 } from "../lib/http/h1/response.ts";
+import { errorBody } from "../lib/http/errors.ts";
+import { formatHttpDate } from "../lib/http/semantics/date.ts";
+import { statusText } from "../lib/http/status.ts";
 
 const dec = new TextDecoder();
 

@@ -19,7 +19,7 @@ import {
   sha256,
   startServer,
 } from "./helpers.ts";
-import { formatAccessLog } from "../lib/http/server/serve.ts";
+import { formatAccessLog } from "../lib/http/server/access_log.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

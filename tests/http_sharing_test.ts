@@ -4,12 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  compose,
-  ConnectionTracker,
-  type Middleware,
-  serveConnection,
-} from "../lib/http/h1/connection.ts";
+import { compose, type Middleware } from "../lib/http/handler.ts";
+import { ConnectionTracker } from "../lib/http/h1/timeouts.ts";
+import { serveConnection } from "../lib/http/h1/connection.ts";
 import { staticFiles } from "../lib/http/files/files.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../lib/http/h1/request.ts";
 import { canonicalRoot } from "../lib/http/files/safe_path.ts";
@@ -57,7 +54,7 @@ async function serve(root: string, features: Features = {}) {
   const handler = compose(middleware, staticFiles({ root: canonical, listing: true, dotfiles }));
 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tracker = new ConnectionTracker({ idleTimeoutMs: 2_000 });
+  const tracker = new ConnectionTracker({ keepAliveTimeoutMs: 2_000 });
   const connections: Promise<void>[] = [];
   const accepting = (async () => {
     for (;;) {

@@ -1,11 +1,11 @@
 /**
- * A worker module for tests/workers_test.ts that speaks worker_entry.ts's messages but
+ * A worker module for tests/workers_test.ts that speaks worker_runtime.ts's messages but
  * crashes on purpose: it reports "listening" (port 40000 + id, nothing is bound), then
- * throws an uncaught error after 50 ms if its id is in `args.flags.crash`; the others answer
+ * throws an uncaught error after 50 ms if its id is in `config.crash`; the others answer
  * "shutdown" with "stopped". It exercises WorkerPool's crash handling with a real Worker.
  *
  * ```ts
- * new WorkerPool({ ..., args: { flags: { crash: [1] } }, workerModule: new URL("./workers_crash_fixture.ts", import.meta.url) });
+ * new WorkerPool({ ..., config: { crash: [1] }, spawn: () => new Worker(new URL("./workers_crash_fixture.ts", import.meta.url), { type: "module" }) });
  * ```
  *
  * @module
@@ -19,7 +19,7 @@ scope.onmessage = (event) => {
   const message = event.data;
   if (message.type === "start") {
     scope.postMessage({ type: "listening", hostname: "127.0.0.1", port: 40000 + message.id });
-    if ((message.args.flags.crash as number[]).includes(message.id)) {
+    if ((message.config.crash as number[]).includes(message.id)) {
       setTimeout(() => {
         throw new Error(`deliberate crash of worker ${message.id}`);
       }, 50);

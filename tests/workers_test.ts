@@ -1,5 +1,5 @@
 /**
- * `--workers N` (lib/workers.ts, lib/worker_entry.ts): the flag's parser and fallback rules,
+ * `--workers N` (lib/net/workers.ts, lib/net/worker_runtime.ts): the flag's parser and fallback rules,
  * and the real CLI with two workers for http-serve and echo-server — many connections all
  * answered, both workers seen serving (JSON logs carry a `worker` id), one listening line,
  * SIGTERM exits 0, usage errors exit 2, a taken port exits 1, and no --unstable-net falls
@@ -12,7 +12,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { UsageError } from "../lib/cli.ts";
+import { ConfigError } from "../lib/errors.ts";
 import {
   MAX_WORKERS,
   parseWorkers,
@@ -34,7 +34,7 @@ Deno.test("workers: parseWorkers takes 1..MAX_WORKERS and auto = CPUs", () => {
   assert.equal(parseWorkers(String(MAX_WORKERS)), MAX_WORKERS);
   assert.equal(parseWorkers("auto"), Math.min(navigator.hardwareConcurrency, MAX_WORKERS));
   for (const bad of ["0", "abc", "-1", "1.5", "", " 2", String(MAX_WORKERS + 1), "AUTO"]) {
-    assert.throws(() => parseWorkers(bad), UsageError, `--workers '${bad}'`);
+    assert.throws(() => parseWorkers(bad), ConfigError, `--workers '${bad}'`);
   }
   assert.throws(() => parseWorkers("abc"), /invalid --workers 'abc': expected a whole number/);
 });
@@ -267,14 +267,13 @@ const CRASH_FIXTURE = new URL("./workers_crash_fixture.ts", import.meta.url);
 Deno.test("workers: a crashed worker is one stderr line; the others still stop cleanly", async () => {
   const warnings: string[] = [];
   const pool = new WorkerPool({
-    kind: "echo-server",
     count: 2,
     host: "127.0.0.1",
     port: 0,
-    args: { flags: { crash: [1] } },
+    config: { crash: [1] },
     shutdownTimeoutMs: 1_000,
     warn: (line) => warnings.push(line),
-    workerModule: CRASH_FIXTURE,
+    spawn: () => new Worker(CRASH_FIXTURE, { type: "module" }),
   });
   const addr = await pool.start();
   assert.equal(addr.port, 40001, "worker 1's port is the pool's");
@@ -289,14 +288,13 @@ Deno.test("workers: a crashed worker is one stderr line; the others still stop c
 Deno.test("workers: when every worker crashes, the pool ends with false (the CLI exits 1)", async () => {
   const warnings: string[] = [];
   const pool = new WorkerPool({
-    kind: "http-serve",
     count: 2,
     host: "127.0.0.1",
     port: 0,
-    args: { flags: { crash: [1, 2] } },
+    config: { crash: [1, 2] },
     shutdownTimeoutMs: 1_000,
     warn: (line) => warnings.push(line),
-    workerModule: CRASH_FIXTURE,
+    spawn: () => new Worker(CRASH_FIXTURE, { type: "module" }),
   });
   await pool.start();
   assert.equal(await pool.finished, false);

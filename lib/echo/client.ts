@@ -13,7 +13,9 @@
  *
  * @module
  */
-import { EXIT_FAILURE, EXIT_OK, formatHost, parsePort, UsageError } from "../cli.ts";
+import { ConfigError, EXIT_FAILURE, EXIT_OK } from "../errors.ts";
+import { formatHost } from "../net/address.ts";
+import { parsePort } from "../values.ts";
 import {
   BufferedReader,
   DEFAULT_MAX_FRAME_BYTES,
@@ -50,7 +52,7 @@ export interface ServerAddress {
   port: number;
 }
 
-/** Parses `PORT`, `HOST:PORT` or `[IPv6]:PORT` (pure); throws {@link UsageError}. */
+/** Parses `PORT`, `HOST:PORT` or `[IPv6]:PORT` (pure); throws {@link ConfigError}. */
 export function parseAddress(address: string): ServerAddress {
   let host: string;
   let portText: string;
@@ -64,19 +66,21 @@ export function parseAddress(address: string): ServerAddress {
     [, host, portText] = m;
     if (host === "") host = DEFAULT_CLIENT_HOST;
   } else if (/^\[[^\]]*\]$/.test(address)) {
-    throw new UsageError(`invalid address '${address}': the port is missing, e.g. ${address}:8000`);
+    throw new ConfigError(
+      `invalid address '${address}': the port is missing, e.g. ${address}:8000`,
+    );
   } else if (address.split(":").length > 2) {
-    throw new UsageError(
+    throw new ConfigError(
       `invalid address '${address}': put IPv6 addresses in brackets, e.g. [::1]:8000`,
     );
   } else {
-    throw new UsageError(`invalid address '${address}': expected [HOST:]PORT, e.g. 8000`);
+    throw new ConfigError(`invalid address '${address}': expected [HOST:]PORT, e.g. 8000`);
   }
   if (portText === "") {
-    throw new UsageError(`invalid address '${address}': the port is missing`);
+    throw new ConfigError(`invalid address '${address}': the port is missing`);
   }
   const port = parsePort(portText);
-  if (port === 0) throw new UsageError(`invalid address '${address}': port 0 cannot be dialed`);
+  if (port === 0) throw new ConfigError(`invalid address '${address}': port 0 cannot be dialed`);
   return { host, port };
 }
 
@@ -392,7 +396,7 @@ function joinAll(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** CLI entry; resolves to the exit code. Throws {@link UsageError} for a bad command line. */
+/** CLI entry; resolves to the exit code. Throws {@link ConfigError} for a bad command line. */
 export async function runEchoClient(
   address: string,
   messages: string[],
@@ -401,14 +405,14 @@ export async function runEchoClient(
   const addr = parseAddress(address);
   const mode = (flags.mode ?? "line") as Mode;
   if (!["raw", "line", "length"].includes(mode)) {
-    throw new UsageError(`invalid --mode '${mode}': expected raw, line or length`);
+    throw new ConfigError(`invalid --mode '${mode}': expected raw, line or length`);
   }
   const useStdin = messages.length === 0;
   if (useStdin && mode === "raw" && flags.count !== undefined) {
-    throw new UsageError("--count needs MESSAGE arguments in raw mode (stdin is one stream)");
+    throw new ConfigError("--count needs MESSAGE arguments in raw mode (stdin is one stream)");
   }
   if (mode === "line" && messages.some((m) => m.includes("\n"))) {
-    throw new UsageError("a line-mode message cannot contain a newline; use --mode length");
+    throw new ConfigError("a line-mode message cannot contain a newline; use --mode length");
   }
   const where = `${formatHost(addr.host)}:${addr.port}`;
   const timeoutMs = (flags.timeout ?? 5) * 1000;

@@ -9,34 +9,48 @@
  *
  * Every echo write is awaited before the next read, so a client that stops reading stalls
  * only its own connection and the server holds at most one buffer for it (backpressure).
- * The accept loop survives accept errors (EMFILE included) by backing off.
+ Accepting, `--max-connections`, shutdown and `--workers` come from the shared core
+ * (`lib/net/`); this module is the echo handler and its log lines.
  *
  * ```ts
- * const server = new EchoServer(parseEchoServerOptions({ port: 0, mode: "line" }));
+ * import { EchoServer } from "./server.ts";
+ * import { resolveEchoServerConfig } from "./config.ts";
+ * const server = new EchoServer(resolveEchoServerConfig({ host: "127.0.0.1", port: 0 }));
  * const { port } = server.listen();
- * // ... later
+ * const serving = server.serve();
  * await server.shutdown("SIGTERM");
+ * await serving;
+ * console.log(port);
  * ```
  *
  * @module
  */
-import { CliFailure, formatHost, listeningLine, onShutdownSignal, UsageError } from "../cli.ts";
+import { describeError } from "../errors.ts";
 import {
   BufferedReader,
-  DEFAULT_MAX_FRAME_BYTES,
-  DEFAULT_MAX_LINE_BYTES,
+  concatBytes,
+  decodeFramePrefix,
   encodeFrame,
+  encodeFramePrefix,
   FRAME_PREFIX_BYTES,
   FramingError,
-  MAX_FRAME_PREFIX_VALUE,
   UnexpectedEofError,
   writeAll,
 } from "../framing.ts";
 import { DEFAULT_LOG_PREVIEW_BYTES, escapeBytes, EventLog, writeStdoutLine } from "../log.ts";
-import { runWorkerPool, workerCountOrFallback } from "../net/workers.ts";
+import { listeningLine, peerOf } from "../net/address.ts";
+import { closeQuietly } from "../net/linger.ts";
+import type { ListenOptions } from "../net/listen.ts";
+import { LogThrottle } from "../net/log_throttle.ts";
+import { type RunnableServer, runServer } from "../net/run.ts";
+import { TcpServer } from "../net/server.ts";
+import { workerCountOrFallback } from "../net/workers.ts";
+import { type EchoServerConfig, type EchoServerFlags, resolveEchoServerConfig } from "./config.ts";
 
-/** What one message is. */
-export type EchoMode = "raw" | "line" | "length";
+export type { EchoMode, EchoServerConfig, EchoServerFlags } from "./config.ts";
+
+/** At most one "rejected (--max-connections)" line per this period; the rest are counted. */
+export const REJECT_LOG_INTERVAL_MS = 1_000;
 
 /**
  * Raw mode starts each connection with a small read and doubles it while reads come back
@@ -51,92 +65,15 @@ export const RAW_MAX_READ_BYTES = 64 * 1024;
 export const RAW_SHRINK_AFTER_SMALL_READS = 8;
 /** Read buffer a line/length connection starts with (it grows only for big messages). */
 export const MESSAGE_READ_BUFFER_BYTES = 1024;
-/** Default `--idle-timeout`, seconds. */
-export const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
-/** Default `--shutdown-timeout`, seconds: how long in-flight exchanges get to finish. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 5;
-/** First pause after a failed accept (EMFILE, ENFILE, ...); doubles up to the maximum. */
-export const ACCEPT_BACKOFF_MIN_MS = 10;
-/** Longest pause between accept attempts while accept keeps failing. */
-export const ACCEPT_BACKOFF_MAX_MS = 1000;
 /**
  * Frames up to this size are echoed as one copied write (prefix + payload); bigger ones as
  * two writes, so a 16 MiB frame is not copied just to prepend 4 bytes.
  */
 export const FRAME_COPY_THRESHOLD_BYTES = 64 * 1024;
 
-/** Options as commander hands them over (see main.ts). */
-export interface EchoServerFlags {
-  host?: string;
-  port?: number;
-  mode?: string;
-  reply?: string;
-  maxFrame?: number;
-  idleTimeout?: number;
-  quiet?: boolean;
-  json?: boolean;
-  maxConnections?: number;
-  shutdownTimeout?: number;
-  /** --workers: isolates sharing the port (parseWorkers; 1 = this thread only). */
-  workers?: number;
-}
-
-/** Validated server configuration. */
-export interface EchoServerConfig {
-  host: string;
-  port: number;
-  mode: EchoMode;
-  /** Bytes sent instead of the echo (line mode appends the request's line ending). */
-  reply: Uint8Array | null;
-  /** Largest line (terminator included) or frame payload; unused in raw mode. */
-  maxMessageBytes: number;
-  /** Milliseconds without traffic before a connection is closed; 0 = never. */
-  idleTimeoutMs: number;
-  quiet: boolean;
-  json: boolean;
-  /** Open connections allowed at once; 0 = unlimited. */
-  maxConnections: number;
-  shutdownTimeoutMs: number;
-  /** Bind with SO_REUSEPORT (a `--workers` worker; needs --unstable-net). */
-  reusePort?: boolean;
-}
-
-/** Checks flag combinations (pure); throws {@link UsageError} naming the problem. */
-export function parseEchoServerOptions(flags: EchoServerFlags): EchoServerConfig {
-  const mode = (flags.mode ?? "raw") as EchoMode;
-  if (!["raw", "line", "length"].includes(mode)) {
-    throw new UsageError(`invalid --mode '${mode}': expected raw, line or length`);
-  }
-  if (mode === "raw" && flags.reply !== undefined) {
-    throw new UsageError("--reply needs --mode line or --mode length (raw mode echoes bytes)");
-  }
-  if (mode === "raw" && flags.maxFrame !== undefined) {
-    throw new UsageError("--max-frame needs --mode line or --mode length (raw mode has none)");
-  }
-  const maxMessageBytes = flags.maxFrame ??
-    (mode === "line" ? DEFAULT_MAX_LINE_BYTES : DEFAULT_MAX_FRAME_BYTES);
-  if (maxMessageBytes < 1 || (mode === "length" && maxMessageBytes > MAX_FRAME_PREFIX_VALUE)) {
-    throw new UsageError(
-      `invalid --max-frame '${maxMessageBytes}': expected 1 to ${MAX_FRAME_PREFIX_VALUE} bytes`,
-    );
-  }
-  return {
-    host: flags.host ?? "0.0.0.0",
-    port: flags.port ?? 8000,
-    mode,
-    reply: flags.reply === undefined ? null : new TextEncoder().encode(flags.reply),
-    maxMessageBytes,
-    idleTimeoutMs: (flags.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_SECONDS) * 1000,
-    quiet: flags.quiet ?? false,
-    json: flags.json ?? false,
-    maxConnections: flags.maxConnections ?? 0,
-    shutdownTimeoutMs: (flags.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS) * 1000,
-  };
-}
-
 /** Per-connection state; kept small because thousands may be open. */
 interface Connection {
-  conn: Deno.TcpConn;
+  conn: Deno.Conn;
   reader: BufferedReader;
   peer: string;
   openedAt: number;
@@ -148,40 +85,54 @@ interface Connection {
   stopping: boolean;
   /** Why we closed it ourselves (idle timeout, shutdown), if we did. */
   closedBy: string | null;
-  done: Promise<void>;
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** A running echo server: {@link listen}, then {@link serve} until {@link shutdown}. */
-export class EchoServer {
+/**
+ * The echo protocol as a connection handler on the shared {@link TcpServer}: the core
+ * accepts, limits and shuts down; this class echoes, times out idle peers and logs.
+ */
+export class EchoServer implements RunnableServer {
   readonly config: EchoServerConfig;
   readonly log: EventLog;
-  #listener: Deno.TcpListener | null = null;
+  readonly #tcp: TcpServer;
   #connections = new Set<Connection>();
-  #stopping = false;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #replyCrlf: Uint8Array | null = null;
   #replyLf: Uint8Array | null = null;
   #replyFrame: Uint8Array | null = null;
+  #rejectLog = new LogThrottle(REJECT_LOG_INTERVAL_MS);
 
-  constructor(config: EchoServerConfig, log = new EventLog({ json: config.json })) {
+  /** `listen` overrides where to bind (a `--workers` worker: its port, reusePort). */
+  constructor(
+    config: EchoServerConfig,
+    log: EventLog = new EventLog({ json: config.json }),
+    listen: Partial<ListenOptions> = {},
+  ) {
     this.config = config;
     this.log = log;
     if (config.reply) {
-      this.#replyLf = concat(config.reply, new Uint8Array([LF]));
-      this.#replyCrlf = concat(config.reply, new Uint8Array([CR, LF]));
+      this.#replyLf = concatBytes(config.reply, new Uint8Array([LF]));
+      this.#replyCrlf = concatBytes(config.reply, new Uint8Array([CR, LF]));
       this.#replyFrame = encodeFrame(config.reply);
     }
+    this.#tcp = new TcpServer({
+      host: config.host,
+      port: config.port,
+      ...listen,
+      maxConnections: config.maxConnections,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      log: (event, fields, text) => this.log.event(event, fields, text),
+    }, {
+      handle: (conn) => this.#admit(conn),
+      refuse: (conn) => this.#reject(conn),
+      beginShutdown: () => this.#beginShutdown(),
+      closeAll: () => {
+        for (const c of this.#connections) this.#close(c, "shutdown timeout");
+      },
+    });
   }
 
   /** Number of open connections. */
@@ -189,94 +140,41 @@ export class EchoServer {
     return this.#connections.size;
   }
 
-  /** Binds the listening socket; throws {@link CliFailure} when that is impossible. */
+  /** Binds the listening socket; throws RuntimeFailure when that is impossible. */
   listen(): Deno.NetAddr {
-    const { host, port } = this.config;
-    try {
-      // reusePort only when asked: Deno exits the process on it without --unstable-net.
-      this.#listener = Deno.listen({
-        hostname: host,
-        port,
-        transport: "tcp",
-        ...(this.config.reusePort ? { reusePort: true } : {}),
-      });
-    } catch (err) {
-      const cause = err instanceof Deno.errors.AddrInUse
-        ? "address already in use"
-        : err instanceof Deno.errors.PermissionDenied
-        ? "permission denied (ports below 1024 need privileges)"
-        : /lookup address|Name or service not known/i.test(describeError(err))
-        ? `unknown host '${host}'`
-        : describeError(err).replace(/\s*\(os error \d+\)$/, "").toLowerCase();
-      throw new CliFailure(
-        "LISTEN_FAILED",
-        `cannot listen on ${formatHost(host)}:${port}: ${cause}`,
-      );
-    }
-    return this.#listener.addr;
+    return this.#tcp.listen();
   }
 
-  /** Accepts connections until {@link shutdown}; never gives up on accept errors. */
+  /** Accepts connections until {@link shutdown}. */
   async serve(): Promise<void> {
-    const listener = this.#listener;
-    if (!listener) throw new Error("listen() first");
     if (this.config.idleTimeoutMs > 0) {
       const period = Math.min(1000, Math.max(20, this.config.idleTimeoutMs / 4));
       this.#sweepTimer = setInterval(() => this.#closeIdle(), period);
     }
-    let backoffMs = ACCEPT_BACKOFF_MIN_MS;
-    while (!this.#stopping) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-        backoffMs = ACCEPT_BACKOFF_MIN_MS;
-      } catch (err) {
-        if (this.#stopping) break;
-        // EMFILE and friends: the pending connection stays queued, so retrying at once would
-        // spin. Back off and try again; closing connections frees descriptors.
-        this.log.event(
-          "accept_error",
-          { error: describeError(err), retry_ms: backoffMs },
-          `accept failed: ${describeError(err)}; retrying in ${backoffMs} ms`,
-        );
-        await delay(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, ACCEPT_BACKOFF_MAX_MS);
-        continue;
-      }
-      try {
-        this.#admit(conn);
-      } catch (err) {
-        // A connection that died between accept and setup must not end the accept loop.
-        this.log.event(
-          "accept_error",
-          { error: describeError(err) },
-          `setup failed: ${describeError(err)}`,
-        );
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
+    try {
+      await this.#tcp.serve();
+    } finally {
+      if (!this.#tcp.stopping) clearInterval(this.#sweepTimer);
     }
   }
 
-  #admit(conn: Deno.TcpConn): void {
-    const addr = conn.remoteAddr;
-    const peer = `${formatHost(addr.hostname)}:${addr.port}`;
+  /** Over `--max-connections`: closed at once (EOF), logged at most once per second. */
+  #reject(conn: Deno.Conn): void {
+    const peer = peerOf(conn);
+    closeQuietly(conn);
+    if (!this.#rejectLog.due()) return;
     const { maxConnections } = this.config;
-    if (maxConnections > 0 && this.#connections.size >= maxConnections) {
-      this.log.event(
-        "reject",
-        { peer, reason: "max-connections", limit: maxConnections },
-        `rejected ${peer}: ${maxConnections} connections already open (--max-connections)`,
-      );
-      try {
-        conn.close();
-      } catch { /* already gone */ }
-      return;
-    }
-    try {
-      conn.setNoDelay(true);
-    } catch { /* peer already gone; the read will tell */ }
+    const more = this.#rejectLog.takeSuppressed();
+    this.log.event(
+      "reject",
+      { peer, reason: "max-connections", limit: maxConnections, suppressed: more },
+      `rejected ${peer}: ${maxConnections} connections already open (--max-connections)` +
+        (more > 0 ? `; ${more} more rejected since the last such line` : ""),
+    );
+  }
+
+  #admit(conn: Deno.Conn): Promise<void> {
+    const peer = peerOf(conn);
     const now = performance.now();
     const c: Connection = {
       conn,
@@ -292,11 +190,10 @@ export class EchoServer {
       idle: true,
       stopping: false,
       closedBy: null,
-      done: Promise.resolve(),
     };
     this.#connections.add(c);
     this.log.event("connect", { peer }, `connected by ${peer}`);
-    c.done = this.#handle(c);
+    return this.#handle(c);
   }
 
   async #handle(c: Connection): Promise<void> {
@@ -440,9 +337,7 @@ export class EchoServer {
       } else if (payload.length <= FRAME_COPY_THRESHOLD_BYTES) {
         await this.#send(c, encodeFrame(payload));
       } else {
-        const prefix = new Uint8Array(FRAME_PREFIX_BYTES);
-        new DataView(prefix.buffer).setUint32(0, payload.length);
-        await this.#send(c, prefix);
+        await this.#send(c, encodeFramePrefix(payload.length));
         await this.#send(c, payload);
       }
     }
@@ -454,8 +349,7 @@ export class EchoServer {
     const maxBytes = this.config.maxMessageBytes;
     let end = 0;
     while (view.length - end >= FRAME_PREFIX_BYTES) {
-      const size = ((view[end] << 24) >>> 0) + (view[end + 1] << 16) + (view[end + 2] << 8) +
-        view[end + 3];
+      const size = decodeFramePrefix(view, end);
       const next = end + FRAME_PREFIX_BYTES + size;
       if (size > maxBytes || next > view.length) break;
       this.#logMessage(c, view.subarray(end + FRAME_PREFIX_BYTES, next));
@@ -490,84 +384,66 @@ export class EchoServer {
     }
   }
 
+  #beginShutdown(): void {
+    for (const c of this.#connections) {
+      c.stopping = true;
+      if (c.idle && c.reader.buffered === 0) this.#close(c, "server shutting down");
+    }
+  }
+
   /**
    * Graceful stop: no new connections, idle ones closed now, exchanges in flight get
    * `shutdownTimeoutMs` to finish, then everything left is closed.
    */
   async shutdown(signal = "shutdown"): Promise<void> {
-    if (this.#stopping) return;
-    this.#stopping = true;
+    if (this.#tcp.stopping) return;
     this.log.event(
       "shutdown",
       { signal, open_connections: this.#connections.size },
       `${signal}: stopping; ${this.#connections.size} connection(s) open`,
     );
-    try {
-      this.#listener?.close();
-    } catch { /* already closed */ }
-    for (const c of this.#connections) {
-      c.stopping = true;
-      if (c.idle && c.reader.buffered === 0) this.#close(c, "server shutting down");
-    }
-    const all = Promise.all([...this.#connections].map((c) => c.done));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), this.config.shutdownTimeoutMs);
-    });
-    const late = await Promise.race([all.then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) {
-      for (const c of this.#connections) this.#close(c, "shutdown timeout");
-      await all;
-    }
+    await this.#tcp.shutdown();
     clearInterval(this.#sweepTimer);
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+/** Builds the server a config describes (the main thread's, or a worker's). */
+export function createEchoServer(
+  config: EchoServerConfig,
+  worker?: { id: number; port: number; writeLine: (line: string) => void },
+): EchoServer {
+  if (worker === undefined) return new EchoServer(config);
+  return new EchoServer(
+    config,
+    new EventLog({ json: config.json, write: worker.writeLine, worker: worker.id }),
+    { port: worker.port, reusePort: true },
+  );
 }
 
 /** CLI entry: validates flags, prints the listening line, serves until SIGINT/SIGTERM. */
 export async function runEchoServer(flags: EchoServerFlags): Promise<void> {
-  const config = parseEchoServerOptions(flags);
-  // Always plain text, even with --json: scripts parse this one line (LISTENING_LINE_PATTERN).
-  const announce = (addr: Deno.NetAddr, workers: number) =>
-    writeStdoutLine(
-      listeningLine(
-        "echo-server",
-        "tcp",
-        addr.hostname,
-        addr.port,
-        workers > 1 ? `(mode ${config.mode}; ${workers} workers)` : `(mode ${config.mode})`,
-      ),
-    );
-  const workers = workerCountOrFallback(flags.workers ?? 1);
-  if (workers > 1) {
-    const { workers: _, ...workerFlags } = flags;
-    await runWorkerPool({
-      kind: "echo-server",
-      count: workers,
+  const config = resolveEchoServerConfig(flags);
+  const workers = workerCountOrFallback(config.workers);
+  await runServer({
+    workers,
+    create: () => createEchoServer(config),
+    pool: {
       host: config.host,
       port: config.port,
-      args: { flags: { ...workerFlags } },
+      config,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
-    }, (addr) => announce(addr, workers));
-    return;
-  }
-  const server = new EchoServer(config);
-  const addr = server.listen();
-  // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
-  let stopped: Promise<void> = Promise.resolve();
-  const removeHandlers = onShutdownSignal((signal) => {
-    stopped = server.shutdown(signal);
+      spawn: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
+    },
+    // Always plain text, even with --json: scripts parse this one line (LISTENING_LINE_PATTERN).
+    announce: (addr) =>
+      writeStdoutLine(
+        listeningLine(
+          "echo-server",
+          "tcp",
+          addr.hostname,
+          addr.port,
+          workers > 1 ? `(mode ${config.mode}; ${workers} workers)` : `(mode ${config.mode})`,
+        ),
+      ),
   });
-  announce(addr, 1);
-  const serving = server.serve();
-  await serving;
-  await stopped;
-  removeHandlers();
 }

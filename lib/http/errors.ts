@@ -4,13 +4,22 @@
  * answer (request-smuggling defence: once the framing of a message is in doubt, nothing
  * after it on the same connection can be trusted).
  *
+ Every refusal, from the wire parser or a feature, becomes a response in one place,
+ * {@link errorResponse}, with the one short text body {@link textResponse} makes; middleware
+ * (CORS, extra headers) therefore only ever sees responses.
+ *
  * ```ts
- * throw new HttpError(400, "OBS_FOLD", "obsolete line folding in header block", { close: true });
- * // connection.ts answers "400 Bad Request" with that message and closes the connection.
+ * import { errorResponse, HttpError } from "./errors.ts";
+ * const err = new HttpError(400, "OBS_FOLD", "obsolete line folding in header block", {
+ *   close: true,
+ * });
+ * errorResponse(err).body; // "400 Bad Request: obsolete line folding in header block\n"
  * ```
  *
  * @module
  */
+import type { HeaderList, HttpResponse } from "./handler.ts";
+import { statusText } from "./status.ts";
 
 /** Stable codes for refused requests. */
 export type HttpErrorCode =
@@ -69,4 +78,37 @@ export class HttpError extends Error {
     this.close = options.close ?? false;
     this.headers = options.headers ?? [];
   }
+}
+
+/** Short plain-text error body: "404 Not Found\n" or "400 Bad Request: why\n". */
+export function errorBody(status: number, message?: string): string {
+  const reason = statusText(status);
+  return message && message !== reason
+    ? `${status} ${reason}: ${message}\n`
+    : `${status} ${reason}\n`;
+}
+
+/**
+ * The short plain-text answer every refusal uses: `status`, {@link errorBody} of `message`,
+ * `text/plain` and `nosniff`, after `headers` (e.g. `Allow`, `WWW-Authenticate`).
+ */
+export function textResponse(
+  status: number,
+  message?: string,
+  headers: HeaderList = [],
+): HttpResponse {
+  return {
+    status,
+    headers: [
+      ...headers,
+      ["Content-Type", "text/plain; charset=utf-8"],
+      ["X-Content-Type-Options", "nosniff"],
+    ],
+    body: errorBody(status, message),
+  };
+}
+
+/** The response for a thrown {@link HttpError}: its status, message, headers and close. */
+export function errorResponse(err: HttpError): HttpResponse {
+  return { ...textResponse(err.status, err.message, err.headers), close: err.close };
 }

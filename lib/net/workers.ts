@@ -1,17 +1,24 @@
 /**
- * `--workers N` for http-serve and echo-server: N isolates (Web Workers), each with its own
- * listening socket on the same port (`SO_REUSEPORT`, Linux), so the kernel spreads incoming
+ * `--workers N` for every server: N isolates (Web Workers), each with its own listening
+ * socket on the same port (`SO_REUSEPORT`, Linux), so the kernel spreads incoming
  * connections over every core. This module is the main thread's side — parsing the flag,
- * deciding whether reusePort is available, starting the workers, printing their log lines
- * and stopping them on SIGINT/SIGTERM — and the message protocol both sides speak. The
- * worker's side is `worker_entry.ts`.
+ * deciding whether reusePort is available, starting the workers with the server's resolved
+ * config, printing their log lines and stopping them — and the message protocol both sides
+ * speak. The worker's side is `worker_runtime.ts`; each subcommand has a tiny worker module
+ * (`echo/worker.ts`, `http/server/worker.ts`) that hands it the server to build.
  *
  * ```ts
- * const count = workerCountOrFallback(parseWorkers("auto"), warn); // 1 where no reusePort
- * await runWorkerPool(
- *   { kind: "echo-server", count, host: "127.0.0.1", port: 0, args: { flags } },
- *   (addr) => console.log(`listening on ${addr.port}`),
- * );
+ * import { parseWorkers, WorkerPool, workerCountOrFallback } from "./workers.ts";
+ * const count = workerCountOrFallback(parseWorkers("auto")); // 1 where no reusePort
+ * const pool = new WorkerPool({
+ *   count,
+ *   host: "127.0.0.1",
+ *   port: 0,
+ *   config: { mode: "raw" },
+ *   shutdownTimeoutMs: 5000,
+ *   spawn: () => new Worker(new URL("../echo/worker.ts", import.meta.url), { type: "module" }),
+ * });
+ * console.log(typeof pool.start);
  * ```
  *
  * Why workers and not processes: one binary, one command line, and `deno compile` works
@@ -21,8 +28,9 @@
  *
  * @module
  */
-import { CliFailure, formatHost, onShutdownSignal, UsageError } from "../cli.ts";
-import { writeStdoutLine } from "../log.ts";
+import { ConfigError, RuntimeFailure } from "../errors.ts";
+import { writeStderrLine, writeStdoutLine } from "../log.ts";
+import { formatHost } from "./address.ts";
 
 /**
  * Most workers `--workers` accepts. Each is a V8 isolate (~15–25 MiB before any
@@ -37,27 +45,15 @@ export const WORKER_STOP_MARGIN_MS = 2_000;
 /** How long the workers get to start and bind before the start counts as failed. */
 export const WORKER_START_TIMEOUT_MS = 30_000;
 
-/** Which server a worker runs. */
-export type WorkerKind = "http-serve" | "echo-server";
-
-/** Main → worker: run this server on this port. */
+/** Main → worker: run the server this config describes, on this port. */
 export interface WorkerStartMessage {
   type: "start";
-  kind: WorkerKind;
   /** 1-based; shows up in JSON logs as `worker`. */
   id: number;
   /** The port to bind (the first worker's real port when `--port 0`). */
   port: number;
-  /** The subcommand's arguments (flags, DIR), structured-cloneable. */
-  args: WorkerArgs;
-}
-
-/** The subcommand's arguments as handed to each worker. */
-export interface WorkerArgs {
-  /** http-serve's DIR. */
-  dir?: string;
-  /** The subcommand's flags as commander produced them. */
-  flags: Record<string, unknown>;
+  /** The server's config, resolved and validated once in the main thread (cloneable). */
+  config: unknown;
 }
 
 /** Main → worker: stop gracefully (the server's own --shutdown-timeout applies). */
@@ -80,7 +76,7 @@ export type WorkerReport =
 export function parseWorkers(value: string): number {
   if (value === "auto") return Math.max(1, Math.min(navigator.hardwareConcurrency, MAX_WORKERS));
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_WORKERS) {
-    throw new UsageError(
+    throw new ConfigError(
       `invalid --workers '${value}': expected a whole number from 1 to ${MAX_WORKERS}, or auto`,
     );
   }
@@ -107,7 +103,7 @@ export function reusePortUnavailableReason(
 /** `requested`, or 1 with one line on `warn` saying why when reusePort is unavailable. */
 export function workerCountOrFallback(
   requested: number,
-  warn: (line: string) => void = (line) => console.error(line),
+  warn: (line: string) => void = writeStderrLine,
   reason: string | null = requested > 1 ? reusePortUnavailableReason() : null,
 ): number {
   if (requested <= 1 || reason === null) return requested;
@@ -115,22 +111,25 @@ export function workerCountOrFallback(
   return 1;
 }
 
-/** What {@link runWorkerPool} starts. */
+/** What {@link WorkerPool} starts. */
 export interface WorkerPoolOptions {
-  kind: WorkerKind;
   count: number;
   host: string;
   /** 0 = the first worker picks a free port, the others bind that one. */
   port: number;
-  args: WorkerArgs;
+  /** Handed to every worker as is (structured clone). */
+  config: unknown;
   /** The subcommand's --shutdown-timeout, ms. */
   shutdownTimeoutMs: number;
   /** Where worker crash reports go; default stderr. */
   warn?: (line: string) => void;
   /** Where workers' log lines go; default stdout. */
   writeLine?: (text: string) => void;
-  /** Another worker module speaking the same messages (tests); default worker_entry.ts. */
-  workerModule?: URL;
+  /**
+   * Starts one worker. Written as `new Worker(new URL("./worker.ts", import.meta.url))` in
+   * the subcommand's own module, so `deno compile` (scripts/compile.ts) finds and embeds it.
+   */
+  spawn: () => Worker;
 }
 
 interface RunningWorker {
@@ -139,12 +138,6 @@ interface RunningWorker {
   state: "starting" | "listening" | "stopped" | "crashed";
   listening: PromiseWithResolvers<Deno.NetAddr>;
   ended: PromiseWithResolvers<void>;
-}
-
-/** The worker module; a literal URL so `deno compile --include` and the graph can find it. */
-function spawnWorker(module?: URL): Worker {
-  if (module !== undefined) return new Worker(module, { type: "module" });
-  return new Worker(new URL("./worker_entry.ts", import.meta.url), { type: "module" });
 }
 
 /**
@@ -163,7 +156,7 @@ export class WorkerPool {
 
   constructor(options: WorkerPoolOptions) {
     this.options = options;
-    this.#warn = options.warn ?? ((line) => console.error(line));
+    this.#warn = options.warn ?? writeStderrLine;
     this.#writeLine = options.writeLine ?? writeStdoutLine;
   }
 
@@ -175,7 +168,7 @@ export class WorkerPool {
   /**
    * Starts worker 1, waits until it listens (so `--port 0` is resolved), then the rest on
    * the same port. A failure to bind ends everything and rethrows the worker's error as
-   * the same UsageError / CliFailure the single-worker path would throw.
+   * the same ConfigError / RuntimeFailure the single-worker path would throw.
    */
   async start(): Promise<Deno.NetAddr> {
     const { count, host } = this.options;
@@ -185,7 +178,7 @@ export class WorkerPool {
       timer = setTimeout(
         () =>
           reject(
-            new CliFailure(
+            new RuntimeFailure(
               "WORKER_START",
               `workers did not start within ${WORKER_START_TIMEOUT_MS / 1000} s`,
             ),
@@ -220,7 +213,7 @@ export class WorkerPool {
       Deno.listen({ hostname: host, port, transport: "tcp" }).close();
     } catch (err) {
       if (err instanceof Deno.errors.AddrInUse) {
-        throw new CliFailure(
+        throw new RuntimeFailure(
           "LISTEN_FAILED",
           `cannot listen on ${formatHost(host)}:${port}: address already in use`,
         );
@@ -231,7 +224,7 @@ export class WorkerPool {
   #launch(id: number, port: number): Promise<Deno.NetAddr> {
     const w: RunningWorker = {
       id,
-      worker: spawnWorker(this.options.workerModule),
+      worker: this.options.spawn(),
       state: "starting",
       listening: Promise.withResolvers<Deno.NetAddr>(),
       ended: Promise.withResolvers<void>(),
@@ -244,13 +237,7 @@ export class WorkerPool {
       this.#onCrash(w, event.message || String(event.error));
     };
     w.worker.onmessageerror = () => this.#onCrash(w, "sent a message that could not be read");
-    const start: WorkerStartMessage = {
-      type: "start",
-      kind: this.options.kind,
-      id,
-      port,
-      args: this.options.args,
-    };
+    const start: WorkerStartMessage = { type: "start", id, port, config: this.options.config };
     w.worker.postMessage(start);
     return w.listening.promise;
   }
@@ -268,8 +255,8 @@ export class WorkerPool {
         w.state = "crashed";
         w.listening.reject(
           report.usage
-            ? new UsageError(report.message)
-            : new CliFailure(report.code, report.message),
+            ? new ConfigError(report.message)
+            : new RuntimeFailure(report.code, report.message),
         );
         this.#end(w);
         break;
@@ -289,7 +276,7 @@ export class WorkerPool {
     w.state = "crashed";
     if (!wasListening) {
       w.listening.reject(
-        new CliFailure("WORKER_CRASHED", `worker ${w.id} failed to start: ${why}`),
+        new RuntimeFailure("WORKER_CRASHED", `worker ${w.id} failed to start: ${why}`),
       );
     } else {
       this.#warn(`sockit: worker ${w.id} crashed: ${why}`);
@@ -332,28 +319,5 @@ export class WorkerPool {
         w.worker.terminate();
       }
     }
-  }
-}
-
-/**
- * Runs {@link WorkerPool} as a subcommand: start, `announce` the address (the listening
- * line, printed once), stop every worker on SIGINT/SIGTERM. Resolves when all stopped;
- * throws {@link CliFailure} (exit 1) when every worker crashed.
- */
-export async function runWorkerPool(
-  options: WorkerPoolOptions,
-  announce: (addr: Deno.NetAddr) => void,
-): Promise<void> {
-  const pool = new WorkerPool(options);
-  const addr = await pool.start();
-  // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
-  const removeHandlers = onShutdownSignal((signal) => pool.shutdown(signal));
-  announce(addr);
-  try {
-    if (!(await pool.finished)) {
-      throw new CliFailure("WORKERS_DIED", `all ${options.count} workers crashed`);
-    }
-  } finally {
-    removeHandlers();
   }
 }

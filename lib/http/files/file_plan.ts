@@ -22,8 +22,14 @@
  *
  * @module
  */
-import { cacheControlValue, evaluateConditionals, formatHttpDate } from "../semantics/conditional.ts";
-import { type HeaderLookup, makeEtag, rangeAllowedByIfRange } from "../semantics/conditional.ts";
+import {
+  cacheControlValue,
+  evaluateConditionals,
+  type HeaderLookup,
+  makeEtag,
+  rangeAllowedByIfRange,
+} from "../semantics/conditional.ts";
+import { formatHttpDate } from "../semantics/date.ts";
 import {
   contentRange,
   type MultipartPlan,

@@ -20,11 +20,9 @@
  * @module
  */
 import mime from "mime-types";
-import { HttpError } from "../errors.ts";
-import type { FileBody, Handler, HttpResponse } from "../h1/connection.ts";
+import { errorBody, HttpError } from "../errors.ts";
+import type { FileBody, Handler, HeaderList, HttpResponse, RequestHead } from "../handler.ts";
 import { type ListingEntry, renderListing } from "./listing.ts";
-import type { RequestHead } from "../h1/request.ts";
-import type { HeaderList } from "../h1/response.ts";
 import { isInsideRoot, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
 import {
   encodingCandidates,
@@ -34,7 +32,6 @@ import {
 } from "../semantics/encoding.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
-import { errorBody } from "../h1/response.ts";
 import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
 import { isUploadTempName } from "../sharing/upload.ts";

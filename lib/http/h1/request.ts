@@ -21,6 +21,7 @@
  * @module
  */
 import { HttpError } from "../errors.ts";
+import type { BodyFraming, RequestHead } from "../handler.ts";
 
 /** Longest request line (method, target, version; CRLF excluded) → 414 beyond it. */
 export const MAX_REQUEST_LINE_BYTES = 8 * 1024;
@@ -59,39 +60,7 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "PATCH",
 ]);
 
-/** How the request body is delimited (RFC 9112 §6.3). */
-export type BodyFraming =
-  | { kind: "none" }
-  | { kind: "length"; length: number }
-  | { kind: "chunked" };
-
 const NO_BODY: BodyFraming = Object.freeze({ kind: "none" });
-
-/** A parsed request head. */
-export interface RequestHead {
-  /** Method token, case-sensitive ("GET"). */
-  method: string;
-  /** The request-target exactly as received ("/a%20b?x=1", "http://h/x", "*"). */
-  target: string;
-  /** "HTTP/1.1" or "HTTP/1.0". */
-  version: "HTTP/1.1" | "HTTP/1.0";
-  /** Path part of the target, still percent-encoded ("/a%20b"); "*" for OPTIONS *. */
-  rawPath: string;
-  /** `rawPath` percent-decoded exactly once, UTF-8 ("/a b"). */
-  path: string;
-  /** Query string without "?" ("" when absent); never decoded, never used for files. */
-  query: string;
-  /** Authority: from an absolute-form target, else the Host header; null if neither. */
-  host: string | null;
-  /** Header fields by lowercase name; repeated fields joined with ", " (RFC 9110 §5.3). */
-  headers: Map<string, string>;
-  /** Whether the connection may stay open after the response (RFC 9112 §9.3). */
-  keepAlive: boolean;
-  /** How the body is delimited. */
-  body: BodyFraming;
-  /** `Expect: 100-continue` on an HTTP/1.1 request. */
-  expectContinue: boolean;
-}
 
 /** The decoded parts of a request-target (RFC 9112 §3.2). */
 export interface DecodedTarget {

@@ -15,66 +15,12 @@
  *
  * @module
  */
+import type { HeaderList, HttpResponse } from "../handler.ts";
+import { formatHttpDate } from "../semantics/date.ts";
+import { statusText } from "../status.ts";
 
 /** Value of the `Server` header. */
 export const SERVER_NAME = "sockit";
-
-/** A list of response header fields, in order; names as they should appear on the wire. */
-export type HeaderList = [string, string][];
-
-/** Reason phrases for the statuses sockit sends (RFC 9110 §15). */
-export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
-  100: "Continue",
-  200: "OK",
-  201: "Created",
-  204: "No Content",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  411: "Length Required",
-  412: "Precondition Failed",
-  413: "Content Too Large",
-  414: "URI Too Long",
-  415: "Unsupported Media Type",
-  416: "Range Not Satisfiable",
-  417: "Expectation Failed",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-});
-
-/** Reason phrase for `status` ("Unknown" for codes not in {@link STATUS_TEXT}). */
-export function statusText(status: number): string {
-  return STATUS_TEXT[status] ?? "Unknown";
-}
-
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : `${n}`;
-}
-
-/** IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT". */
-export function formatHttpDate(date: Date): string {
-  return `${DAYS[date.getUTCDay()]}, ${pad2(date.getUTCDate())} ${
-    MONTHS[date.getUTCMonth()]
-  } ${date.getUTCFullYear()} ${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${
-    pad2(date.getUTCSeconds())
-  } GMT`;
-}
 
 let cachedSecond = -1;
 let cachedDate = "";
@@ -84,7 +30,7 @@ export function currentHttpDate(nowMs: number = Date.now()): string {
   const second = Math.floor(nowMs / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
-    cachedDate = formatHttpDate(new Date(second * 1000));
+    cachedDate = formatHttpDate(second * 1000);
   }
   return cachedDate;
 }
@@ -190,10 +136,21 @@ export function encodeResponse(head: string, body?: Uint8Array | null): Uint8Arr
 /** `HTTP/1.1 100 Continue` (RFC 9110 §15.2.1), sent before reading an expected body. */
 export const CONTINUE_RESPONSE: Uint8Array = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 
-/** Short plain-text error body: "404 Not Found\n" or "400 Bad Request: why\n". */
-export function errorBody(status: number, message?: string): string {
-  const reason = statusText(status);
-  return message && message !== reason
-    ? `${status} ${reason}: ${message}\n`
-    : `${status} ${reason}\n`;
+/**
+ * A whole `Connection: close` answer with a bytes or string body, for refusals written
+ * outside the connection loop (the 408 of a timeout, the 503 over `--max-connections`).
+ */
+export function encodeClosingResponse(res: HttpResponse): Uint8Array {
+  const body = typeof res.body === "string"
+    ? encoder.encode(res.body)
+    : res.body instanceof Uint8Array
+    ? res.body
+    : null;
+  const head = formatResponseHead({
+    status: res.status,
+    headers: res.headers,
+    contentLength: body === null ? 0 : body.length,
+    keepAlive: false,
+  });
+  return encodeResponse(head, body);
 }

@@ -5,7 +5,7 @@
  * No I/O: the pieces are pure, and two handler wrappers apply them to every answer.
  *
  * ```ts
- * const extra = (opts.header ?? []).map(parseHeaderFlag); // throws UsageError on bad input
+ * const extra = (opts.header ?? []).map(parseHeaderFlag); // throws ConfigError on bad input
  * const middleware: Middleware[] = [ // outermost first, before withBasicAuth
  *   ...(extra.length > 0 ? [withResponseHeaders(extra)] : []),
  *   ...(opts.cors ? [withCors()] : []), // preflights → 204; CORS headers on every answer
@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { UsageError } from "../../cli.ts";
-import type { Middleware } from "../h1/connection.ts";
+import { ConfigError } from "../../errors.ts";
+import type { Middleware } from "../handler.ts";
 import type { HeaderLookup } from "../semantics/conditional.ts";
 import { HttpError } from "../errors.ts";
 
@@ -116,35 +116,35 @@ function fieldValueProblem(value: string): "control" | "non-ascii" | null {
  * Parses one `--header 'Name: value'`. The name must be a token and not a framing header
  * ({@link RESERVED_HEADER_NAMES}); the value may be empty, loses surrounding whitespace,
  * and must be ASCII without control characters (CR/LF would let it inject headers). Returns
- * `[name as written, value]`; throws a one-line {@link UsageError} otherwise.
+ * `[name as written, value]`; throws a one-line {@link ConfigError} otherwise.
  */
 export function parseHeaderFlag(flag: string): [string, string] {
   const shown = JSON.stringify(flag); // escapes CR/LF so the message stays one line
   const colon = flag.indexOf(":");
   if (colon === -1) {
-    throw new UsageError(`invalid --header ${shown}: expected 'Name: value'`);
+    throw new ConfigError(`invalid --header ${shown}: expected 'Name: value'`);
   }
   const name = flag.slice(0, colon);
   const value = flag.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
   if (!TOKEN.test(name)) {
-    throw new UsageError(
+    throw new ConfigError(
       `invalid --header ${shown}: header name must be letters, digits or !#$%&'*+-.^_\`|~ with no spaces`,
     );
   }
   const lower = name.toLowerCase();
   if (RESERVED_HEADER_NAMES.has(lower)) {
-    throw new UsageError(
+    throw new ConfigError(
       `invalid --header ${shown}: ${name} is set by the server and cannot be overridden`,
     );
   }
   const problem = fieldValueProblem(value);
   if (problem === "control") {
-    throw new UsageError(
+    throw new ConfigError(
       `invalid --header ${shown}: value must not contain control characters (CR, LF, NUL…)`,
     );
   }
   if (problem === "non-ascii") {
-    throw new UsageError(`invalid --header ${shown}: value must be ASCII (percent-encode it)`);
+    throw new ConfigError(`invalid --header ${shown}: value must be ASCII (percent-encode it)`);
   }
   return [name, value];
 }

@@ -1,5 +1,5 @@
 /**
- * `http-serve --qr`: a QR code of the server's LAN URL drawn in the terminal, so a phone
+ * `http-serve`'s LAN side: `--qr` draws a QR code of the server's LAN URL in the terminal, so a phone
  * on the same network can open it.
  *
  * The QR symbol comes from `@paulmillr/qr` (zero dependencies, pure ESM, so it works in
@@ -20,7 +20,8 @@
  * @module
  */
 import { encodeQR } from "@paulmillr/qr";
-import { formatHost } from "../../cli.ts";
+import { writeStderrLine, writeStdoutLine } from "../../log.ts";
+import { formatHost, isLoopbackHost } from "../../net/address.ts";
 
 /** Quiet zone around the symbol, in modules (the spec's 4 costs two text rows per side). */
 export const QR_QUIET_ZONE_MODULES = 2;
@@ -72,4 +73,26 @@ export function lanUrlForQr(
   const pick = usable.find((a) => a.family === "IPv4") ??
     (host === "0.0.0.0" ? undefined : usable.find((a) => a.family === "IPv6"));
   return pick ? `http://${formatHost(pick.address)}:${port}/` : null;
+}
+
+/** `--qr`: the QR code of the URL a phone should open, or one line saying why there is none. */
+export function printQr(host: string, port: number, scheme: string): void {
+  let interfaces: Deno.NetworkInterfaceInfo[] = [];
+  try {
+    interfaces = Deno.networkInterfaces();
+  } catch { /* no --allow-sys: only a specific --host can be shown */ }
+  const url = lanUrlForQr(host, port, interfaces)?.replace(/^http:/, `${scheme}:`) ?? null;
+  if (url === null) {
+    writeStderrLine(
+      "sockit: --qr: no network address besides loopback; a phone could not reach this server",
+    );
+    return;
+  }
+  if (isLoopbackHost(host)) {
+    writeStderrLine(
+      `sockit: --qr: ${host} is reachable from this machine only (try --host 0.0.0.0)`,
+    );
+  }
+  writeStdoutLine(`  scan to open ${url}`);
+  writeStdoutLine(renderTerminalQr(url).trimEnd());
 }

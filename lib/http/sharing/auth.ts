@@ -19,7 +19,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { UsageError } from "../../cli.ts";
+import { ConfigError } from "../../errors.ts";
 
 /** Value of `WWW-Authenticate` on a 401 (RFC 7617 §2, §2.1: the charset parameter). */
 export const BASIC_CHALLENGE = 'Basic realm="sockit", charset="UTF-8"';
@@ -63,30 +63,30 @@ const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 /**
  * Parses one `--auth` value: `USER:PASS` or `USER:sha256:HEX` (64 hex digits, the SHA-256
  * of the UTF-8 password, e.g. from `printf %s PASS | sha256sum`). The password is split at
- * the first colon, so it may contain colons. Throws {@link UsageError} (one line, never
+ * the first colon, so it may contain colons. Throws {@link ConfigError} (one line, never
  * echoing the password) on an empty user or password, control characters, or a
  * `sha256:` value that is not 64 hex digits (taken as a typo rather than a password).
  */
 export function parseAuthSpec(spec: string): AuthCredential {
   const colon = spec.indexOf(":");
   if (colon === -1) {
-    throw new UsageError(`invalid --auth value: expected USER:PASS or USER:sha256:HEX`);
+    throw new ConfigError(`invalid --auth value: expected USER:PASS or USER:sha256:HEX`);
   }
   const user = spec.slice(0, colon);
   const secret = spec.slice(colon + 1);
-  if (user === "") throw new UsageError("invalid --auth value: the user name is empty");
+  if (user === "") throw new ConfigError("invalid --auth value: the user name is empty");
   if (CONTROL_CHARS.test(user)) {
-    throw new UsageError(`invalid --auth user '${user.replace(CONTROL_CHARS, "?")}'`);
+    throw new ConfigError(`invalid --auth user '${user.replace(CONTROL_CHARS, "?")}'`);
   }
-  if (secret === "") throw new UsageError(`invalid --auth for '${user}': the password is empty`);
+  if (secret === "") throw new ConfigError(`invalid --auth for '${user}': the password is empty`);
   if (CONTROL_CHARS.test(secret)) {
-    throw new UsageError(`invalid --auth for '${user}': the password contains control characters`);
+    throw new ConfigError(`invalid --auth for '${user}': the password contains control characters`);
   }
   let passwordDigest: Uint8Array;
   if (secret.startsWith(SHA256_PASSWORD_PREFIX)) {
     const hex = secret.slice(SHA256_PASSWORD_PREFIX.length);
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-      throw new UsageError(
+      throw new ConfigError(
         `invalid --auth for '${user}': after 'sha256:' expected 64 hex digits (sha256sum output)`,
       );
     }

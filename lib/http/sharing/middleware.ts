@@ -22,9 +22,15 @@
  *
  * @module
  */
-import type { HttpResponse, Middleware, RequestBody, RequestContext } from "../h1/connection.ts";
-import type { RequestHead } from "../h1/request.ts";
-import { errorBody, type HeaderList } from "../h1/response.ts";
+import type {
+  HeaderList,
+  HttpResponse,
+  Middleware,
+  RequestBody,
+  RequestContext,
+  RequestHead,
+} from "../handler.ts";
+import { errorBody } from "../errors.ts";
 import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
 import {
   type AuthCredential,

@@ -28,8 +28,7 @@
  *
  * @module
  */
-import { writeAll } from "../../framing.ts";
-import type { ByteSource } from "../../framing.ts";
+import { type ByteSource, writeAll } from "../../framing.ts";
 import { parseMultipart } from "./multipart.ts";
 
 /** Largest upload accepted unless `--max-upload` says otherwise (1 GiB). */

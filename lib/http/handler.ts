@@ -1,0 +1,128 @@
+/**
+ * The handler API every HTTP feature is written against, independent of the wire: a
+ * {@link Handler} turns a {@link RequestHead} (plus a {@link RequestContext} with the
+ * client's address and the {@link RequestBody}) into an {@link HttpResponse}; a
+ * {@link Middleware} wraps a handler. HTTP/1.1 (`h1/`) is one transport that drives
+ * handlers; features never import it.
+ *
+ * ```ts
+ * import { compose, type Handler, type Middleware } from "./handler.ts";
+ * const hello: Handler = (req) => ({ status: 200, body: `you asked for ${req.path}\n` });
+ * const tagged: Middleware = (next) => async (req, ctx) => {
+ *   const res = await next(req, ctx);
+ *   return { ...res, headers: [...(res.headers ?? []), ["X-Tag", "1"]] };
+ * };
+ * const handler = compose([tagged], hello);
+ * console.log(typeof handler);
+ * ```
+ *
+ * A response body is bytes, a string, an open file region to stream ({@link FileBody}),
+ * or an async iterable of chunks ({@link StreamBody}; unknown length → chunked). The
+ * transport adds `Date`, `Server`, `Content-Length`/`Transfer-Encoding` and `Connection`,
+ * drops the body for HEAD/204/304, and closes files it was given. A handler may throw
+ * `HttpError` (errors.ts); anything else becomes a 500 with no details sent to the client.
+ *
+ * @module
+ */
+
+/** A list of response header fields, in order; names as they should appear on the wire. */
+export type HeaderList = [string, string][];
+
+/** An open file region the connection streams and then closes. */
+export interface FileBody {
+  file: Deno.FsFile;
+  /** Byte offset to start at (default 0). */
+  offset?: number;
+  /** Exact number of bytes to send; the file must still have them. */
+  length: number;
+}
+
+/** Chunks produced on the fly; `length` null/absent → chunked (or close-delimited for 1.0). */
+export interface StreamBody {
+  stream: AsyncIterable<Uint8Array>;
+  length?: number | null;
+}
+
+/** What a response body may be. */
+export type ResponseBody = Uint8Array | string | FileBody | StreamBody | null;
+
+/** A handler's answer. */
+export interface HttpResponse {
+  status: number;
+  /** Headers besides Date, Server, Content-Length, Transfer-Encoding and Connection. */
+  headers?: HeaderList;
+  body?: ResponseBody;
+  /** Close the connection after this response. */
+  close?: boolean;
+}
+
+/** A request body as handlers see it; the transport discards whatever is left unread. */
+export interface RequestBody {
+  /** The next piece of the body (a view valid until the next read), or null at its end. */
+  read(): Promise<Uint8Array | null>;
+  /** Reads and drops whatever is left of the body. */
+  discard(): Promise<void>;
+  /** True once the whole body has been consumed. */
+  readonly done: boolean;
+  /** Body bytes delivered so far (transfer framing excluded). */
+  readonly received: number;
+}
+
+/** Per-request context for handlers. */
+export interface RequestContext {
+  /** The client's address. */
+  remoteAddr: Deno.NetAddr;
+  /** The request body; read it to consume it, or leave it and it is discarded. */
+  body: RequestBody;
+}
+
+/** Turns a request into a response. */
+export type Handler = (
+  req: RequestHead,
+  ctx: RequestContext,
+) => HttpResponse | Promise<HttpResponse>;
+
+/**
+ * A feature that wraps a handler: it may answer by itself (auth → 401), change the request
+ * it passes on, or change the response it gets back (compression, CORS headers).
+ */
+export type Middleware = (next: Handler) => Handler;
+
+/** `compose([a, b], h)` = `a(b(h))`: the first middleware sees the request first. */
+export function compose(middleware: readonly Middleware[], handler: Handler): Handler {
+  let h = handler;
+  for (let i = middleware.length - 1; i >= 0; i--) h = middleware[i](h);
+  return h;
+}
+
+/** How the request body is delimited (RFC 9112 §6.3). */
+export type BodyFraming =
+  | { kind: "none" }
+  | { kind: "length"; length: number }
+  | { kind: "chunked" };
+
+/** A parsed request head. */
+export interface RequestHead {
+  /** Method token, case-sensitive ("GET"). */
+  method: string;
+  /** The request-target exactly as received ("/a%20b?x=1", "http://h/x", "*"). */
+  target: string;
+  /** "HTTP/1.1" or "HTTP/1.0". */
+  version: "HTTP/1.1" | "HTTP/1.0";
+  /** Path part of the target, still percent-encoded ("/a%20b"); "*" for OPTIONS *. */
+  rawPath: string;
+  /** `rawPath` percent-decoded exactly once, UTF-8 ("/a b"). */
+  path: string;
+  /** Query string without "?" ("" when absent); never decoded, never used for files. */
+  query: string;
+  /** Authority: from an absolute-form target, else the Host header; null if neither. */
+  host: string | null;
+  /** Header fields by lowercase name; repeated fields joined with ", " (RFC 9110 §5.3). */
+  headers: Map<string, string>;
+  /** Whether the connection may stay open after the response (RFC 9112 §9.3). */
+  keepAlive: boolean;
+  /** How the body is delimited. */
+  body: BodyFraming;
+  /** `Expect: 100-continue` on an HTTP/1.1 request. */
+  expectContinue: boolean;
+}

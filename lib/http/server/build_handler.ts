@@ -1,0 +1,96 @@
+/**
+ * The one place where http-serve's handler is assembled from its config: the static-file
+ * handler and the middleware around it, in their one order. The main thread, every
+ * `--workers` worker and the tests build it here alike.
+ *
+ * Order, outermost first: `--header` reaches every answer; CORS sits outside any auth,
+ * since browsers send no credentials on a preflight; authentication comes before anything
+ * that looks at the path or method (the metrics endpoint included); then the metrics
+ * endpoint, uploads, the tar download, clean URLs, and the files themselves.
+ *
+ * ```ts
+ * import { buildHandler } from "./build_handler.ts";
+ * import { loadHttpConfig, resolveHttpConfig } from "./config.ts";
+ * const config = await loadHttpConfig(resolveHttpConfig(undefined, { cors: true }));
+ * const { handler } = buildHandler(config);
+ * console.log(typeof handler);
+ * ```
+ *
+ * @module
+ */
+import { SmallFileCache, staticFiles } from "../files/files.ts";
+import { compose, type Handler, type Middleware } from "../handler.ts";
+import { withCors, withResponseHeaders } from "../middleware/cors.ts";
+import { HttpMetrics } from "../sharing/metrics.ts";
+import {
+  listingActionsHtml,
+  UPLOAD_ALLOWED_METHODS,
+  withBasicAuth,
+  withCleanUrls,
+  withMetricsEndpoint,
+  withTarDownload,
+  withUploads,
+} from "../sharing/middleware.ts";
+import type { HttpConfig } from "./config.ts";
+
+/** The handler and the parts of it the server needs to see. */
+export interface BuiltHandler {
+  handler: Handler;
+  /** `--metrics`: counted per connection and response by the server. */
+  metrics?: HttpMetrics;
+}
+
+/** Settings {@link buildHandler} reads; any {@link HttpConfig} has them. */
+export type HandlerConfig = Pick<
+  HttpConfig,
+  | "root"
+  | "listing"
+  | "dotfiles"
+  | "cacheSeconds"
+  | "gzip"
+  | "spa"
+  | "cleanUrls"
+  | "cors"
+  | "headers"
+  | "credentials"
+  | "upload"
+  | "metrics"
+>;
+
+/** Builds the handler `config` describes (the root must be canonical: see loadHttpConfig). */
+export function buildHandler(config: HandlerConfig): BuiltHandler {
+  const { root, dotfiles, listing, upload } = config;
+  const fileCache = new SmallFileCache();
+  const metrics = config.metrics ? new HttpMetrics() : undefined;
+  const middleware: Middleware[] = [
+    ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
+    ...(config.cors
+      ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
+      : []),
+    ...(config.credentials.length > 0 ? [withBasicAuth(config.credentials)] : []),
+    ...(metrics ? [withMetricsEndpoint(metrics)] : []),
+    ...(upload
+      ? [withUploads({
+        root,
+        dotfiles,
+        maxBytes: upload.maxBytes,
+        overwrite: upload.overwrite,
+        // A replaced file is forgotten at once, not served from memory for up to a second.
+        onStored: (path) => fileCache.forgetFile(path),
+      })]
+      : []),
+    ...(listing ? [withTarDownload({ root, dotfiles })] : []),
+    ...(config.cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
+  ];
+  const files = staticFiles({
+    root,
+    listing,
+    dotfiles,
+    cacheSeconds: config.cacheSeconds,
+    gzip: config.gzip,
+    spa: config.spa,
+    listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }),
+    fileCache,
+  });
+  return { handler: compose(middleware, files), metrics };
+}

@@ -1,0 +1,269 @@
+/**
+ * `sockit http-serve`'s configuration, flowing one way: the flags as the CLI hands them
+ * over → {@link resolveHttpConfig} (pure: every usage error is found here, once) → one
+ * serialisable {@link HttpConfig} → {@link loadHttpConfig} (the I/O a config needs: the
+ * served folder, the TLS files, write permission) → `buildHandler` and the servers, in
+ * the main thread or in each `--workers` worker, which receive this config and nothing
+ * else.
+ *
+ * ```ts
+ * import { loadHttpConfig, resolveHttpConfig } from "./config.ts";
+ * const config = await loadHttpConfig(resolveHttpConfig(undefined, { port: 0, quiet: true }));
+ * console.log(config.root); // the built-in site, canonical
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ConfigError, describeError, RuntimeFailure } from "../../errors.ts";
+import type { TlsPem } from "../../net/listen.ts";
+import { secondsToMs } from "../../values.ts";
+import { canonicalRoot } from "../files/safe_path.ts";
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../h1/request.ts";
+import {
+  BODY_TIMEOUT_MS,
+  HEADER_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  WRITE_TIMEOUT_MS,
+} from "../h1/timeouts.ts";
+import { type AuthCredential, parseAuthSpec } from "../sharing/auth.ts";
+import { MULTIPART_OVERHEAD_BYTES } from "../sharing/middleware.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../sharing/upload.ts";
+import type { LogFormat } from "./access_log.ts";
+
+/** Default port of http-serve. */
+export const DEFAULT_HTTP_PORT = 8000;
+/** Default listen address: all IPv4 interfaces. */
+export const DEFAULT_HTTP_HOST = "0.0.0.0";
+/**
+ * Default `--shutdown-timeout`: on SIGINT/SIGTERM, in-flight responses get this long to
+ * finish; then the rest are closed and the process exits 0 (same default as echo-server).
+ */
+export const SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * Default `--max-connections`: 0 = unlimited. Each connection costs a file descriptor
+ * and a few tens of KiB; the limit that bites first is usually `ulimit -n`, which the
+ * accept loop's pause handles.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 0;
+
+/**
+ * The built-in site: `static/` next to the sources, resolved from this module's own
+ * location so it also works inside a `deno compile --include static` binary.
+ */
+export function defaultSiteRoot(): string {
+  const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
+  return join(here, "..", "..", "..", "static");
+}
+
+/** Flags of `sockit http-serve`, as commander delivers them. */
+export interface HttpServeFlags {
+  host?: string;
+  port?: number;
+  /** false with --no-listing. */
+  listing?: boolean;
+  dotfiles?: boolean;
+  logFormat?: LogFormat;
+  quiet?: boolean;
+  trace?: boolean;
+  /** Seconds; 0 = never. */
+  keepAliveTimeout?: number;
+  /** Bytes. */
+  maxBody?: number;
+  /** Seconds; 0 = never. */
+  headerTimeout?: number;
+  /** Seconds; 0 = never. */
+  bodyTimeout?: number;
+  /** Seconds; 0 = never. */
+  writeTimeout?: number;
+  /** Seconds. */
+  shutdownTimeout?: number;
+  maxConnections?: number;
+  /** --cache SECONDS (parseCacheSeconds). */
+  cache?: number;
+  gzip?: boolean;
+  cors?: boolean;
+  /** --header, repeatable, each already checked by parseHeaderFlag. */
+  header?: [string, string][];
+  spa?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** --auth, repeatable: raw USER:PASS / USER:sha256:HEX, parsed by parseAuthSpec here. */
+  auth?: string[];
+  upload?: boolean;
+  /** --max-upload bytes (needs --upload). */
+  maxUpload?: number;
+  /** --overwrite (needs --upload). */
+  overwrite?: boolean;
+  qr?: boolean;
+  metrics?: boolean;
+  cleanUrls?: boolean;
+  /** --workers: isolates sharing the port (parseWorkers; 1 = this thread only). */
+  workers?: number;
+}
+
+/** `--upload` settings. */
+export interface UploadConfig {
+  /** Largest upload, bytes (`--max-upload`). */
+  maxBytes: number;
+  /** Replace existing files (`--overwrite`). */
+  overwrite: boolean;
+}
+
+/** Everything http-serve runs from: validated, in milliseconds and bytes, cloneable. */
+export interface HttpConfig {
+  /** The folder served; canonical once {@link loadHttpConfig} ran. */
+  root: string;
+  /** No DIR was given: the built-in site is served. */
+  builtInSite: boolean;
+  host: string;
+  port: number;
+  listing: boolean;
+  dotfiles: boolean;
+  logFormat: LogFormat;
+  quiet: boolean;
+  trace: boolean;
+  /** 0 = never, like the other timeouts. */
+  keepAliveTimeoutMs: number;
+  headerTimeoutMs: number;
+  bodyTimeoutMs: number;
+  writeTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxConnections: number;
+  limits: RequestLimits;
+  /** `--cache` seconds (absent: no-cache). */
+  cacheSeconds?: number;
+  gzip: boolean;
+  spa: boolean;
+  cleanUrls: boolean;
+  cors: boolean;
+  /** `--header` pairs, in order. */
+  headers: [string, string][];
+  /** `--auth` users (digests only; no password is kept). */
+  credentials: AuthCredential[];
+  /** Present with `--upload`. */
+  upload?: UploadConfig;
+  metrics: boolean;
+  qr: boolean;
+  /** Isolates asked for (`--workers`); where reusePort is unavailable, 1 serves instead. */
+  workers: number;
+  /** `--tls-cert` / `--tls-key` paths, as given. */
+  tlsFiles?: { cert: string; key: string };
+  /** Their PEM contents, read by {@link loadHttpConfig}. */
+  tls?: TlsPem;
+}
+
+/**
+ * Pure: flags → config. Throws {@link ConfigError} for a wrong combination or value (an
+ * `--auth` error never echoes the password).
+ */
+export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags): HttpConfig {
+  const upload = flags.upload ?? false;
+  if (!upload && flags.overwrite) throw new ConfigError("--overwrite needs --upload");
+  if (!upload && flags.maxUpload !== undefined) {
+    throw new ConfigError("--max-upload needs --upload");
+  }
+  if (upload && dir === undefined) {
+    throw new ConfigError("--upload needs a DIR to store files in (not the built-in site)");
+  }
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both PEM files");
+  }
+  const credentials = (flags.auth ?? []).map(parseAuthSpec);
+  const maxUpload = flags.maxUpload ?? DEFAULT_MAX_UPLOAD_BYTES;
+  return {
+    root: dir ?? defaultSiteRoot(),
+    builtInSite: dir === undefined,
+    host: flags.host ?? DEFAULT_HTTP_HOST,
+    port: flags.port ?? DEFAULT_HTTP_PORT,
+    listing: flags.listing ?? true,
+    dotfiles: flags.dotfiles ?? false,
+    logFormat: flags.logFormat ?? "common",
+    quiet: flags.quiet ?? false,
+    trace: flags.trace ?? false,
+    keepAliveTimeoutMs: secondsToMs(flags.keepAliveTimeout) ?? KEEP_ALIVE_TIMEOUT_MS,
+    headerTimeoutMs: secondsToMs(flags.headerTimeout) ?? HEADER_TIMEOUT_MS,
+    bodyTimeoutMs: secondsToMs(flags.bodyTimeout) ?? BODY_TIMEOUT_MS,
+    writeTimeoutMs: secondsToMs(flags.writeTimeout) ?? WRITE_TIMEOUT_MS,
+    shutdownTimeoutMs: secondsToMs(flags.shutdownTimeout) ?? SHUTDOWN_GRACE_MS,
+    maxConnections: flags.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    limits: requestLimits(flags.maxBody, upload ? maxUpload : undefined),
+    cacheSeconds: flags.cache,
+    gzip: flags.gzip ?? false,
+    spa: flags.spa ?? false,
+    cleanUrls: flags.cleanUrls ?? false,
+    cors: flags.cors ?? false,
+    headers: flags.header ?? [],
+    credentials,
+    upload: upload ? { maxBytes: maxUpload, overwrite: flags.overwrite ?? false } : undefined,
+    metrics: flags.metrics ?? false,
+    qr: flags.qr ?? false,
+    workers: flags.workers ?? 1,
+    tlsFiles: flags.tlsCert === undefined || flags.tlsKey === undefined
+      ? undefined
+      : { cert: flags.tlsCert, key: flags.tlsKey },
+  };
+}
+
+/**
+ * --max-body, raised with --upload so an upload of --max-upload bytes (plus a form's
+ * multipart framing) is not refused before the upload handler sees it.
+ */
+function requestLimits(maxBody: number | undefined, maxUpload: number | undefined): RequestLimits {
+  let limit = maxBody ?? DEFAULT_REQUEST_LIMITS.maxBodyBytes;
+  if (maxUpload !== undefined) limit = Math.max(limit, maxUpload + MULTIPART_OVERHEAD_BYTES);
+  return { ...DEFAULT_REQUEST_LIMITS, maxBodyBytes: limit };
+}
+
+/**
+ * The I/O a resolved config needs before serving: the folder must exist (its canonical
+ * path is kept), the TLS files are read, and `--upload` needs write permission. A missing
+ * folder or file is a {@link ConfigError}; a missing built-in site or permission a
+ * {@link RuntimeFailure}.
+ */
+export async function loadHttpConfig(config: HttpConfig): Promise<HttpConfig> {
+  const root = await checkedRoot(config);
+  const tls = config.tlsFiles === undefined ? undefined : {
+    cert: await readFlagFile(config.tlsFiles.cert, "--tls-cert"),
+    key: await readFlagFile(config.tlsFiles.key, "--tls-key"),
+  };
+  if (config.upload !== undefined) {
+    const permission = await Deno.permissions.query({ name: "write", path: root });
+    if (permission.state !== "granted") {
+      throw new RuntimeFailure(
+        "NO_WRITE_PERMISSION",
+        `--upload needs write access to ${root}: run deno with --allow-write`,
+      );
+    }
+  }
+  return { ...config, root, tls };
+}
+
+async function checkedRoot(config: HttpConfig): Promise<string> {
+  const path = config.root;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (config.builtInSite) {
+      throw new RuntimeFailure(
+        "NO_SITE",
+        `built-in site missing at ${path}: ${describeError(err)}`,
+      );
+    }
+    const why = err instanceof Deno.errors.NotFound ? "no such directory" : describeError(err);
+    throw new ConfigError(`cannot serve '${path}': ${why}`);
+  }
+  if (!info.isDirectory) throw new ConfigError(`cannot serve '${path}': not a directory`);
+  return await canonicalRoot(path);
+}
+
+async function readFlagFile(file: string, flag: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : describeError(err);
+    throw new ConfigError(`cannot read ${flag} '${file}': ${why}`);
+  }
+}
