@@ -97,6 +97,16 @@ export interface LimitOptions {
   maxBytes?: number;
 }
 
+/** Options for {@link BufferedReader.readUntil}. */
+export interface ReadUntilOptions extends LimitOptions {
+  /**
+   * Called with what has arrived whenever the delimiter is not there yet, before waiting
+   * for more; it may throw to refuse the message early (HTTP: bytes that cannot start a
+   * request line), so junk is not held until a timeout.
+   */
+  checkPartial?: (partial: Uint8Array) => void;
+}
+
 /**
  * A growable read buffer over one {@link ByteSource}.
  *
@@ -179,7 +189,10 @@ export class BufferedReader {
    * buffered); throws {@link UnexpectedEofError} when the stream ends mid-message and
    * {@link LineTooLongError} when `maxBytes` (delimiter included) pass without one.
    */
-  async readUntil(delimiter: Uint8Array, options: LimitOptions = {}): Promise<Uint8Array | null> {
+  async readUntil(
+    delimiter: Uint8Array,
+    options: ReadUntilOptions = {},
+  ): Promise<Uint8Array | null> {
     const max = options.maxBytes ?? DEFAULT_MAX_LINE_BYTES;
     const first = delimiter[0];
     const dlen = delimiter.length;
@@ -198,6 +211,7 @@ export class BufferedReader {
       }
       const held = this.#end - this.#start;
       if (held >= max) throw new LineTooLongError(max);
+      if (held > 0) options.checkPartial?.(buf.subarray(this.#start, this.#end));
       scanned = Math.max(0, held - dlen + 1);
       if (!(await this.fill(Math.min(max, held + 1)))) {
         if (held === 0) return null;

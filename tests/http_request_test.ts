@@ -1,7 +1,10 @@
 /** Unit tests for lib/http/request.ts: every refusal status, framing, target decoding. */
 import assert from "node:assert/strict";
 import { HttpError } from "../lib/http/errors.ts";
+import { compose, type RequestContext } from "../lib/http/handler.ts";
+import { withKnownMethods } from "../lib/http/methods.ts";
 import {
+  checkRequestLinePrefix,
   decodeTarget,
   DEFAULT_REQUEST_LIMITS,
   MAX_HEADER_BYTES,
@@ -214,13 +217,47 @@ Deno.test("431: header block over MAX_HEADER_BYTES or MAX_HEADER_FIELDS", () => 
   assert.equal(parse(fits + "\r\n").headers.size, MAX_HEADER_FIELDS);
 });
 
-Deno.test("501: unknown or unsupported methods; methods are case-sensitive", () => {
-  refuses("BREW /pot HTTP/1.1\r\nHost: h\r\n\r\n", 501, "METHOD_NOT_IMPLEMENTED");
-  refuses("get / HTTP/1.1\r\nHost: h\r\n\r\n", 501, "METHOD_NOT_IMPLEMENTED");
-  refuses("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", 501, "METHOD_NOT_IMPLEMENTED");
+Deno.test("501: unknown or unsupported methods; methods are case-sensitive", async () => {
+  // The parser accepts any method token; the method policy (lib/http/methods.ts, in the
+  // handler layer) answers 501 and close for one no handler implements.
+  const policy = compose([withKnownMethods()], () => ({ status: 200, body: "ok" }));
+  const answer = async (text: string) => await policy(parse(text), {} as unknown as RequestContext);
+  for (const text of ["BREW /pot", "get /", "CONNECT h:443"]) {
+    const res = await answer(`${text} HTTP/1.1\r\nHost: h\r\n\r\n`);
+    assert.equal(res.status, 501, text);
+    assert.equal(res.close, true, text);
+    assert.match(String(res.body), /^501 Not Implemented: method \S+ is not implemented\n$/);
+  }
+  assert.equal(parse("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n").host, "h:443");
+  refuses("CONNECT /x HTTP/1.1\r\nHost: h\r\n\r\n", 400, "BAD_TARGET");
   for (const m of ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"]) {
     assert.equal(parse(`${m} / HTTP/1.1\r\nHost: h\r\n\r\n`).method, m);
+    assert.equal((await answer(`${m} / HTTP/1.1\r\nHost: h\r\n\r\n`)).status, 200);
   }
+});
+
+Deno.test("checkRequestLinePrefix: bytes that cannot start a request line are refused at once", () => {
+  const enc = new TextEncoder();
+  const refusesPrefix = (bytes: Uint8Array, code: string) =>
+    assert.throws(() => checkRequestLinePrefix(bytes), (err: unknown) => {
+      assert.ok(err instanceof HttpError);
+      assert.equal(err.status, 400);
+      assert.equal(err.code, code);
+      assert.equal(err.close, true);
+      return true;
+    });
+  // A TLS ClientHello's first byte, named as such.
+  refusesPrefix(new Uint8Array([0x16, 0x03, 0x01]), "BAD_REQUEST_LINE");
+  assert.throws(() => checkRequestLinePrefix(new Uint8Array([0x16])), /TLS handshake/);
+  refusesPrefix(new Uint8Array([0x00]), "BAD_REQUEST_LINE");
+  refusesPrefix(enc.encode(" GET"), "BAD_REQUEST_LINE");
+  refusesPrefix(enc.encode("GE(T"), "BAD_REQUEST_LINE");
+  refusesPrefix(enc.encode("GET /a\x01"), "BAD_TARGET");
+  refusesPrefix(enc.encode("GET / HTTQ"), "BAD_REQUEST_LINE");
+  // Every prefix of a valid request may still complete: no throw.
+  const valid = enc.encode("\r\nGET /a?b=c HTTP/1.1\r\nHost: h\r\n\r\n");
+  for (let n = 0; n <= valid.length; n++) checkRequestLinePrefix(valid.subarray(0, n));
+  checkRequestLinePrefix(enc.encode("BREW /pot HTTP/1.1\r\n"));
 });
 
 Deno.test("505: well-formed but unsupported versions", () => {

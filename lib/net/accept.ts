@@ -146,6 +146,16 @@ export async function acceptLoop(
       pauseMs = Math.min(pauseMs * 2, ACCEPT_PAUSE_MAX_MS);
       continue;
     }
+    if (dropped > 0 && now() - droppedLoggedAt >= ACCEPT_LOG_INTERVAL_MS) {
+      droppedLoggedAt = now();
+      log(
+        "accept_dropped",
+        { count: dropped, error: lastDropped },
+        `accept: ${dropped} more connection(s) gone before they could be accepted ` +
+          `(last: ${lastDropped})`,
+      );
+      dropped = 0;
+    }
     if (episode !== null) {
       const ms = Math.round(now() - episode.since);
       log(

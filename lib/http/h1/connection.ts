@@ -24,7 +24,12 @@ import { closeQuietly, drainInput, lingeringClose } from "../../net/linger.ts";
 import { errorResponse, HttpError } from "../errors.ts";
 import type { Handler, HttpResponse, RequestContext, RequestHead } from "../handler.ts";
 import { bodyTooLarge, Http1RequestBody } from "./body.ts";
-import { DEFAULT_REQUEST_LIMITS, parseRequestHead, type RequestLimits } from "./request.ts";
+import {
+  checkRequestLinePrefix,
+  DEFAULT_REQUEST_LIMITS,
+  parseRequestHead,
+  type RequestLimits,
+} from "./request.ts";
 import type { ConnectionTracker } from "./timeouts.ts";
 import { closeBody, ResponseAbortedError, writeResponse } from "./writer.ts";
 
@@ -124,7 +129,10 @@ export async function serveConnection(
         }
         slot.phase = "head";
         slot.since = Date.now();
-        headBytes = await reader.readUntil(CRLFCRLF, { maxBytes: limits.maxHeaderBytes });
+        headBytes = await reader.readUntil(CRLFCRLF, {
+          maxBytes: limits.maxHeaderBytes,
+          checkPartial: checkRequestLinePrefix,
+        });
         slot.phase = "busy";
         if (headBytes === null || slot.timedOut !== null) return;
         started = Date.now();
@@ -158,6 +166,8 @@ export async function serveConnection(
           started = Date.now();
           response = errorResponse(headTooLargeError(reader, limits));
         } else if (err instanceof HttpError) {
+          if (started === 0) started = Date.now(); // refused while the head was arriving
+          slot.phase = "busy";
           response = errorResponse(err);
         } else {
           return; // EOF mid-message, reset, idle timeout or shutdown closed the socket

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { isTchar, isToken } from "../semantics/tokens.ts";
 import { HttpError } from "../errors.ts";
 import type { BodyFraming, RequestHead } from "../handler.ts";
 
@@ -48,18 +49,6 @@ export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({
   maxBodyBytes: MAX_BODY_BYTES,
 });
 
-/** Methods of RFC 9110 §9 plus PATCH; any other token is answered 501. */
-export const KNOWN_METHODS: ReadonlySet<string> = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "OPTIONS",
-  "TRACE",
-  "PATCH",
-]);
-
 const NO_BODY: BodyFraming = Object.freeze({ kind: "none" });
 
 /** The decoded parts of a request-target (RFC 9112 §3.2). */
@@ -73,21 +62,6 @@ export interface DecodedTarget {
 
 const HT = 0x09;
 const SP = 0x20;
-
-// tchar (RFC 9110 §5.6.2): "!#$%&'*+-.^_`|~", DIGIT, ALPHA. A lookup table beats a regex
-// on the hot path.
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = TCHAR[c + 0x20] = 1;
-
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
 
 // windows-1252 is what the WHATWG "latin1" label gives: one char per byte, never throws.
 const latin1 = new TextDecoder("latin1");
@@ -151,11 +125,6 @@ export function parseRequestHead(
     });
   }
   const version = versionText as "HTTP/1.1" | "HTTP/1.0";
-  if (!KNOWN_METHODS.has(method)) {
-    throw new HttpError(501, "METHOD_NOT_IMPLEMENTED", `method ${method} is not implemented`, {
-      close: true,
-    });
-  }
 
   // --- header fields (RFC 9112 §5) ---
   const headers = new Map<string, string>();
@@ -191,7 +160,7 @@ export function parseRequestHead(
           { close: true },
         );
       }
-      if (c >= 128 || TCHAR[c] === 0) badRequest("BAD_HEADER", "invalid header field name");
+      if (!isTchar(c)) badRequest("BAD_HEADER", "invalid header field name");
     }
     let vs = colon + 1;
     let ve = end;
@@ -371,10 +340,15 @@ function isValidHost(value: string): boolean {
 /**
  * Splits a request-target into path and query and percent-decodes the path once.
  * Origin-form ("/p?q"), absolute-form ("http://host/p?q", RFC 9112 §3.2.2: its authority
- * wins over Host) and asterisk-form ("*", OPTIONS only). Authority-form (CONNECT) is not
- * accepted: sockit is not a proxy.
+ * wins over Host), asterisk-form ("*", OPTIONS only) and authority-form ("host:port",
+ * CONNECT only; its path is empty — whether CONNECT is served is the handlers' decision,
+ * and sockit's answer 501: it is not a proxy).
  */
 export function decodeTarget(target: string, method: string): DecodedTarget {
+  if (method === "CONNECT") {
+    if (!isValidHost(target)) badRequest("BAD_TARGET", "CONNECT needs a host:port target");
+    return { rawPath: "", path: "", query: "", authority: target };
+  }
   if (target === "*") {
     if (method !== "OPTIONS") badRequest("BAD_TARGET", "'*' target is only valid for OPTIONS");
     return { rawPath: "*", path: "*", query: "", authority: null };
@@ -449,5 +423,46 @@ export function percentDecode(raw: string): string {
     throw new HttpError(400, "BAD_PERCENT_ENCODING", "path is not valid UTF-8 once decoded", {
       close: true,
     });
+  }
+}
+
+/** The first byte of a TLS record carrying a handshake (a ClientHello). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/**
+ * Pure: refuses, as soon as the bytes have arrived, a request whose request line cannot
+ * become valid — a TLS ClientHello or binary junk on the plain port — instead of holding the
+ * connection until the header timeout while waiting for a CRLF. Checks leading empty lines
+ * (RFC 9112 §2.2), the method's token characters, the target's visible characters and the
+ * `HTTP/` version prefix; the full parse ({@link parseRequestHead}) decides the rest. Throws
+ * an {@link HttpError} 400 (close) at the first impossible byte; returns once the request
+ * line is complete or the bytes so far may still form one.
+ */
+export function checkRequestLinePrefix(partial: Uint8Array): void {
+  let i = 0;
+  while (i < partial.length && (partial[i] === 0x0d || partial[i] === 0x0a)) i++;
+  if (i === partial.length) return;
+  if (partial[i] === TLS_HANDSHAKE_RECORD) {
+    badRequest(
+      "BAD_REQUEST_LINE",
+      "this is a TLS handshake on a plain HTTP port (use http://, or serve with --tls-cert)",
+    );
+  }
+  const methodStart = i;
+  while (i < partial.length && isTchar(partial[i])) i++;
+  if (i === partial.length) return;
+  if (partial[i] !== SP || i === methodStart) {
+    badRequest("BAD_REQUEST_LINE", "malformed method: not an HTTP request");
+  }
+  i++;
+  while (i < partial.length && partial[i] > SP && partial[i] < 0x7f) i++;
+  if (i === partial.length) return;
+  if (partial[i] !== SP) badRequest("BAD_TARGET", "invalid character in request target");
+  i++;
+  const version = "HTTP/";
+  for (let k = 0; k < version.length && i < partial.length; k++, i++) {
+    if (partial[i] !== version.charCodeAt(k)) {
+      badRequest("BAD_REQUEST_LINE", "malformed HTTP version");
+    }
   }
 }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { fieldValueProblem, isToken } from "../semantics/tokens.ts";
 import { ConfigError } from "../../errors.ts";
 import type { Middleware } from "../handler.ts";
 import type { HeaderLookup } from "../semantics/conditional.ts";
@@ -53,9 +54,6 @@ export function isPreflightRequest(method: string, headers: HeaderLookup): boole
     !!headers.get("access-control-request-method");
 }
 
-/** field-name = token (RFC 9110 §5.1, §5.6.2). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * Headers of the 204 answer to a preflight. `Access-Control-Allow-Headers` echoes the
  * requested headers when they form a valid token list (so any request header the page
@@ -74,7 +72,7 @@ export function preflightHeaders(
   const requested = requestHeaders.get("access-control-request-headers");
   if (requested) {
     const names = requested.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
+    if (names.length > 0 && names.every((name) => isToken(name))) {
       headers.push(["Access-Control-Allow-Headers", names.join(", ")]);
     }
   }
@@ -98,21 +96,6 @@ export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * What is wrong with a field value, if anything: a control character (CR/LF/NUL…, RFC 9110
- * §5.5; tab is allowed), or non-ASCII (the wire would carry whatever encoding the writer
- * picks, and §5.5 asks new values to stay US-ASCII: percent-encode or use RFC 8187).
- */
-function fieldValueProblem(value: string): "control" | "non-ascii" | null {
-  let problem: "non-ascii" | null = null;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return "control";
-    if (c > 0x7e) problem = "non-ascii";
-  }
-  return problem;
-}
-
-/**
  * Parses one `--header 'Name: value'`. The name must be a token and not a framing header
  * ({@link RESERVED_HEADER_NAMES}); the value may be empty, loses surrounding whitespace,
  * and must be ASCII without control characters (CR/LF would let it inject headers). Returns
@@ -126,7 +109,7 @@ export function parseHeaderFlag(flag: string): [string, string] {
   }
   const name = flag.slice(0, colon);
   const value = flag.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
-  if (!TOKEN.test(name)) {
+  if (!isToken(name)) {
     throw new ConfigError(
       `invalid --header ${shown}: header name must be letters, digits or !#$%&'*+-.^_\`|~ with no spaces`,
     );

@@ -3,7 +3,8 @@
  * handler and the middleware around it, in their one order. The main thread, every
  * `--workers` worker and the tests build it here alike.
  *
- * Order, outermost first: `--header` reaches every answer; CORS sits outside any auth,
+ * Order, outermost first: methods no handler implements get 501 (as the parser's own
+ * refusals, before any feature); `--header` reaches every other answer; CORS sits outside any auth,
  * since browsers send no credentials on a preflight; authentication comes before anything
  * that looks at the path or method (the metrics endpoint included); then the metrics
  * endpoint, uploads, the tar download, clean URLs, and the files themselves.
@@ -20,6 +21,7 @@
  */
 import { SmallFileCache, staticFiles } from "../files/files.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
+import { withKnownMethods } from "../methods.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
 import { HttpMetrics } from "../sharing/metrics.ts";
 import {
@@ -63,6 +65,7 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
   const fileCache = new SmallFileCache();
   const metrics = config.metrics ? new HttpMetrics() : undefined;
   const middleware: Middleware[] = [
+    withKnownMethods(),
     ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
     ...(config.cors
       ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
