@@ -9,6 +9,8 @@
  * {@link FramingError} with a stable `code` that callers branch on.
  *
  * ```ts
+ * import { BufferedReader, writeAll } from "./framing.ts";
+ * declare const conn: Deno.Conn;
  * const reader = new BufferedReader(conn);
  * const line = await reader.readLine({ maxBytes: 8192 }); // includes its LF / CRLF
  * if (line !== null) await writeAll(conn, line);
@@ -348,7 +350,7 @@ export function decodeFramePrefix(bytes: Uint8Array, offset = 0): number {
  * The smallest size a prefix can still announce when only its first `partial.length`
  * (< 4) bytes have arrived: those bytes followed by zeros. 0 for an empty prefix.
  */
-export function smallestFrameSize(partial: Uint8Array): number {
+function smallestFrameSize(partial: Uint8Array): number {
   let size = 0;
   for (let i = 0; i < FRAME_PREFIX_BYTES; i++) {
     size = size * 256 + (i < partial.length ? partial[i] : 0);

@@ -3,7 +3,8 @@
  * echo server (or a misbehaving test listener) on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { parseAddress, summarizeRtts } from "../lib/echo/client.ts";
+import { summarizeRtts } from "../lib/echo/client.ts";
+import { parseAddress } from "../lib/echo/connect.ts";
 import { cliCommand, runCli, sha256, startServer } from "./helpers.ts";
 
 const HOST = "127.0.0.1";

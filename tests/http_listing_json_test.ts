@@ -5,8 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { acceptQuality } from "../lib/http/semantics/negotiation.ts";
 import {
-  acceptQuality,
   DEFAULT_LISTING_SORT,
   entryType,
   listingJson,

@@ -11,8 +11,8 @@ import {
   MAX_HEADER_FIELDS,
   MAX_REQUEST_LINE_BYTES,
   parseRequestHead,
-  percentDecode,
 } from "../lib/http/h1/request.ts";
+import { percentDecode } from "../lib/http/semantics/target.ts";
 
 const enc = new TextEncoder();
 const parse = (text: string, limits = DEFAULT_REQUEST_LIMITS) =>

@@ -15,9 +15,17 @@
  */
 import { ConfigError, EXIT_FAILURE, EXIT_OK } from "../errors.ts";
 import { formatHost } from "../net/address.ts";
-import { parsePort } from "../values.ts";
+import {
+  connectWithRetry,
+  delay,
+  describeNetworkError,
+  EchoClientError,
+  parseAddress,
+  withReplyTimeout,
+} from "./connect.ts";
 import {
   BufferedReader,
+  concatBytes,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   stripLineEnding,
@@ -26,10 +34,6 @@ import {
 } from "../framing.ts";
 import { DEFAULT_LOG_PREVIEW_BYTES } from "../log.ts";
 
-/** Host used when the address is only a port. */
-export const DEFAULT_CLIENT_HOST = "127.0.0.1";
-/** Pause between connection attempts while `--wait` is running. */
-export const CONNECT_RETRY_INTERVAL_MS = 100;
 /** Largest reply (line or frame) the client accepts, and the longest stdin line. */
 export const MAX_REPLY_BYTES = DEFAULT_MAX_FRAME_BYTES;
 /** Read buffer for replies; grows for big replies. */
@@ -44,44 +48,6 @@ export interface EchoClientFlags {
   wait?: number;
   expect?: string;
   json?: boolean;
-}
-
-/** A parsed `[HOST:]PORT`. */
-export interface ServerAddress {
-  host: string;
-  port: number;
-}
-
-/** Parses `PORT`, `HOST:PORT` or `[IPv6]:PORT` (pure); throws {@link ConfigError}. */
-export function parseAddress(address: string): ServerAddress {
-  let host: string;
-  let portText: string;
-  let m: RegExpExecArray | null;
-  if (/^\d+$/.test(address)) {
-    host = DEFAULT_CLIENT_HOST;
-    portText = address;
-  } else if ((m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d*)$/.exec(address))) {
-    [, host, portText] = m;
-  } else if ((m = /^([^\s:\[\]\/]*):(\d*)$/.exec(address))) {
-    [, host, portText] = m;
-    if (host === "") host = DEFAULT_CLIENT_HOST;
-  } else if (/^\[[^\]]*\]$/.test(address)) {
-    throw new ConfigError(
-      `invalid address '${address}': the port is missing, e.g. ${address}:8000`,
-    );
-  } else if (address.split(":").length > 2) {
-    throw new ConfigError(
-      `invalid address '${address}': put IPv6 addresses in brackets, e.g. [::1]:8000`,
-    );
-  } else {
-    throw new ConfigError(`invalid address '${address}': expected [HOST:]PORT, e.g. 8000`);
-  }
-  if (portText === "") {
-    throw new ConfigError(`invalid address '${address}': the port is missing`);
-  }
-  const port = parsePort(portText);
-  if (port === 0) throw new ConfigError(`invalid address '${address}': port 0 cannot be dialed`);
-  return { host, port };
 }
 
 /** Round-trip statistics, as printed by the summary. */
@@ -110,113 +76,6 @@ export function summarizeRtts(sent: number, rttsMs: readonly number[]): RttSumma
     maxMs: received ? sorted[received - 1] : 0,
     p99Ms: received ? sorted[rank - 1] : 0,
   };
-}
-
-/** A failure shown as `sockit: ADDRESS: CAUSE`, exit 1. */
-export class EchoClientError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = "EchoClientError";
-  }
-}
-
-/** Turns a socket error into a short cause ("connection refused", "unknown host"). */
-export function describeNetworkError(err: unknown, host: string): string {
-  if (err instanceof EchoClientError) return err.message;
-  if (err instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  if (err instanceof Deno.errors.ConnectionReset) return "connection reset by peer";
-  if (err instanceof Deno.errors.BrokenPipe) return "connection closed by the server";
-  if (err instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  if (err instanceof Deno.errors.TimedOut) return "timed out";
-  if (err instanceof UnexpectedEofError) {
-    return `connection closed by the server in the middle of ${err.what}`;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  if (/lookup address|Name or service not known|nodename nor servname|No address/i.test(message)) {
-    return `unknown host '${host}'`;
-  }
-  if (/network is unreachable/i.test(message)) return "network unreachable";
-  if (/no route to host/i.test(message)) return "no route to host";
-  return message.replace(/\s*\(os error \d+\)$/, "");
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function seconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
-}
-
-/** Connects once, giving up after `timeoutMs` (0 = no limit). */
-async function connectOnce(addr: ServerAddress, timeoutMs: number): Promise<Deno.TcpConn> {
-  if (timeoutMs <= 0) return await Deno.connect({ hostname: addr.host, port: addr.port });
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  try {
-    return await Deno.connect({ hostname: addr.host, port: addr.port, signal: abort.signal });
-  } catch (err) {
-    if (abort.signal.aborted) {
-      throw new EchoClientError("TIMEOUT", `timed out after ${seconds(timeoutMs)}`);
-    }
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Connects, retrying every {@link CONNECT_RETRY_INTERVAL_MS} until `waitMs` has passed. */
-export async function connectWithRetry(
-  addr: ServerAddress,
-  options: { timeoutMs: number; waitMs: number },
-): Promise<Deno.TcpConn> {
-  const deadline = performance.now() + options.waitMs;
-  for (;;) {
-    try {
-      return await connectOnce(addr, options.timeoutMs);
-    } catch (err) {
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        const cause = describeNetworkError(err, addr.host);
-        throw new EchoClientError(
-          "CONNECT",
-          `cannot connect to ${formatHost(addr.host)}:${addr.port}: ${cause}${
-            options.waitMs > 0 ? ` (still failing after --wait ${seconds(options.waitMs)})` : ""
-          }`,
-        );
-      }
-      await delay(Math.min(CONNECT_RETRY_INTERVAL_MS, left));
-    }
-  }
-}
-
-/** Awaits `work`, closing `conn` (which fails the pending read) after `timeoutMs`. */
-async function withReplyTimeout<T>(
-  conn: Deno.Conn,
-  timeoutMs: number,
-  work: Promise<T>,
-): Promise<T> {
-  if (timeoutMs <= 0) return await work;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }, timeoutMs);
-  try {
-    return await work;
-  } catch (err) {
-    if (timedOut) {
-      throw new EchoClientError(
-        "TIMEOUT",
-        `timed out after ${seconds(timeoutMs)} waiting for a reply`,
-      );
-    }
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const encoder = new TextEncoder();
@@ -262,7 +121,7 @@ class EchoSession {
     const { conn, reader } = this;
     let out: Uint8Array;
     if (this.mode === "line") {
-      out = message[message.length - 1] === 0x0a ? message : concat(message, NEWLINE);
+      out = message[message.length - 1] === 0x0a ? message : concatBytes(message, NEWLINE);
     } else if (this.mode === "length") {
       out = encodeFrame(message);
     } else {
@@ -293,13 +152,6 @@ class EchoSession {
 }
 
 const NEWLINE = new Uint8Array([0x0a]);
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 /** Yields stdin's lines (terminator included; a last unterminated line too). */
 async function* stdinLines(): AsyncGenerator<Uint8Array> {
@@ -375,25 +227,13 @@ async function runRawStream(
     throw new EchoClientError("CLOSED", `connection closed by the server after ${sent} bytes`);
   }
   if (expect) {
-    const got = joinAll(collected);
+    const got = concatBytes(...collected);
     if (!equalBytes(got, expect)) {
       console.error(`sockit: ${where}: expected ${quote(expect)} but got ${quote(got)}`);
       return EXIT_FAILURE;
     }
   }
   return EXIT_OK;
-}
-
-function joinAll(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** CLI entry; resolves to the exit code. Throws {@link ConfigError} for a bad command line. */
@@ -504,9 +344,9 @@ export async function runEchoClient(
             `${reply.length} bytes from ${where}: seq=${sent} time=${rttMs.toFixed(3)} ms`,
           );
         } else if (mode === "line") {
-          await writeStdout(reply[reply.length - 1] === 0x0a ? reply : concat(reply, NEWLINE));
+          await writeStdout(reply[reply.length - 1] === 0x0a ? reply : concatBytes(reply, NEWLINE));
         } else {
-          await writeStdout(concat(content, NEWLINE));
+          await writeStdout(concatBytes(content, NEWLINE));
         }
         if (expect && !equalBytes(content, expect)) {
           console.error(`sockit: ${where}: expected ${quote(expect)} but got ${quote(content)}`);

@@ -48,7 +48,7 @@ export interface RunServerOptions {
  * Calls `onFirst` on the first SIGINT/SIGTERM (graceful stop); a second signal exits at
  * once with code 130/143. Returns a function that removes the handlers.
  */
-export function onShutdownSignal(onFirst: (signal: Deno.Signal) => void): () => void {
+function onShutdownSignal(onFirst: (signal: Deno.Signal) => void): () => void {
   let seen = false;
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   const handlers = signals.map((signal) => {

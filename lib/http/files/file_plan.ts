@@ -6,18 +6,22 @@
  * the order RFC 9110 §13.2.2 prescribes, so the file handler only stats, plans and writes.
  *
  * ```ts
+ * import { planFileResponse } from "./file_plan.ts";
  * // After content negotiation picked the bytes to send (the file, file.br, file.gz, or
  * // gzip on the fly) and stat'ed them:
- * const plan = planFileResponse(req.method, req.headers, {
- *   size: info.size, mtimeMs: info.mtime?.getTime() ?? null,
- *   contentType: contentTypeFor(originalPath), encoding: "identity",
- * }, { cacheSeconds: opts.cache });
+ * const plan = planFileResponse("GET", new Map([["range", "bytes=0-99"]]), {
+ *   size: 1000,
+ *   mtimeMs: Date.UTC(2026, 0, 1),
+ *   contentType: "text/plain; charset=utf-8",
+ *   encoding: "identity",
+ * }, { cacheSeconds: 60 });
  * switch (plan.body.kind) {
  *   case "none": // 304 (no body) or 412/416 (short text body: plan.message)
  *   case "whole": // { file, length: plan.body.length }
  *   case "range": // { file, offset: plan.body.start, length: plan.body.end - start + 1 }
  *   case "multipart": // { stream: multipartByterangesChunks(path, plan.body.plan), length }
  * }
+ * console.log(plan.status); // 206
  * ```
  *
  * @module

@@ -7,12 +7,15 @@
  * (`listing_json.ts`), and the column headers link to the other orders.
  *
  * ```ts
+ * import { renderListing } from "./listing.ts";
+ * import { parseListingSort } from "./listing_json.ts";
  * const html = renderListing({
  *   path: "/docs/",
  *   showParent: true,
  *   entries: [{ name: "a&b.txt", isDirectory: false, size: 12, modified: new Date() }],
  *   sort: parseListingSort(new URLSearchParams("sort=size&order=desc")),
  * });
+ * console.log(html.length);
  * ```
  *
  * @module
@@ -80,7 +83,7 @@ export function formatSize(bytes: number): string {
 }
 
 /** "2026-11-25 09:05" in UTC: sortable, short enough for a phone. */
-export function formatModified(date: Date): string {
+function formatModified(date: Date): string {
   return date.toISOString().slice(0, 16).replace("T", " ");
 }
 

@@ -5,17 +5,18 @@
  * reads the directory and passes entries in (the same entries `listing.ts` renders).
  *
  * ```ts
+ * import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
+ * const url = new URL("http://localhost/docs/?sort=size");
  * const sort = parseListingSort(url.searchParams);
- * if (wantsJson(url.searchParams, req.headers.get("accept"))) {
- *   body = JSON.stringify(listingJson("/docs/", entries, sort));
+ * if (wantsJson(url.searchParams, "application/json")) {
  *   // Content-Type: application/json; charset=utf-8, and Vary: Accept
- * } else {
- *   html = renderListing({ path, entries, sort, showParent }); // same order, as HTML
- * }
+ *   console.log(JSON.stringify(listingJson("/docs/", [], sort)));
+ * } // else renderListing (listing.ts): the same order, as HTML
  * ```
  *
  * @module
  */
+import { matchAccept } from "../semantics/negotiation.ts";
 
 /** What a listing can be sorted by. */
 export type ListingSortKey = "name" | "size" | "time";
@@ -148,46 +149,6 @@ export function listingJson(
 export function sortLinkQuery(current: ListingSort, column: ListingSortKey): string {
   const order: ListingSortOrder = current.by === column && current.order === "asc" ? "desc" : "asc";
   return `?sort=${column}&order=${order}`;
-}
-
-/** How a media type matched an Accept header: q, and how specific the range was (2/1/0, -1). */
-interface AcceptMatch {
-  q: number;
-  specificity: number;
-}
-
-function matchAccept(accept: string, mediaType: string): AcceptMatch {
-  const [type] = mediaType.split("/");
-  const match: AcceptMatch = { q: 0, specificity: -1 };
-  for (const element of accept.split(",")) {
-    const [range, ...params] = element.split(";").map((s) => s.trim().toLowerCase());
-    const specificity = range === mediaType
-      ? 2
-      : range === `${type}/*`
-      ? 1
-      : range === "*/*"
-      ? 0
-      : -1;
-    if (specificity <= match.specificity) continue;
-    match.specificity = specificity;
-    match.q = 1;
-    for (const param of params) {
-      const [key, value = ""] = param.split("=").map((s) => s.trim());
-      if (key === "q") {
-        match.q = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(value) ? Number(value) : 0;
-      }
-    }
-  }
-  return match;
-}
-
-/**
- * The q-value `accept` gives `mediaType` (lower-case `type/subtype`), from the most
- * specific matching range: `type/subtype` over `type/*` over `*\/*` (RFC 9110 §12.5.1).
- * Media-range parameters other than q are ignored. No match → 0.
- */
-export function acceptQuality(accept: string, mediaType: string): number {
-  return matchAccept(accept, mediaType).q;
 }
 
 /**

@@ -4,10 +4,11 @@
  * learns whether something outside the root, or a hidden file, exists.
  *
  * ```ts
+ * import { canonicalRoot, resolveSafePath } from "./safe_path.ts";
  * const root = await canonicalRoot("./public");
  * const found = await resolveSafePath(root, "/docs/a%20b.txt", { dotfiles: false });
- * if (found === null) return notFound(); // traversal, dotfile, missing, symlink out, …
- * found.path; // "/abs/public/docs/a b.txt" (symlinks resolved, inside root)
+ * // null: traversal, dotfile, missing, symlink out, …
+ * console.log(found?.path); // "/abs/public/docs/a b.txt" (symlinks resolved, inside root)
  * ```
  *
  * Security decisions, explicit:
@@ -23,7 +24,7 @@
  *
  * @module
  */
-import { percentDecode } from "../h1/request.ts";
+import { percentDecode } from "../semantics/target.ts";
 import { isUploadTempName } from "../sharing/upload.ts";
 
 /** Options for path resolution. */

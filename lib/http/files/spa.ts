@@ -5,12 +5,10 @@
  * through the same safe-path rules as any other request.
  *
  * ```ts
- * const found = await resolveSafePath(root, req.rawPath, { dotfiles });
- * if (found === null) {
- *   const fallback = spaFallbackPath(req.method, req.path); // "/index.html" or null
- *   if (opts.spa && fallback !== null) return serveFile(await resolveSafePath(root, fallback));
- *   throw notFound();
- * }
+ * import { spaFallbackPath } from "./spa.ts";
+ * // A GET of a missing, extensionless path: the app's client-side router gets index.html.
+ * spaFallbackPath("GET", "/settings/profile"); // "/index.html"
+ * spaFallbackPath("GET", "/missing.png"); // null: a real 404
  * ```
  *
  * @module

@@ -5,11 +5,14 @@
  * No I/O: the pieces are pure, and two handler wrappers apply them to every answer.
  *
  * ```ts
- * const extra = (opts.header ?? []).map(parseHeaderFlag); // throws ConfigError on bad input
+ * import { parseHeaderFlag, withCors, withResponseHeaders } from "./cors.ts";
+ * import type { Middleware } from "../handler.ts";
+ * const extra = ["X-Frame-Options: DENY"].map(parseHeaderFlag); // throws ConfigError on bad input
  * const middleware: Middleware[] = [ // outermost first, before withBasicAuth
- *   ...(extra.length > 0 ? [withResponseHeaders(extra)] : []),
- *   ...(opts.cors ? [withCors()] : []), // preflights → 204; CORS headers on every answer
+ *   withResponseHeaders(extra),
+ *   withCors(), // preflights → 204; CORS headers on every answer
  * ];
+ * console.log(middleware.length);
  * ```
  *
  * @module

@@ -5,14 +5,21 @@
  * whether `If-Range` lets a Range through, and the `Cache-Control` value for `--cache`.
  *
  * ```ts
- * const validators = fileValidators({ size: info.size, mtimeMs: info.mtime?.getTime() ?? null });
- * switch (evaluateConditionals(method, request.headers, validators)) {
+ * import {
+ *   cacheControlValue,
+ *   evaluateConditionals,
+ *   fileValidators,
+ *   rangeAllowedByIfRange,
+ * } from "./conditional.ts";
+ * const request = new Headers({ "if-none-match": '"3e8-18d1e4b4800"' });
+ * const validators = fileValidators({ size: 1000, mtimeMs: Date.UTC(2024, 0, 1) });
+ * switch (evaluateConditionals("GET", request, validators)) {
  *   case "not-modified": // 304, no body; ETag, Last-Modified, Cache-Control, Vary as for 200
  *   case "precondition-failed": // 412
  *   case "proceed": // 200, or 206 if a Range is present and this allows it:
- *     rangeAllowedByIfRange(method, request.headers, validators);
+ *     rangeAllowedByIfRange("GET", request, validators);
  * }
- * headers.set("cache-control", cacheControlValue(opts.cache)); // "no-cache" by default
+ * console.log(cacheControlValue(undefined)); // "no-cache" by default
  * ```
  *
  * @module

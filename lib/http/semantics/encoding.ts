@@ -6,19 +6,16 @@
  * ({@link gzipStream}, {@link gzipFileChunks}) are kept apart.
  *
  * ```ts
- * const gzipOnTheFly = opts.gzip && !hasRange && isCompressibleType(type) &&
- *   size >= MIN_GZIP_BYTES;
- * for (const candidate of encodingCandidates(req.headers.get("accept-encoding"), { gzipOnTheFly })) {
- *   if (candidate.source === "sibling") { stat(path + candidate.suffix); if found, serve it with
- *     Content-Encoding: candidate.coding and the original's Content-Type; break }
- *   else if (candidate.source === "on-the-fly") { body = gzipStream(fileStream); break }
- *   else { serve the file as is; break } // identity
- * }
- * // Always add `Vary: Accept-Encoding`: the answer depends on it.
+ * import { encodingCandidates } from "./encoding.ts";
+ * const candidates = encodingCandidates("gzip, br;q=0.9", { gzipOnTheFly: true });
+ * // [{ source: "sibling", coding: "br", … }, …]: try file.br, then file.gz, then gzip on
+ * // the fly, then the file as is; always add `Vary: Accept-Encoding`.
+ * console.log(candidates.map((c) => c.source));
  * ```
  *
  * @module
  */
+import { parseWeightedList } from "./negotiation.ts";
 
 /**
  * Smallest file gzipped on the fly with `--gzip`. Below about 1 KiB the whole response fits
@@ -41,26 +38,11 @@ export type AcceptEncoding = Map<string, number>;
  */
 export function parseAcceptEncoding(header: string): AcceptEncoding {
   const result: AcceptEncoding = new Map();
-  for (const element of header.split(",")) {
-    const [rawName, ...params] = element.split(";");
-    let name = rawName.trim().toLowerCase();
-    if (name === "") continue;
-    if (name === "x-gzip") name = "gzip";
-    let q = 1;
-    for (const param of params) {
-      const eq = param.indexOf("=");
-      const key = (eq === -1 ? param : param.slice(0, eq)).trim().toLowerCase();
-      if (key !== "q") continue;
-      q = parseQValue(eq === -1 ? "" : param.slice(eq + 1).trim());
-    }
+  for (const { value, q } of parseWeightedList(header)) {
+    const name = value === "x-gzip" ? "gzip" : value;
     if (!result.has(name)) result.set(name, q);
   }
   return result;
-}
-
-/** qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (§12.4.2); else 0. */
-export function parseQValue(text: string): number {
-  return /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(text) ? Number(text) : 0;
 }
 
 /** The q a parsed header gives `coding`: its own entry, else `*`'s, else the default. */

@@ -5,7 +5,15 @@
  * {@link multipartByterangesChunks}, sits apart at the end: it reads the file for a plan.
  *
  * ```ts
- * const result = parseRange(request.headers.get("range"), size);
+ * import {
+ *   contentRange,
+ *   parseRange,
+ *   planMultipartByteranges,
+ *   unsatisfiedContentRange,
+ * } from "./range.ts";
+ * const size = 10_000;
+ * const headers = new Map<string, string>();
+ * const result = parseRange("bytes=0-99,200-299", size);
  * switch (result.kind) {
  *   case "full": // no usable Range: 200 with the whole file
  *     break;
@@ -17,10 +25,11 @@
  *       const { start, end } = result.ranges[0]; // 206, exact bytes start..end inclusive
  *       headers.set("content-range", contentRange(start, end, size));
  *     } else {
- *       const plan = planMultipartByteranges(result.ranges, size, { contentType });
- *       // 206, Content-Type: plan.contentType, Content-Length: plan.contentLength;
- *       // for each part: write part.head, then bytes part.start..part.end; then plan.tail
-      // (multipartByterangesChunks(path, plan) does exactly that).
+ *       const plan = planMultipartByteranges(result.ranges, size, { contentType: "text/plain" });
+ *       // 206, Content-Type: plan.contentType, Content-Length: plan.contentLength; for each
+ *       // part: part.head, then bytes part.start..part.end; then plan.tail
+ *       // (multipartByterangesChunks(path, plan) does exactly that).
+ *       console.log(plan.contentLength);
  *     }
  * }
  * ```
@@ -292,8 +301,10 @@ export const MULTIPART_READ_CHUNK_BYTES = 64 * 1024;
  * shrank since it was planned ends the stream with an error rather than short data.
  *
  * ```ts
- * return { status: 206, headers, body: { stream: multipartByterangesChunks(path, plan),
- *   length: plan.contentLength } };
+ * import { multipartByterangesChunks, planMultipartByteranges } from "./range.ts";
+ * const plan = planMultipartByteranges([{ start: 0, end: 9 }, { start: 20, end: 29 }], 100);
+ * const body = { stream: multipartByterangesChunks("./file.bin", plan), length: plan.contentLength };
+ * console.log(body.length); // the HttpResponse body of a 206
  * ```
  */
 export async function* multipartByterangesChunks(

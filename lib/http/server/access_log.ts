@@ -31,7 +31,7 @@ function pad2(n: number): string {
 }
 
 /** "[25/Nov/2026:09:05:29 +0000]" (UTC), the common log format's time. */
-export function formatClfTime(ms: number): string {
+function formatClfTime(ms: number): string {
   const d = new Date(ms);
   return `[${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${
     pad2(d.getUTCHours())
@@ -39,7 +39,7 @@ export function formatClfTime(ms: number): string {
 }
 
 /** Escapes `"`, `\` and non-printable bytes as \xHH, as nginx does in its logs. */
-export function escapeLogField(text: string): string {
+function escapeLogField(text: string): string {
   let out = "";
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -51,7 +51,7 @@ export const DEFAULT_MAX_CONNECTIONS = 0;
  * The built-in site: `static/` next to the sources, resolved from this module's own
  * location so it also works inside a `deno compile --include static` binary.
  */
-export function defaultSiteRoot(): string {
+function defaultSiteRoot(): string {
   const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
   return join(here, "..", "..", "..", "static");
 }

@@ -18,8 +18,7 @@
  * @module
  */
 import { describeError } from "../../errors.ts";
-import { escapeBytes, writeStderrLine, writeStdoutLine } from "../../log.ts";
-import { BatchedLineWriter } from "../../log.ts";
+import { BatchedLineWriter, escapeBytes, writeStderrLine, writeStdoutLine } from "../../log.ts";
 import { peerOf } from "../../net/address.ts";
 import { drainInput, writeFinalAnswer } from "../../net/linger.ts";
 import type { ListenOptions } from "../../net/listen.ts";

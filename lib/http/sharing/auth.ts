@@ -4,10 +4,16 @@
  * `WWW-Authenticate` challenge, and redaction so no password reaches a log line.
  *
  * ```ts
- * const credentials = [parseAuthSpec("alice:s3cret"), parseAuthSpec(`bob:sha256:${hex}`)];
- * const supplied = parseBasicAuthorization(request.headers.get("authorization"));
+ * import {
+ *   BASIC_CHALLENGE,
+ *   parseAuthSpec,
+ *   parseBasicAuthorization,
+ *   verifyBasicCredentials,
+ * } from "./auth.ts";
+ * const credentials = [parseAuthSpec("alice:s3cret"), parseAuthSpec(`bob:sha256:${"0".repeat(64)}`)];
+ * const supplied = parseBasicAuthorization(`Basic ${btoa("alice:s3cret")}`);
  * if (!verifyBasicCredentials(supplied, credentials)) {
- *   // 401 with `WWW-Authenticate: ${BASIC_CHALLENGE}`
+ *   console.log(`401 with WWW-Authenticate: ${BASIC_CHALLENGE}`);
  * }
  * ```
  *

@@ -6,14 +6,15 @@
  * multipart.ts, metrics.ts, clean_urls.ts); this file is only the HTTP glue.
  *
  * ```ts
- * // HttpServerConfig.middleware, outermost first (connection.ts `compose`):
+ * import { withBasicAuth, withTarDownload } from "./middleware.ts";
+ * import { parseAuthSpec } from "./auth.ts";
+ * import type { Middleware } from "../handler.ts";
+ * // Outermost first; the real order is in lib/http/server/build_handler.ts.
  * const middleware: Middleware[] = [
- *   ...(credentials.length > 0 ? [withBasicAuth(credentials)] : []),
- *   ...(metrics ? [withMetricsEndpoint(metrics)] : []),
- *   ...(upload ? [withUploads({ root, dotfiles, maxBytes, overwrite })] : []),
- *   ...(listing ? [withTarDownload({ root, dotfiles })] : []),
- *   ...(cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
+ *   withBasicAuth([parseAuthSpec("alice:s3cret")]),
+ *   withTarDownload({ root: "/srv/share", dotfiles: false }),
  * ];
+ * console.log(middleware.length);
  * ```
  *
  * Order matters: authentication is outermost, so no path, method (HEAD, OPTIONS, PUT) or
@@ -189,7 +190,7 @@ export interface UploadOptions {
 }
 
 /** The request body as an async iterable of chunks (views valid until the next one). */
-export async function* requestBodyChunks(body: RequestBody): AsyncGenerator<Uint8Array> {
+async function* requestBodyChunks(body: RequestBody): AsyncGenerator<Uint8Array> {
   for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) yield chunk;
 }
 

@@ -4,10 +4,12 @@
  * body is a stream of chunks: a multi-gigabyte upload never sits in memory.
  *
  * ```ts
- * const boundary = multipartBoundary(request.headers.get("content-type"));
+ * import { multipartBoundary, parseMultipart } from "./multipart.ts";
+ * declare const body: AsyncIterable<Uint8Array>;
+ * const boundary = multipartBoundary("multipart/form-data; boundary=XyZ");
  * for await (const part of parseMultipart(body, boundary)) {
- *   if (part.filename === null) console.log(part.name, await part.text());
- *   else for await (const chunk of part.body) await writeAll(file, chunk);
+ *   if (part.filename === null) console.log(part.name);
+ *   else for await (const chunk of part.body) console.log(chunk.length); // write it somewhere
  * }
  * ```
  *
@@ -175,7 +177,7 @@ function decodeExtValue(value: string): string | null {
 }
 
 /** Adapts an async iterable of chunks (a ReadableStream, a request body) to a ByteSource. */
-export function byteSourceFromIterable(chunks: AsyncIterable<Uint8Array>): ByteSource {
+function byteSourceFromIterable(chunks: AsyncIterable<Uint8Array>): ByteSource {
   const iterator = chunks[Symbol.asyncIterator]();
   let pending: Uint8Array = new Uint8Array(0);
   return {

@@ -4,10 +4,12 @@
  * more than a few chunks in memory (the producer waits whenever the client is slower).
  *
  * ```ts
+ * import { tarContentDisposition, tarDirectory } from "./tar.ts";
  * const archive = tarDirectory("/srv/share/photos", { dotfiles: false });
  * // headers: Content-Type: application/x-tar,
  * //          Content-Disposition: tarContentDisposition(archive.rootName)
- * for await (const chunk of archive.stream) await writeAll(conn, chunk); // or cancel()
+ * console.log(tarContentDisposition(archive.rootName));
+ * await archive.stream.cancel(); // or stream it as the response body
  * ```
  *
  * Every entry sits under one top folder named after the directory (`photos/…`), so

@@ -4,17 +4,18 @@
  * limit, and refuses to overwrite unless told to; plus the file-name rules for uploads.
  *
  * ```ts
+ * import { UploadError, writeUploadedFile } from "./upload.ts";
+ * declare const requestBody: AsyncIterable<Uint8Array>;
  * try {
  *   const saved = await writeUploadedFile("/srv/share/notes.txt", requestBody, {
- *     maxBytes: DEFAULT_MAX_UPLOAD_BYTES,
  *     overwrite: false,
  *   });
- *   // 201 Created (saved.replaced ? 204 : 201)
+ *   console.log(saved.replaced ? 204 : 201);
  * } catch (err) {
- *   if (err instanceof UploadError) // answer err.status (413, 409, 400) with err.message
+ *   if (err instanceof UploadError) console.log(err.status); // 413, 409 or 400 + err.message
  * }
  * ```
- *
+*
  * How a file appears atomically: the body goes to a temporary file in the target's own
  * directory (same file system, so the final step is a rename, never a copy), named
  * `.sockit-upload-…` so dotfile hiding keeps it out of listings, archives and GETs. When
