@@ -5,6 +5,8 @@
  * MiB/s), ping-pong (64-byte round trips/s, p99 µs) and fan-out (200 connections).
  *
  * ```ts
+ * import { runEchoBench } from "./echo_macro.ts";
+ * const log = (line: string) => console.log(line);
  * const section = await runEchoBench({ rounds: 1, seconds: 3, bulkBytes: 256 << 20, log });
  * ```
  *

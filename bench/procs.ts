@@ -4,8 +4,10 @@
  * process it started — also on Ctrl-C or an error (see {@link killAll}).
  *
  * ```ts
+ * import { freePort, sampleTreeRss, startProcess } from "./procs.ts";
  * const port = await freePort();
- * const server = await startProcess({ name: "nginx", cmd: "nginx", args: [...], port });
+ * const args = ["-c", "/tmp/nginx.conf"];
+ * const server = await startProcess({ name: "nginx", cmd: "nginx", args, port });
  * const rss = sampleTreeRss(server.pid);
  * // ... load it ...
  * console.log(rss.stop() / 1024, "MiB peak");

@@ -4,7 +4,8 @@
  * {@link IDLE_CONNECTIONS} open connections that send nothing.
  *
  * ```ts
- * const section = await runStartupIdleBench({ subjects: ["http", "echo"], log: console.log });
+ * import { runStartupIdleBench } from "./startup_idle.ts";
+ * const section = await runStartupIdleBench({ groups: ["http", "echo"], log: console.log });
  * ```
  *
  * @module

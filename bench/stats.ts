@@ -5,6 +5,8 @@
  * `tests/bench_stats_test.ts`.
  *
  * ```ts
+ * import { markdownTable, parseWrkOutput } from "./stats.ts";
+ * declare const stdout: string; // wrk's output with bench/wrk_report.lua
  * const r = parseWrkOutput(stdout); // { requests, bytes, seconds, reqPerSec, ... }
  * console.log(markdownTable(["server", "req/s"], [["sockit", "71,902"]]));
  * ```

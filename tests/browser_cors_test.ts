@@ -16,7 +16,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startServer } from "./helpers.ts";
+import { serveHttp, tempTree } from "./helpers.ts";
 import { chromiumTest, DevTools, launchChromium } from "./chromium.ts";
 
 /** Runs in the page: the cross-origin calls a web app would make; reports what it saw. */
@@ -62,43 +62,39 @@ await chromiumTest(
   "browser_cors_test",
   "browser: a page on another origin can fetch from --cors, not without it",
   async (chromium) => {
-    const site = await Deno.makeTempDir({ prefix: "sockit-cors-" });
+    const data = JSON.stringify({ hello: "from the api" });
+    await using tree = await tempTree({
+      "page.html": `<!doctype html><title>app</title>\n`,
+      "data.json": data,
+    });
+    await using app = await serveHttp(tree.path);
+    await using api = await serveHttp(tree.path, "--cors");
+    await using closed = await serveHttp(tree.path);
+    await using browser = await launchChromium(chromium);
+    const devtools = await DevTools.connect(browser.devtoolsUrl);
     try {
-      await Deno.writeTextFile(`${site}/page.html`, `<!doctype html><title>app</title>\n`);
-      const data = JSON.stringify({ hello: "from the api" });
-      await Deno.writeTextFile(`${site}/data.json`, data);
-      const args = ["http-serve", site, "--host", "127.0.0.1", "--port", "0"];
-      await using app = await startServer(args);
-      await using api = await startServer([...args, "--cors"]);
-      await using closed = await startServer(args);
-      await using browser = await launchChromium(chromium);
-      const devtools = await DevTools.connect(browser.devtoolsUrl);
-      try {
-        const sessionId = await devtools.openPage();
-        await devtools.send("Page.enable", {}, sessionId);
-        await devtools.navigate(sessionId, `http://127.0.0.1:${app.port}/page.html`);
-        const run = (origin: string) =>
-          devtools.evaluate<Report>(sessionId, crossOriginScript(origin));
+      const sessionId = await devtools.openPage();
+      await devtools.send("Page.enable", {}, sessionId);
+      await devtools.navigate(sessionId, `http://127.0.0.1:${app.port}/page.html`);
+      const run = (origin: string) =>
+        devtools.evaluate<Report>(sessionId, crossOriginScript(origin));
 
-        const allowed = await run(`http://127.0.0.1:${api.port}`);
-        assert.equal(allowed.error, undefined, JSON.stringify(allowed));
-        assert.equal(allowed.status, 200);
-        assert.deepEqual(allowed.body, JSON.parse(data));
-        assert.match(allowed.etag ?? "", /^"[0-9a-f]+-[0-9a-f]+"$/, "ETag is exposed");
-        assert.equal(allowed.rangeStatus, 206, JSON.stringify(allowed));
-        assert.equal(allowed.contentRange, `bytes 0-4/${data.length}`, "Content-Range exposed");
-        assert.equal(allowed.rangeBody, data.slice(0, 5));
-        // The preflight went to the --cors server and was answered 204.
-        await api.waitForLine(/"OPTIONS \/data\.json HTTP\/1\.1" 204 /);
+      const allowed = await run(`http://127.0.0.1:${api.port}`);
+      assert.equal(allowed.error, undefined, JSON.stringify(allowed));
+      assert.equal(allowed.status, 200);
+      assert.deepEqual(allowed.body, JSON.parse(data));
+      assert.match(allowed.etag ?? "", /^"[0-9a-f]+-[0-9a-f]+"$/, "ETag is exposed");
+      assert.equal(allowed.rangeStatus, 206, JSON.stringify(allowed));
+      assert.equal(allowed.contentRange, `bytes 0-4/${data.length}`, "Content-Range exposed");
+      assert.equal(allowed.rangeBody, data.slice(0, 5));
+      // The preflight went to the --cors server and was answered 204.
+      await api.waitForLine(/"OPTIONS \/data\.json HTTP\/1\.1" 204 /);
 
-        const blocked = await run(`http://127.0.0.1:${closed.port}`);
-        assert.match(blocked.error ?? "", /TypeError: Failed to fetch/, JSON.stringify(blocked));
-        assert.match(blocked.rangeError ?? "", /TypeError: Failed to fetch/);
-      } finally {
-        await devtools.close();
-      }
+      const blocked = await run(`http://127.0.0.1:${closed.port}`);
+      assert.match(blocked.error ?? "", /TypeError: Failed to fetch/, JSON.stringify(blocked));
+      assert.match(blocked.rangeError ?? "", /TypeError: Failed to fetch/);
     } finally {
-      await Deno.remove(site, { recursive: true });
+      await devtools.close();
     }
   },
 );

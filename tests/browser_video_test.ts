@@ -20,7 +20,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startServer } from "./helpers.ts";
+import { serveHttp, tempTree } from "./helpers.ts";
 import { BROWSER_TIMEOUT_MS, chromiumTest, DevTools, launchChromium } from "./chromium.ts";
 
 /** What MediaRecorder is asked to produce; H.264 in MP4 is what real sites serve. */
@@ -139,134 +139,118 @@ await chromiumTest(
   "browser_video_test",
   "browser: <video> seeks in an MP4 served by http-serve, through 206 range requests",
   async (chromium) => {
-    const site = await Deno.makeTempDir({ prefix: "sockit-video-" });
-    try {
-      await Deno.writeTextFile(
-        `${site}/record.html`,
+    await using tree = await tempTree({
+      "record.html":
         `<!doctype html><title>record</title><canvas width="640" height="360"></canvas>\n`,
+      "play.html": `<!doctype html><title>play</title>` +
+        `<video src="movie.mp4" preload="metadata" muted playsinline></video>\n`,
+    });
+    const site = tree.path;
+    await using server = await serveHttp(site, "--log-format", "json");
+    const origin = `http://127.0.0.1:${server.port}`;
+    await using browser = await launchChromium(chromium);
+    const devtools = await DevTools.connect(browser.devtoolsUrl);
+    try {
+      const sessionId = await devtools.openPage();
+      await devtools.send("Page.enable", {}, sessionId);
+      await devtools.send("Network.enable", {}, sessionId);
+      // No HTTP cache: every byte the player gets comes from a request we can see,
+      // never from a revalidated (304) cache entry.
+      await devtools.send("Network.setCacheDisabled", { cacheDisabled: true }, sessionId);
+
+      // 1. A real MP4, recorded by the browser itself.
+      await devtools.navigate(sessionId, `${origin}/record.html`);
+      const base64 = await devtools.evaluate<string>(sessionId, RECORD_SCRIPT);
+      const movie = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      assert.equal(new TextDecoder().decode(movie.subarray(4, 8)), "ftyp", "an MP4 file");
+      assert.ok(movie.length > 2_000_000, `only ${movie.length} bytes recorded`);
+      await Deno.writeFile(`${site}/movie.mp4`, movie);
+
+      // 2. Play it from http-serve and seek near the end.
+      // A slower link than loopback, as for a real viewer: the player cannot have the
+      // whole file by the time it has the metadata, so the seek needs new ranges.
+      await devtools.send("Network.emulateNetworkConditions", {
+        offline: false,
+        latency: 0,
+        downloadThroughput: LINK_BYTES_PER_SECOND,
+        uploadThroughput: -1,
+      }, sessionId);
+      await devtools.navigate(sessionId, `${origin}/play.html`);
+      await devtools.evaluate<number>(sessionId, METADATA_SCRIPT);
+      const eventsBeforeSeek = devtools.events.length;
+      const seek = await devtools.evaluate<{
+        duration: number;
+        currentTime: number;
+        readyState: number;
+        width: number;
+        height: number;
+      }>(sessionId, SEEK_SCRIPT);
+      assert.ok(
+        seek.duration > RECORDING_MS / 1000 - 1 && seek.duration < RECORDING_MS / 1000 + 2,
+        `duration ${seek.duration}`,
       );
-      await Deno.writeTextFile(
-        `${site}/play.html`,
-        `<!doctype html><title>play</title>` +
-          `<video src="movie.mp4" preload="metadata" muted playsinline></video>\n`,
+      assert.ok(
+        Math.abs(seek.currentTime - seek.duration * SEEK_FRACTION) < 0.5,
+        JSON.stringify(seek),
       );
-      await using server = await startServer([
-        "http-serve",
-        site,
-        "--port",
-        "0",
-        "--host",
-        "127.0.0.1",
-        "--log-format",
-        "json",
-      ]);
-      const origin = `http://127.0.0.1:${server.port}`;
-      await using browser = await launchChromium(chromium);
-      const devtools = await DevTools.connect(browser.devtoolsUrl);
-      try {
-        const sessionId = await devtools.openPage();
-        await devtools.send("Page.enable", {}, sessionId);
-        await devtools.send("Network.enable", {}, sessionId);
-        // No HTTP cache: every byte the player gets comes from a request we can see,
-        // never from a revalidated (304) cache entry.
-        await devtools.send("Network.setCacheDisabled", { cacheDisabled: true }, sessionId);
+      assert.ok(seek.readyState >= 2, `readyState ${seek.readyState}: no frame at the seek`);
+      assert.deepEqual([seek.width, seek.height], [640, 360]);
 
-        // 1. A real MP4, recorded by the browser itself.
-        await devtools.navigate(sessionId, `${origin}/record.html`);
-        const base64 = await devtools.evaluate<string>(sessionId, RECORD_SCRIPT);
-        const movie = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-        assert.equal(new TextDecoder().decode(movie.subarray(4, 8)), "ftyp", "an MP4 file");
-        assert.ok(movie.length > 2_000_000, `only ${movie.length} bytes recorded`);
-        await Deno.writeFile(`${site}/movie.mp4`, movie);
-
-        // 2. Play it from http-serve and seek near the end.
-        // A slower link than loopback, as for a real viewer: the player cannot have the
-        // whole file by the time it has the metadata, so the seek needs new ranges.
-        await devtools.send("Network.emulateNetworkConditions", {
-          offline: false,
-          latency: 0,
-          downloadThroughput: LINK_BYTES_PER_SECOND,
-          uploadThroughput: -1,
-        }, sessionId);
-        await devtools.navigate(sessionId, `${origin}/play.html`);
-        await devtools.evaluate<number>(sessionId, METADATA_SCRIPT);
-        const eventsBeforeSeek = devtools.events.length;
-        const seek = await devtools.evaluate<{
-          duration: number;
-          currentTime: number;
-          readyState: number;
-          width: number;
-          height: number;
-        }>(sessionId, SEEK_SCRIPT);
-        assert.ok(
-          seek.duration > RECORDING_MS / 1000 - 1 && seek.duration < RECORDING_MS / 1000 + 2,
-          `duration ${seek.duration}`,
+      // 3. The browser's side: only 206 range responses for movie.mp4, and one requested
+      // after the seek reaches into the second half of the file.
+      const movieUrl = `${origin}/movie.mp4`;
+      const responses = devtools.events
+        .map((event, index) => ({ event, index }))
+        .filter(({ event }) =>
+          event.method === "Network.responseReceived" &&
+          (event.params.response as { url: string }).url === movieUrl
+        )
+        .map(({ event, index }) => {
+          const response = event.params.response as {
+            status: number;
+            headers: Record<string, string>;
+          };
+          return { index, status: response.status, headers: response.headers };
+        });
+      assert.ok(responses.length >= 2, `${responses.length} responses for movie.mp4`);
+      for (const response of responses) {
+        assert.equal(response.status, 206, JSON.stringify(response));
+        assert.equal(header(response.headers, "accept-ranges"), "bytes");
+        assert.equal(
+          parseContentRange(header(response.headers, "content-range")!).size,
+          movie.length,
         );
-        assert.ok(
-          Math.abs(seek.currentTime - seek.duration * SEEK_FRACTION) < 0.5,
-          JSON.stringify(seek),
-        );
-        assert.ok(seek.readyState >= 2, `readyState ${seek.readyState}: no frame at the seek`);
-        assert.deepEqual([seek.width, seek.height], [640, 360]);
-
-        // 3. The browser's side: only 206 range responses for movie.mp4, and one requested
-        // after the seek reaches into the second half of the file.
-        const movieUrl = `${origin}/movie.mp4`;
-        const responses = devtools.events
-          .map((event, index) => ({ event, index }))
-          .filter(({ event }) =>
-            event.method === "Network.responseReceived" &&
-            (event.params.response as { url: string }).url === movieUrl
-          )
-          .map(({ event, index }) => {
-            const response = event.params.response as {
-              status: number;
-              headers: Record<string, string>;
-            };
-            return { index, status: response.status, headers: response.headers };
-          });
-        assert.ok(responses.length >= 2, `${responses.length} responses for movie.mp4`);
-        for (const response of responses) {
-          assert.equal(response.status, 206, JSON.stringify(response));
-          assert.equal(header(response.headers, "accept-ranges"), "bytes");
-          assert.equal(
-            parseContentRange(header(response.headers, "content-range")!).size,
-            movie.length,
-          );
-        }
-        const firstRange = parseContentRange(header(responses[0].headers, "content-range")!);
-        assert.equal(firstRange.first, 0, "the player starts at byte 0");
-        const afterSeek = responses
-          .filter((r) => r.index >= eventsBeforeSeek)
-          .map((r) => parseContentRange(header(r.headers, "content-range")!));
-        assert.ok(
-          afterSeek.some((range) => range.first > movie.length / 2),
-          `no range request into the second half after the seek: ${JSON.stringify(afterSeek)}`,
-        );
-        const failed = devtools.events.filter((e: Event) =>
-          e.method === "Network.loadingFailed" && !(e.params.canceled as boolean)
-        );
-        assert.deepEqual(failed, [], "a request failed (other than the player cancelling one)");
-
-        // 4. The server's side: once the browser is gone (a player leaves responses it
-        // no longer needs unread; each is logged when its connection ends), the access
-        // log has a 206 line for every response the browser saw. It may have more: the
-        // player cancels some requests before their answer reaches it, and may revalidate
-        // one (304) even with the cache disabled.
-        await devtools.close();
-        await browser[Symbol.asyncDispose]();
-        const logged = await movieLogLines(server.lines, responses.length);
-        const statuses = logged.map((entry) => entry.status);
-        const report = `browser saw ${
-          JSON.stringify(responses.map((r) => header(r.headers, "content-range")))
-        }, server logged ${JSON.stringify(logged.map((e) => [e.status, e.bytes]))}`;
-        assert.ok(statuses.every((status) => status === 206 || status === 304), report);
-        assert.ok(statuses.filter((status) => status === 206).length >= responses.length, report);
-      } finally {
-        await devtools.close();
       }
+      const firstRange = parseContentRange(header(responses[0].headers, "content-range")!);
+      assert.equal(firstRange.first, 0, "the player starts at byte 0");
+      const afterSeek = responses
+        .filter((r) => r.index >= eventsBeforeSeek)
+        .map((r) => parseContentRange(header(r.headers, "content-range")!));
+      assert.ok(
+        afterSeek.some((range) => range.first > movie.length / 2),
+        `no range request into the second half after the seek: ${JSON.stringify(afterSeek)}`,
+      );
+      const failed = devtools.events.filter((e: Event) =>
+        e.method === "Network.loadingFailed" && !(e.params.canceled as boolean)
+      );
+      assert.deepEqual(failed, [], "a request failed (other than the player cancelling one)");
+
+      // 4. The server's side: once the browser is gone (a player leaves responses it
+      // no longer needs unread; each is logged when its connection ends), the access
+      // log has a 206 line for every response the browser saw. It may have more: the
+      // player cancels some requests before their answer reaches it, and may revalidate
+      // one (304) even with the cache disabled.
+      await devtools.close();
+      await browser[Symbol.asyncDispose]();
+      const logged = await movieLogLines(server.lines, responses.length);
+      const statuses = logged.map((entry) => entry.status);
+      const report = `browser saw ${
+        JSON.stringify(responses.map((r) => header(r.headers, "content-range")))
+      }, server logged ${JSON.stringify(logged.map((e) => [e.status, e.bytes]))}`;
+      assert.ok(statuses.every((status) => status === 206 || status === 304), report);
+      assert.ok(statuses.filter((status) => status === 206).length >= responses.length, report);
     } finally {
-      await Deno.remove(site, { recursive: true });
+      await devtools.close();
     }
   },
 );

@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { RUNTIME_PERMISSIONS } from "../scripts/compile.ts";
-import { MAIN, ROOT, startServer } from "./helpers.ts";
+import { MAIN, ROOT, startServer, tempTree } from "./helpers.ts";
 
 const SITE = `${ROOT}static/`;
 /** The files the page needs, with the Content-Type each must be served with. */
@@ -89,40 +89,35 @@ Deno.test("default site: the page links the favicon and shows the image with its
 
 Deno.test("default site: http-serve with no DIR serves static/ from any working directory", async () => {
   // A decoy static/ in the working directory: the server must not pick it up.
-  const cwd = await Deno.makeTempDir({ prefix: "sockit-default-site-" });
-  await Deno.mkdir(`${cwd}/static`);
-  await Deno.writeTextFile(`${cwd}/static/index.html`, "decoy: served from the cwd");
-  try {
-    await using server = await startServer([], {
-      command: new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--quiet",
-          ...RUNTIME_PERMISSIONS,
-          MAIN,
-          "http-serve",
-          "--port",
-          "0",
-          "--host",
-          "127.0.0.1",
-        ],
-        cwd,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }),
-    });
-    for (const { path, file, type } of SITE_FILES) {
-      const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
-      const body = await res.bytes();
-      assert.equal(res.status, 200, `${path}: status`);
-      assert.match(res.headers.get("content-type") ?? "", type, `${path}: content-type`);
-      const expected = await Deno.readFile(`${SITE}${file}`);
-      assert.equal(body.length, expected.length, `${path}: length`);
-      assert.deepEqual(body, expected, `${path}: bytes equal static/${file}`);
-    }
-    assert.equal(server.stderr(), "", "nothing on stderr (no permission prompt or warning)");
-  } finally {
-    await Deno.remove(cwd, { recursive: true });
+  await using decoy = await tempTree({ "static/index.html": "decoy: served from the cwd" });
+  const cwd = decoy.path;
+  await using server = await startServer([], {
+    command: new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        ...RUNTIME_PERMISSIONS,
+        MAIN,
+        "http-serve",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+      ],
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  });
+  for (const { path, file, type } of SITE_FILES) {
+    const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+    const body = await res.bytes();
+    assert.equal(res.status, 200, `${path}: status`);
+    assert.match(res.headers.get("content-type") ?? "", type, `${path}: content-type`);
+    const expected = await Deno.readFile(`${SITE}${file}`);
+    assert.equal(body.length, expected.length, `${path}: length`);
+    assert.deepEqual(body, expected, `${path}: bytes equal static/${file}`);
   }
+  assert.equal(server.stderr(), "", "nothing on stderr (no permission prompt or warning)");
 });

@@ -5,6 +5,8 @@
  * over many concurrent connections and check every answer.
  *
  * ```ts
+ * import { fuzzHttp } from "./fuzz_lib.ts";
+ * declare const port: number; // a running http-serve
  * const stats = await fuzzHttp({ port, seed: 1234, count: 20_000, concurrency: 32 });
  * if (stats.failures.length > 0) console.error(stats.failures[0]); // says how to reproduce
  * ```

@@ -1,20 +1,34 @@
 /**
  * Test helpers shared by the end-to-end tests: run the real CLI as a subprocess (also as
  * user nobody, or under a descriptor limit), wait for its "listening" line, talk to it (raw
- * `exchange`, `readAll`), and stop it. Also the small utilities several tests need once:
- * `concatBytes`, the seeded PRNG `mulberry32`, `procStatusKiB` (RSS from /proc), `runTool`,
- * `entryNames`, and decoding the terminal QR code.
+ * `exchange`, `readAll`), and stop it; `serveHttp` for `http-serve` on 127.0.0.1:0, and
+ * `inProcessServer` for the same server in this process (any handler, or the one the
+ * flags build). `tempTree` makes the folders they serve. Also the small utilities several
+ * tests need once: `concatBytes`, the seeded PRNG `mulberry32`, `procStatusKiB` (RSS from
+ * /proc), `runTool`, `entryNames`, and decoding the terminal QR code.
  *
  * ```ts
- * await using server = await startServer(["echo-server", "--port", "0", "--host", "127.0.0.1"]);
- * const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+ * await using site = await tempTree({ "hello.txt": "hello world\n", "docs/": null });
+ * await using server = await serveHttp(site.path, "--cors");
+ * const res = await fetch(`${server.url}/hello.txt`);
  * ```
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { LISTENING_LINE_PATTERN } from "../lib/net/address.ts";
 import { type BufferedReader, CRLFCRLF } from "../lib/framing.ts";
+import type { Handler } from "../lib/http/handler.ts";
+import { buildHandler } from "../lib/http/server/build_handler.ts";
+import {
+  type HttpConfig,
+  type HttpServeFlags,
+  loadHttpConfig,
+  resolveHttpConfig,
+} from "../lib/http/server/config.ts";
+import { HttpServer } from "../lib/http/server/server.ts";
+import type { HttpMetrics } from "../lib/http/sharing/metrics.ts";
 
 /** Absolute path of main.ts. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -88,6 +102,11 @@ export interface RunningServer extends AsyncDisposable {
   stderr(): string;
   /** Resolves when a stdout line matching `pattern` has been printed. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves with stderr once it matches `pattern`; fails with what it holds after
+   * `timeoutMs`. Servers log asynchronously, so a line may follow the answer it is about.
+   */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Sends SIGTERM (or `signal`) and resolves with the exit status. */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
@@ -171,6 +190,19 @@ export async function startServer(
     });
   };
 
+  const waitForStderr = async (pattern: RegExp, ms = 5_000): Promise<string> => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(stderrText)) {
+      // Once the process has exited and stderr is drained, nothing more can arrive.
+      const over = exited ? (await pumpStderr, !pattern.test(stderrText)) : Date.now() > deadline;
+      if (over) {
+        throw new Error(`no stderr matching ${pattern} within ${ms} ms\nstderr:\n${stderrText}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return stderrText;
+  };
+
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
     if (!exited) {
       try {
@@ -197,11 +229,152 @@ export async function startServer(
     lines,
     stderr: () => stderrText,
     waitForLine,
+    waitForStderr,
     stop,
     [Symbol.asyncDispose]: async () => {
       await stop("SIGKILL");
     },
   };
+}
+
+/** `http-serve ROOT --host 127.0.0.1 --port 0 ...flags`: what {@link serveHttp} runs. */
+export function httpServeArgs(root: string, ...flags: string[]): string[] {
+  return ["http-serve", root, "--host", "127.0.0.1", "--port", "0", ...flags];
+}
+
+/** An `http-serve` subprocess on 127.0.0.1 (see {@link serveHttp}). */
+export interface HttpServeProcess extends RunningServer {
+  /** `http://127.0.0.1:PORT`, without a trailing slash. */
+  url: string;
+}
+
+/** Starts the real CLI, `sockit http-serve ROOT --host 127.0.0.1 --port 0 ...flags`. */
+export async function serveHttp(root: string, ...flags: string[]): Promise<HttpServeProcess> {
+  const server = await startServer(httpServeArgs(root, ...flags));
+  return { ...server, url: `http://127.0.0.1:${server.port}` };
+}
+
+/** What {@link inProcessServer} serves. */
+export interface InProcessServerOptions {
+  /** The folder served, as http-serve's DIR (canonicalised); default the built-in site. */
+  root?: string;
+  /**
+   * http-serve's flags as commander delivers them (`{ cors: true, auth: ["a:b"] }`); the
+   * server always listens on 127.0.0.1:0.
+   */
+  flags?: HttpServeFlags;
+  /** Serves this handler instead of the one `buildHandler` makes from the flags. */
+  handler?: Handler;
+}
+
+/** An {@link HttpServer} running in this process; dispose shuts it down. */
+export interface InProcessServer extends AsyncDisposable {
+  server: HttpServer;
+  config: HttpConfig;
+  port: number;
+  /** `http://127.0.0.1:PORT`, without a trailing slash. */
+  url: string;
+  /** With `--metrics` (and no `handler`): the counters the built handler serves. */
+  metrics?: HttpMetrics;
+  /** Access-log and `--trace` lines so far. */
+  lines: string[];
+  /** Warnings so far (timeouts, internal errors, cut-off responses). */
+  warnings: string[];
+}
+
+/**
+ * Runs the real server (`HttpServer`: connection loop, clocks, limits, shutdown) in this
+ * process on 127.0.0.1:0: around `handler` (a bare {@link Handler} or `{ handler }`), or
+ * around the handler `buildHandler` makes from `flags` — the whole middleware stack in its
+ * one order. Access-log lines and warnings are collected, not printed.
+ */
+export async function inProcessServer(
+  served: Handler | InProcessServerOptions,
+): Promise<InProcessServer> {
+  const options = typeof served === "function" ? { handler: served } : served;
+  const config = await loadHttpConfig(
+    resolveHttpConfig(options.root, { ...options.flags, host: "127.0.0.1", port: 0 }),
+  );
+  const built = options.handler === undefined
+    ? buildHandler(config)
+    : { handler: options.handler, metrics: undefined };
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  const server = new HttpServer(config, {
+    handler: built.handler,
+    metrics: built.metrics,
+    // The access log hands over its lines batched, joined by newlines.
+    writeLine: (text) => lines.push(...text.split("\n")),
+    warn: (line) => warnings.push(line),
+  });
+  const { port } = server.listen();
+  const serving = server.serve();
+  return {
+    server,
+    config,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    metrics: built.metrics,
+    lines,
+    warnings,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await serving;
+      // The access log's batching timer (0 ms) may still be pending: let it fire, so the
+      // test's op sanitizer sees no timer left behind.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    },
+  };
+}
+
+/** A symlink in a {@link tempTree}. */
+export interface TreeSymlink {
+  /**
+   * The target as written (relative to the link's folder, as `ln -s` takes it), or with
+   * `absolute`, a path inside the tree written as its absolute path.
+   */
+  symlink: string;
+  absolute?: boolean;
+}
+
+/** What {@link tempTree} puts at a path: text, bytes, a folder (`null`), or a symlink. */
+export type TreeEntry = string | Uint8Array | null | TreeSymlink;
+
+/** A temporary folder; dispose removes it with everything in it. */
+export interface TempTree extends AsyncDisposable {
+  /** Its absolute path. */
+  path: string;
+}
+
+/**
+ * Makes a temporary folder holding `entries`, in order: each key a path relative to it
+ * (parent folders made as needed; a trailing "/" is allowed on folders).
+ *
+ * ```ts
+ * await using tree = await tempTree({
+ *   "a.txt": "hello",
+ *   "sub/b.bin": new Uint8Array([1, 2, 3]),
+ *   "empty/": null,
+ *   "sub/link.txt": { symlink: "../a.txt" },
+ * });
+ * ```
+ */
+export async function tempTree(entries: Record<string, TreeEntry> = {}): Promise<TempTree> {
+  const path = await Deno.makeTempDir({ prefix: "sockit-test-" });
+  try {
+    for (const [rel, entry] of Object.entries(entries)) {
+      const target = join(path, rel);
+      await Deno.mkdir(join(target, ".."), { recursive: true });
+      if (entry === null) await Deno.mkdir(target, { recursive: true });
+      else if (typeof entry === "string") await Deno.writeTextFile(target, entry);
+      else if (entry instanceof Uint8Array) await Deno.writeFile(target, entry);
+      else await Deno.symlink(entry.absolute ? join(path, entry.symlink) : entry.symlink, target);
+    }
+  } catch (err) {
+    await Deno.remove(path, { recursive: true });
+    throw err;
+  }
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
 /** Reads from `conn` until it closes or `timeoutMs` passes; returns all bytes. */

@@ -1,19 +1,13 @@
 /**
  * Tests for lib/http/cors.ts: the --cors header sets, preflight detection and answer,
  * --header parsing with its one-line usage errors (unit), and the two handler wrappers in
- * front of the real static-file handler and connection loop on a real socket, with fetch.
+ * the real middleware stack (`--cors`, `--header`, `--auth` through buildHandler) on an
+ * in-process server, with fetch.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../lib/errors.ts";
-import { compose, type Middleware } from "../lib/http/handler.ts";
-import { ConnectionTracker } from "../lib/http/h1/timeouts.ts";
-import { serveConnection } from "../lib/http/h1/connection.ts";
-import { parseAuthSpec } from "../lib/http/sharing/auth.ts";
-import { staticFiles } from "../lib/http/files/files.ts";
-import { withBasicAuth } from "../lib/http/sharing/middleware.ts";
-import { canonicalRoot } from "../lib/http/files/safe_path.ts";
 import {
   CORS_ALLOW_METHODS,
   CORS_MAX_AGE_SECONDS,
@@ -22,9 +16,8 @@ import {
   parseHeaderFlag,
   preflightHeaders,
   RESERVED_HEADER_NAMES,
-  withCors,
-  withResponseHeaders,
 } from "../lib/http/middleware/cors.ts";
+import { inProcessServer, tempTree } from "./helpers.ts";
 
 const h = (fields: Record<string, string>) => new Headers(fields);
 
@@ -130,7 +123,7 @@ Deno.test("parseHeaderFlag: control characters and non-ASCII in values", () => {
   assert.throws(() => parseHeaderFlag("X-A: a\r\nb"), /"X-A: a\\r\\nb"/);
 });
 
-// --- The wrappers, in front of the real static-file handler on a real socket -----------
+// --- The wrappers, in the real middleware stack on a real socket ------------------------
 
 /**
  * Deno 2.9 no longer checks tests for leaked resources and pending ops by default; the
@@ -138,144 +131,117 @@ Deno.test("parseHeaderFlag: control characters and non-ASCII in values", () => {
  */
 const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
 
-/** Serves `dir` through `middleware` around staticFiles on 127.0.0.1:0 until disposed. */
-async function serveWrapped(dir: string, middleware: Middleware[]) {
-  const handler = compose(middleware, staticFiles({ root: await canonicalRoot(dir) }));
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tracker = new ConnectionTracker();
-  const connections: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      connections.push(serveConnection(conn, handler, { tracker }));
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}`,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting.catch(() => {});
-      await tracker.shutdown(1000);
-      await Promise.all(connections);
-    },
-  };
-}
-
-async function withSite(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-cors-" });
-  try {
-    await Deno.writeTextFile(`${dir}/data.json`, '{"ok":true}\n');
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+/** The folder the socket tests serve. */
+const SITE = { "data.json": '{"ok":true}\n' };
 
 Deno.test(
   { name: "withCors: files, 404s and preflights over a real socket", ...SANITIZE },
-  () =>
-    withSite(async (dir) => {
-      await using server = await serveWrapped(dir, [withCors()]);
-      const client = Deno.createHttpClient({});
-      try {
-        const ok = await fetch(`${server.url}/data.json`, { client });
-        assert.equal(ok.status, 200);
-        assert.equal(ok.headers.get("access-control-allow-origin"), "*");
-        assert.match(ok.headers.get("access-control-expose-headers")!, /Content-Range/);
-        assert.equal(await ok.text(), '{"ok":true}\n');
+  async () => {
+    await using site = await tempTree(SITE);
+    await using server = await inProcessServer({ root: site.path, flags: { cors: true } });
+    const client = Deno.createHttpClient({});
+    try {
+      const ok = await fetch(`${server.url}/data.json`, { client });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get("access-control-allow-origin"), "*");
+      assert.match(ok.headers.get("access-control-expose-headers")!, /Content-Range/);
+      assert.equal(await ok.text(), '{"ok":true}\n');
 
-        const missing = await fetch(`${server.url}/nope.txt`, { client });
-        assert.equal(missing.status, 404);
-        assert.equal(missing.headers.get("access-control-allow-origin"), "*");
-        await missing.body?.cancel();
+      const missing = await fetch(`${server.url}/nope.txt`, { client });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get("access-control-allow-origin"), "*");
+      await missing.body?.cancel();
 
-        // A preflight answers 204 even where no file is.
-        const preflight = await fetch(`${server.url}/api/anything`, {
-          client,
-          method: "OPTIONS",
-          headers: {
-            origin: "http://page.test",
-            "access-control-request-method": "GET",
-            "access-control-request-headers": "range, x-token",
-          },
-        });
-        assert.equal(preflight.status, 204);
-        assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
-        assert.equal(preflight.headers.get("access-control-allow-methods"), CORS_ALLOW_METHODS);
-        assert.equal(preflight.headers.get("access-control-allow-headers"), "range, x-token");
-        assert.equal(preflight.headers.get("access-control-max-age"), String(CORS_MAX_AGE_SECONDS));
-        await preflight.body?.cancel();
+      // A preflight answers 204 even where no file is.
+      const preflight = await fetch(`${server.url}/api/anything`, {
+        client,
+        method: "OPTIONS",
+        headers: {
+          origin: "http://page.test",
+          "access-control-request-method": "GET",
+          "access-control-request-headers": "range, x-token",
+        },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+      assert.equal(preflight.headers.get("access-control-allow-methods"), CORS_ALLOW_METHODS);
+      assert.equal(preflight.headers.get("access-control-allow-headers"), "range, x-token");
+      assert.equal(preflight.headers.get("access-control-max-age"), String(CORS_MAX_AGE_SECONDS));
+      await preflight.body?.cancel();
 
-        // A plain OPTIONS (no Origin) still reaches the file handler.
-        const options = await fetch(`${server.url}/data.json`, { client, method: "OPTIONS" });
-        assert.equal(options.status, 204);
-        assert.equal(options.headers.get("allow"), "GET, HEAD, OPTIONS");
-        await options.body?.cancel();
-      } finally {
-        client.close();
-      }
-    }),
+      // A plain OPTIONS (no Origin) still reaches the file handler.
+      const options = await fetch(`${server.url}/data.json`, { client, method: "OPTIONS" });
+      assert.equal(options.status, 204);
+      assert.equal(options.headers.get("allow"), "GET, HEAD, OPTIONS");
+      await options.body?.cancel();
+    } finally {
+      client.close();
+    }
+  },
 );
 
 Deno.test(
   { name: "withResponseHeaders: added everywhere, replacing same-named ones", ...SANITIZE },
-  () =>
-    withSite(async (dir) => {
-      const extra = [
-        parseHeaderFlag("X-Frame-Options: DENY"),
-        parseHeaderFlag("content-type: application/x-custom"),
-        parseHeaderFlag("X-Twice: 1"),
-        parseHeaderFlag("X-Twice: 2"),
-      ];
-      await using server = await serveWrapped(dir, [withResponseHeaders(extra)]);
-      const client = Deno.createHttpClient({});
-      try {
-        const ok = await fetch(`${server.url}/data.json`, { client });
-        assert.equal(ok.headers.get("x-frame-options"), "DENY");
-        assert.equal(ok.headers.get("content-type"), "application/x-custom"); // replaced, not doubled
-        assert.equal(ok.headers.get("x-twice"), "1, 2");
-        assert.equal(await ok.text(), '{"ok":true}\n');
+  async () => {
+    await using site = await tempTree(SITE);
+    const extra = [
+      parseHeaderFlag("X-Frame-Options: DENY"),
+      parseHeaderFlag("content-type: application/x-custom"),
+      parseHeaderFlag("X-Twice: 1"),
+      parseHeaderFlag("X-Twice: 2"),
+    ];
+    await using server = await inProcessServer({ root: site.path, flags: { header: extra } });
+    const client = Deno.createHttpClient({});
+    try {
+      const ok = await fetch(`${server.url}/data.json`, { client });
+      assert.equal(ok.headers.get("x-frame-options"), "DENY");
+      assert.equal(ok.headers.get("content-type"), "application/x-custom"); // replaced, not doubled
+      assert.equal(ok.headers.get("x-twice"), "1, 2");
+      assert.equal(await ok.text(), '{"ok":true}\n');
 
-        const missing = await fetch(`${server.url}/nope.txt`, { client });
-        assert.equal(missing.status, 404);
-        assert.equal(missing.headers.get("x-frame-options"), "DENY");
-        await missing.body?.cancel();
-      } finally {
-        client.close();
-      }
-    }),
+      const missing = await fetch(`${server.url}/nope.txt`, { client });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get("x-frame-options"), "DENY");
+      await missing.body?.cancel();
+    } finally {
+      client.close();
+    }
+  },
 );
 
 Deno.test(
   { name: "withCors outside withBasicAuth: preflights pass, a 401 is readable", ...SANITIZE },
-  () =>
-    withSite(async (dir) => {
-      const credentials = [parseAuthSpec("alice:secret")];
-      await using server = await serveWrapped(dir, [withCors(), withBasicAuth(credentials)]);
-      const client = Deno.createHttpClient({});
-      try {
-        // Browsers send no credentials on a preflight.
-        const preflight = await fetch(`${server.url}/data.json`, {
-          client,
-          method: "OPTIONS",
-          headers: { origin: "http://page.test", "access-control-request-method": "GET" },
-        });
-        assert.equal(preflight.status, 204);
-        await preflight.body?.cancel();
+  async () => {
+    await using site = await tempTree(SITE);
+    await using server = await inProcessServer({
+      root: site.path,
+      flags: { cors: true, auth: ["alice:secret"] },
+    });
+    const client = Deno.createHttpClient({});
+    try {
+      // Browsers send no credentials on a preflight.
+      const preflight = await fetch(`${server.url}/data.json`, {
+        client,
+        method: "OPTIONS",
+        headers: { origin: "http://page.test", "access-control-request-method": "GET" },
+      });
+      assert.equal(preflight.status, 204);
+      await preflight.body?.cancel();
 
-        const denied = await fetch(`${server.url}/data.json`, { client });
-        assert.equal(denied.status, 401);
-        assert.equal(denied.headers.get("access-control-allow-origin"), "*");
-        await denied.body?.cancel();
+      const denied = await fetch(`${server.url}/data.json`, { client });
+      assert.equal(denied.status, 401);
+      assert.equal(denied.headers.get("access-control-allow-origin"), "*");
+      await denied.body?.cancel();
 
-        const allowed = await fetch(`${server.url}/data.json`, {
-          client,
-          headers: { authorization: `Basic ${btoa("alice:secret")}` },
-        });
-        assert.equal(allowed.status, 200);
-        assert.equal(allowed.headers.get("access-control-allow-origin"), "*");
-        assert.equal(await allowed.text(), '{"ok":true}\n');
-      } finally {
-        client.close();
-      }
-    }),
+      const allowed = await fetch(`${server.url}/data.json`, {
+        client,
+        headers: { authorization: `Basic ${btoa("alice:secret")}` },
+      });
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers.get("access-control-allow-origin"), "*");
+      assert.equal(await allowed.text(), '{"ok":true}\n');
+    } finally {
+      client.close();
+    }
+  },
 );

@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { parseQValue } from "../lib/http/semantics/negotiation.ts";
 import {
   acceptableCodings,
   encodingCandidates,
@@ -13,8 +14,8 @@ import {
   gzipStream,
   isCompressibleType,
   parseAcceptEncoding,
-  parseQValue,
 } from "../lib/http/semantics/encoding.ts";
+import { tempTree } from "./helpers.ts";
 
 Deno.test("parseQValue: the RFC grammar, anything else is 0", () => {
   assert.equal(parseQValue("1"), 1);
@@ -180,41 +181,32 @@ Deno.test("gzipStream: round trip through DecompressionStream, chunk by chunk", 
 const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
 
 Deno.test({ name: "gzipFileChunks: gunzips back to the file", ...SANITIZE }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-gzip-" });
-  try {
-    const text = "<p>hello, compressed world</p>\n".repeat(10_000);
-    const path = `${dir}/page.html`;
-    await Deno.writeTextFile(path, text);
-    const gzipped = new Uint8Array(
-      await new Response(ReadableStream.from(gzipFileChunks(path))).arrayBuffer(),
-    );
-    assert.ok(gzipped.length < text.length / 20, `${gzipped.length} bytes`);
-    const restored = await new Response(
-      new Blob([gzipped]).stream().pipeThrough(new DecompressionStream("gzip")),
-    ).text();
-    assert.equal(restored, text);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const text = "<p>hello, compressed world</p>\n".repeat(10_000);
+  await using tree = await tempTree({ "page.html": text });
+  const path = `${tree.path}/page.html`;
+  const gzipped = new Uint8Array(
+    await new Response(ReadableStream.from(gzipFileChunks(path))).arrayBuffer(),
+  );
+  assert.ok(gzipped.length < text.length / 20, `${gzipped.length} bytes`);
+  const restored = await new Response(
+    new Blob([gzipped]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  assert.equal(restored, text);
 });
 
 Deno.test(
   { name: "gzipFileChunks: abandoned early or never started, no file stays open", ...SANITIZE },
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sockit-gzip-" });
-    try {
-      const path = `${dir}/big.txt`;
-      // Random hex compresses poorly enough to need several chunks.
-      const bytes = new Uint8Array(512 * 1024);
-      for (let i = 0; i < bytes.length; i += 65536) {
-        crypto.getRandomValues(bytes.subarray(i, i + 65536));
-      }
-      await Deno.writeTextFile(path, Array.from(bytes, (b) => b.toString(16)).join(""));
-      for await (const _ of gzipFileChunks(path)) break; // client went away
-      gzipFileChunks(path); // HEAD: never iterated, never opened
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+    // Random hex compresses poorly enough to need several chunks.
+    const bytes = new Uint8Array(512 * 1024);
+    for (let i = 0; i < bytes.length; i += 65536) {
+      crypto.getRandomValues(bytes.subarray(i, i + 65536));
     }
+    const hex = Array.from(bytes, (b) => b.toString(16)).join("");
+    await using tree = await tempTree({ "big.txt": hex });
+    const path = `${tree.path}/big.txt`;
+    for await (const _ of gzipFileChunks(path)) break; // client went away
+    gzipFileChunks(path); // HEAD: never iterated, never opened
   },
 );
 

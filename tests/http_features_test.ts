@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { buildProgram } from "../main.ts";
-import { runCli, sha256, startServer } from "./helpers.ts";
+import { runCli, serveHttp, sha256, tempTree } from "./helpers.ts";
 import { makeSelfSignedCert } from "./tls_cert.ts";
 
 // Clean under `deno test --sanitize-ops --sanitize-resources` (every server, conn, child and
@@ -26,31 +26,21 @@ async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
 
 /** A site with a binary "video", text with .gz/.br siblings, JSON, a folder. */
 async function makeSite() {
-  const base = await Deno.makeTempDir({ prefix: "sockit_features_" });
   const video = new Uint8Array(300_000).map((_, i) => (i * 31 + (i >> 8)) & 255);
-  await Deno.writeFile(`${base}/video.mp4`, video);
   const css = "body { color: rebeccapurple; }\n".repeat(1000);
-  await Deno.writeTextFile(`${base}/style.css`, css);
-  await Deno.writeFile(`${base}/style.css.gz`, await gzip(enc.encode(css)));
   const json = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, name: `n${i}` })));
-  await Deno.writeTextFile(`${base}/data.json`, json);
-  await Deno.writeTextFile(`${base}/index.html`, "<h1>app</h1>\n");
-  await Deno.writeFile(`${base}/index.html.gz`, await gzip(enc.encode("<h1>app</h1>\n")));
-  await Deno.mkdir(`${base}/files`);
-  await Deno.writeTextFile(`${base}/files/small.txt`, "1");
-  await Deno.writeTextFile(`${base}/files/large.txt`, "x".repeat(5000));
-  await Deno.mkdir(`${base}/files/sub`);
-  return {
-    base,
-    video,
-    css,
-    json,
-    [Symbol.asyncDispose]: () => Deno.remove(base, { recursive: true }),
-  };
-}
-
-function serve(root: string, ...flags: string[]) {
-  return startServer(["http-serve", root, "--host", "127.0.0.1", "--port", "0", ...flags]);
+  const tree = await tempTree({
+    "video.mp4": video,
+    "style.css": css,
+    "style.css.gz": await gzip(enc.encode(css)),
+    "data.json": json,
+    "index.html": "<h1>app</h1>\n",
+    "index.html.gz": await gzip(enc.encode("<h1>app</h1>\n")),
+    "files/small.txt": "1",
+    "files/large.txt": "x".repeat(5000),
+    "files/sub/": null,
+  });
+  return { ...tree, video, css, json };
 }
 
 async function curl(
@@ -84,7 +74,7 @@ async function curlHead(...args: string[]) {
 
 Deno.test("ranges: curl -r gets 206 and exactly those bytes; 416 past the end", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base);
+  await using server = await serveHttp(site.path);
   const url = `http://127.0.0.1:${server.port}/video.mp4`;
 
   const head = await curlHead("-r", "1000-1999", url);
@@ -113,7 +103,7 @@ Deno.test(
   "ranges: several ranges → multipart/byteranges over a raw socket",
   async () => {
     await using site = await makeSite();
-    await using server = await serve(site.base);
+    await using server = await serveHttp(site.path);
     using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
     await conn.write(enc.encode(
       "GET /video.mp4 HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9, 100000-100099, -20\r\n" +
@@ -160,7 +150,7 @@ Deno.test(
 
 Deno.test("validators: ETag/Last-Modified, 304 via If-None-Match and curl -z, 412", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base);
+  await using server = await serveHttp(site.path);
   const url = `http://127.0.0.1:${server.port}/video.mp4`;
   const first = await curlHead(url);
   const etag = first.headers.get("etag")!;
@@ -184,7 +174,7 @@ Deno.test("validators: ETag/Last-Modified, 304 via If-None-Match and curl -z, 41
     assert.equal(parsed.headers.has("content-length"), false);
   }
   assert.equal((await curlHead("-H", 'If-None-Match: "stale"', url)).status, 200);
-  assert.equal((await curlHead("-z", `${site.base}/video.mp4`, url)).status, 304);
+  assert.equal((await curlHead("-z", `${site.path}/video.mp4`, url)).status, 304);
   assert.equal((await curlHead("-z", "1 Jan 2001", url)).status, 200);
   assert.equal((await curlHead("-H", 'If-Match: "stale"', url)).status, 412);
   // If-Range: the current ETag keeps the range, a stale one gets the whole file.
@@ -194,10 +184,10 @@ Deno.test("validators: ETag/Last-Modified, 304 via If-None-Match and curl -z, 41
 
 Deno.test("--cache SECONDS sets public, max-age", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base, "--cache", "3600");
+  await using server = await serveHttp(site.path, "--cache", "3600");
   const head = await curlHead(`http://127.0.0.1:${server.port}/style.css`);
   assert.equal(head.headers.get("cache-control"), "public, max-age=3600");
-  const bad = await runCli(["http-serve", site.base, "--cache", "soon"]);
+  const bad = await runCli(["http-serve", site.path, "--cache", "soon"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^sockit: .*invalid --cache 'soon'/);
   assert.equal(bad.stderr.trim().split("\n").length, 1);
@@ -205,13 +195,13 @@ Deno.test("--cache SECONDS sets public, max-age", async () => {
 
 Deno.test("compression: a .gz sibling with curl --compressed; none without it", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base);
+  await using server = await serveHttp(site.path);
   const url = `http://127.0.0.1:${server.port}/style.css`;
   const head = await curlHead("-H", "Accept-Encoding: gzip", url);
   assert.equal(head.headers.get("content-encoding"), "gzip");
   assert.equal(head.headers.get("content-type"), "text/css; charset=utf-8");
   assert.equal(head.headers.get("vary"), "Accept-Encoding");
-  const gzSize = (await Deno.stat(`${site.base}/style.css.gz`)).size;
+  const gzSize = (await Deno.stat(`${site.path}/style.css.gz`)).size;
   assert.equal(head.headers.get("content-length"), String(gzSize));
   assert.equal((await curl("--compressed", url)).text, site.css);
   // A folder's index.html has siblings too.
@@ -225,7 +215,7 @@ Deno.test("compression: a .gz sibling with curl --compressed; none without it", 
 
 Deno.test("--gzip compresses text on the fly, streamed; never ranges or images", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base, "--gzip");
+  await using server = await serveHttp(site.path, "--gzip");
   const url = `http://127.0.0.1:${server.port}/data.json`;
   const head = await curlHead("-H", "Accept-Encoding: gzip", url);
   assert.equal(head.headers.get("content-encoding"), "gzip");
@@ -248,7 +238,7 @@ Deno.test(
   "JSON listing: ?format=json and Accept, sorted by the query",
   async () => {
     await using site = await makeSite();
-    await using server = await serve(site.base);
+    await using server = await serveHttp(site.path);
     const base = `http://127.0.0.1:${server.port}/files/`;
     const res = await fetch(`${base}?format=json&sort=size&order=desc`);
     assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
@@ -274,7 +264,7 @@ Deno.test(
 
 Deno.test("HTML listing: ?sort=size&order=desc orders rows; header links flip it", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base);
+  await using server = await serveHttp(site.path);
   const base = `http://127.0.0.1:${server.port}/files/`;
   const rows = (html: string) => [...html.matchAll(/<li><a href="([^"]*)">/g)].map((m) => m[1]);
   const desc = await (await fetch(`${base}?sort=size&order=desc`)).text();
@@ -292,7 +282,7 @@ Deno.test("HTML listing: ?sort=size&order=desc orders rows; header links flip it
 
 Deno.test("--cors: fetch sees Access-Control-Allow-Origin; preflights get 204", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base, "--cors");
+  await using server = await serveHttp(site.path, "--cors");
   const url = `http://127.0.0.1:${server.port}/data.json`;
   const res = await fetch(url, { headers: { origin: "http://page.test" } });
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
@@ -314,8 +304,8 @@ Deno.test(
   "--header is repeatable; a bad one is a one-line usage error",
   async () => {
     await using site = await makeSite();
-    await using server = await serve(
-      site.base,
+    await using server = await serveHttp(
+      site.path,
       "--header",
       "X-Frame-Options: DENY",
       "--header",
@@ -324,7 +314,7 @@ Deno.test(
     const head = await curlHead(`http://127.0.0.1:${server.port}/style.css`);
     assert.equal(head.headers.get("x-frame-options"), "DENY");
     assert.equal(head.headers.get("x-a"), "1");
-    const bad = await runCli(["http-serve", site.base, "--header", "No colon"]);
+    const bad = await runCli(["http-serve", site.path, "--header", "No colon"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /invalid --header "No colon": expected 'Name: value'/);
     assert.equal(bad.stderr.trim().split("\n").length, 1);
@@ -333,7 +323,7 @@ Deno.test(
 
 Deno.test("--spa: extensionless misses get /index.html with 200, assets stay 404", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.base, "--spa");
+  await using server = await serveHttp(site.path, "--spa");
   const route = await fetch(`http://127.0.0.1:${server.port}/users/42`);
   assert.equal(route.status, 200);
   assert.equal(await route.text(), "<h1>app</h1>\n");
@@ -344,10 +334,10 @@ Deno.test("--spa: extensionless misses get /index.html with 200, assets stay 404
 
 Deno.test("HTTPS: --tls-cert/--tls-key, fetch and curl trust the throwaway cert", async () => {
   await using site = await makeSite();
-  const { certFile, keyFile } = await makeSelfSignedCert(site.base);
-  await Deno.mkdir(`${site.base}/other`);
-  const { keyFile: otherKeyFile } = await makeSelfSignedCert(`${site.base}/other`);
-  await using server = await serve(site.base, "--tls-cert", certFile, "--tls-key", keyFile);
+  const { certFile, keyFile } = await makeSelfSignedCert(site.path);
+  await Deno.mkdir(`${site.path}/other`);
+  const { keyFile: otherKeyFile } = await makeSelfSignedCert(`${site.path}/other`);
+  await using server = await serveHttp(site.path, "--tls-cert", certFile, "--tls-key", keyFile);
   assert.match(server.lines[0], /listening on https:\/\/127\.0\.0\.1:\d+\//);
   const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certFile)] });
   try {
@@ -378,13 +368,13 @@ Deno.test("HTTPS: --tls-cert/--tls-key, fetch and curl trust the throwaway cert"
         /cannot use --tls-cert\/--tls-key: the private key does not belong to the certificate/,
       ],
       [
-        ["--tls-cert", `${site.base}/nope.pem`, "--tls-key", keyFile],
+        ["--tls-cert", `${site.path}/nope.pem`, "--tls-key", keyFile],
         /cannot read --tls-cert .*no such file/,
       ],
       [["--tls-cert", certFile], /--tls-cert and --tls-key go together/],
     ] as const
   ) {
-    const bad = await runCli(["http-serve", site.base, "--port", "0", ...args]);
+    const bad = await runCli(["http-serve", site.path, "--port", "0", ...args]);
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, pattern);
     assert.equal(bad.stderr.trim().split("\n").length, 1);

@@ -12,45 +12,33 @@
  */
 import assert from "node:assert/strict";
 import { fuzzHttp, summarize } from "./fuzz_lib.ts";
-import { startServer } from "./helpers.ts";
+import { serveHttp, tempTree } from "./helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 1_000_000_007);
 const CASES = 20_000;
 
 Deno.test(`http-serve survives ${CASES} fuzzed requests (seed ${SEED})`, async () => {
-  const root = await Deno.makeTempDir({ prefix: "sockit_fuzz_" });
-  try {
-    await Deno.mkdir(`${root}/docs`);
-    await Deno.writeTextFile(`${root}/hello.txt`, "hello world\n");
-    await Deno.writeTextFile(`${root}/docs/a.txt`, "a");
-    // Short clocks: a case that leaves the server waiting is answered 408 within a second.
-    await using server = await startServer([
-      "http-serve",
-      root,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--quiet",
-      "--header-timeout",
-      "1",
-      "--body-timeout",
-      "1",
-    ]);
-    let exited = false;
-    server.child.status.then(() => (exited = true));
-    const stats = await fuzzHttp({ port: server.port, seed: SEED, count: CASES, concurrency: 32 });
-    console.log(summarize("http", stats, SEED));
-    assert.deepEqual(stats.failures, [], `seed ${SEED}: ${JSON.stringify(stats.failures[0])}`);
-    assert.equal(stats.cases, CASES);
-    assert.ok(!exited, "the server process died");
-    assert.ok((stats.statuses.get(200) ?? 0) > 0, "valid requests among the cases were served");
-    assert.ok((stats.statuses.get(400) ?? 0) > 0, "malformed ones were refused");
-    const res = await fetch(`http://127.0.0.1:${server.port}/hello.txt`);
-    assert.equal(res.status, 200);
-    assert.equal(await res.text(), "hello world\n");
-    assert.doesNotMatch(server.stderr(), /internal error|Uncaught|panicked/);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  await using site = await tempTree({ "hello.txt": "hello world\n", "docs/a.txt": "a" });
+  // Short clocks: a case that leaves the server waiting is answered 408 within a second.
+  await using server = await serveHttp(
+    site.path,
+    "--quiet",
+    "--header-timeout",
+    "1",
+    "--body-timeout",
+    "1",
+  );
+  let exited = false;
+  server.child.status.then(() => (exited = true));
+  const stats = await fuzzHttp({ port: server.port, seed: SEED, count: CASES, concurrency: 32 });
+  console.log(summarize("http", stats, SEED));
+  assert.deepEqual(stats.failures, [], `seed ${SEED}: ${JSON.stringify(stats.failures[0])}`);
+  assert.equal(stats.cases, CASES);
+  assert.ok(!exited, "the server process died");
+  assert.ok((stats.statuses.get(200) ?? 0) > 0, "valid requests among the cases were served");
+  assert.ok((stats.statuses.get(400) ?? 0) > 0, "malformed ones were refused");
+  const res = await fetch(`http://127.0.0.1:${server.port}/hello.txt`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "hello world\n");
+  assert.doesNotMatch(server.stderr(), /internal error|Uncaught|panicked/);
 });

@@ -9,7 +9,7 @@ import {
   parseParameters,
 } from "../lib/http/sharing/multipart.ts";
 import { BufferedReader, CRLFCRLF } from "../lib/framing.ts";
-import { concatBytes } from "./helpers.ts";
+import { concatBytes, tempTree } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const BOUNDARY = "----sockitBoundary7MA4YWxk";
@@ -130,12 +130,12 @@ Deno.test("multipart: a body from Deno's own FormData encoder", async () => {
 });
 
 Deno.test("multipart: what curl -F sends (captured from a real socket)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-multipart-test-" });
+  const content = new Uint8Array(100_000);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 7) & 0xff;
+  await using tree = await tempTree({ "photo 1.jpg": content });
+  const dir = tree.path;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
-    const content = new Uint8Array(100_000);
-    for (let i = 0; i < content.length; i++) content[i] = (i * 7) & 0xff;
-    await Deno.writeFile(`${dir}/photo 1.jpg`, content);
     const curl = new Deno.Command("curl", {
       args: [
         "-s",
@@ -178,7 +178,6 @@ Deno.test("multipart: what curl -F sends (captured from a real socket)", async (
     assert.equal((await curl.status).code, 0);
   } finally {
     listener.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -18,7 +18,7 @@ import {
   planMultipartByteranges,
   unsatisfiedContentRange,
 } from "../lib/http/semantics/range.ts";
-import { concatBytes } from "./helpers.ts";
+import { concatBytes, tempTree } from "./helpers.ts";
 
 /**
  * Deno 2.9 no longer checks tests for leaked resources and pending ops by default; these
@@ -266,59 +266,44 @@ Deno.test({
   name: "multipartByterangesChunks: streams the planned body from a real file",
   ...SANITIZE,
 }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-range-" });
-  try {
-    // Bigger than one read chunk, so a part spans several reads.
-    const file = new Uint8Array(MULTIPART_READ_CHUNK_BYTES * 2 + 123).map((_, i) => (i * 7) & 255);
-    const path = `${dir}/data.bin`;
-    await Deno.writeFile(path, file);
-    const ranges = [{ start: 5, end: 5 }, { start: 10, end: MULTIPART_READ_CHUNK_BYTES * 2 }];
-    const plan = planMultipartByteranges(ranges, file.length, {
-      contentType: "application/octet-stream",
-      boundary: "b0",
-    });
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of multipartByterangesChunks(path, plan)) chunks.push(chunk);
-    const body = concatBytes(chunks);
-    assert.equal(body.length, plan.contentLength);
-    assert.deepEqual(body, assemble(plan, file));
-    assert.ok(chunks.every((c) => c.length <= MULTIPART_READ_CHUNK_BYTES));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  // Bigger than one read chunk, so a part spans several reads.
+  const file = new Uint8Array(MULTIPART_READ_CHUNK_BYTES * 2 + 123).map((_, i) => (i * 7) & 255);
+  await using tree = await tempTree({ "data.bin": file });
+  const path = `${tree.path}/data.bin`;
+  const ranges = [{ start: 5, end: 5 }, { start: 10, end: MULTIPART_READ_CHUNK_BYTES * 2 }];
+  const plan = planMultipartByteranges(ranges, file.length, {
+    contentType: "application/octet-stream",
+    boundary: "b0",
+  });
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of multipartByterangesChunks(path, plan)) chunks.push(chunk);
+  const body = concatBytes(chunks);
+  assert.equal(body.length, plan.contentLength);
+  assert.deepEqual(body, assemble(plan, file));
+  assert.ok(chunks.every((c) => c.length <= MULTIPART_READ_CHUNK_BYTES));
 });
 
 Deno.test({
   name: "multipartByterangesChunks: abandoned early or never started, no file stays open",
   ...SANITIZE,
 }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-range-" });
-  try {
-    const path = `${dir}/data.bin`;
-    await Deno.writeFile(path, new Uint8Array(1000));
-    const plan = planMultipartByteranges([{ start: 0, end: 9 }, { start: 500, end: 999 }], 1000);
-    for await (const _ of multipartByterangesChunks(path, plan)) break; // client went away
-    multipartByterangesChunks(path, plan); // HEAD: never iterated, never opened
-    // The test sanitizer fails this test if a file handle leaked.
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tree = await tempTree({ "data.bin": new Uint8Array(1000) });
+  const path = `${tree.path}/data.bin`;
+  const plan = planMultipartByteranges([{ start: 0, end: 9 }, { start: 500, end: 999 }], 1000);
+  for await (const _ of multipartByterangesChunks(path, plan)) break; // client went away
+  multipartByterangesChunks(path, plan); // HEAD: never iterated, never opened
+  // The test sanitizer fails this test if a file handle leaked.
 });
 
 Deno.test({
   name: "multipartByterangesChunks: a file that shrank is an error, not short data",
   ...SANITIZE,
 }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-range-" });
-  try {
-    const path = `${dir}/data.bin`;
-    await Deno.writeFile(path, new Uint8Array(100));
-    const plan = planMultipartByteranges([{ start: 0, end: 9 }, { start: 50, end: 99 }], 100);
-    await Deno.truncate(path, 60);
-    await assert.rejects(async () => {
-      for await (const _ of multipartByterangesChunks(path, plan)) { /* drain */ }
-    }, /file shrank while serving bytes 50-99/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tree = await tempTree({ "data.bin": new Uint8Array(100) });
+  const path = `${tree.path}/data.bin`;
+  const plan = planMultipartByteranges([{ start: 0, end: 9 }, { start: 50, end: 99 }], 100);
+  await Deno.truncate(path, 60);
+  await assert.rejects(async () => {
+    for await (const _ of multipartByterangesChunks(path, plan)) { /* drain */ }
+  }, /file shrank while serving bytes 50-99/);
 });

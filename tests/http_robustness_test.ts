@@ -82,8 +82,7 @@ Deno.test("slowloris: a head sent one byte at a time gets 408 after --header-tim
     await trickle;
     assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*Connection: close\r\n/);
     assert.ok(took >= 900 && took < 3_000, `408 + close after ${took} ms`);
-    assert.match(
-      server.stderr(),
+    await server.waitForStderr(
       /header timeout after 1\.\d s: request head incomplete; answered 408/,
     );
   } finally {
@@ -124,7 +123,7 @@ Deno.test("a body that stalls mid-way gets 408 after --body-timeout; a slow stea
     assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*Connection: close\r\n/);
     const took = Date.now() - t0;
     assert.ok(took >= 900 && took < 3_000, `408 after ${took} ms`);
-    assert.match(server.stderr(), /body timeout after 1\.\d s: request body stalled/);
+    await server.waitForStderr(/body timeout after 1\.\d s: request body stalled/);
   } finally {
     conn.close();
   }
@@ -166,11 +165,10 @@ Deno.test("a client that never reads a 1 GiB file: RSS stays bounded and --write
     // After the write timeout the server lets go of all four.
     const freed = await waitFor(async () => (await openFds(pid)) <= baselineFds, 4_000);
     assert.ok(freed, `fds ${await openFds(pid)} vs baseline ${baselineFds}`);
-    assert.match(
-      server.stderr(),
+    await server.waitForStderr(
       /write timeout after 1\.\d s: client stopped reading the response; closed/,
     );
-    assert.match(server.stderr(), /GET \/huge\.bin cut off: write timeout/);
+    await server.waitForStderr(/GET \/huge\.bin cut off: write timeout/);
     // The client sees a short body and then the close.
     const got = await readAll(stalled[0], 5_000);
     const head = dec.decode(got.subarray(0, 1000));
@@ -253,10 +251,7 @@ Deno.test("--max-connections: over the limit a fast 503 with Retry-After, then c
       stdout: "piped",
     }).output();
     assert.equal(dec.decode(curl.stdout), "503");
-    assert.match(
-      server.stderr(),
-      /--max-connections 3 reached: \d+ connection\(s\) refused with 503/,
-    );
+    await server.waitForStderr(/--max-connections 3 reached: \d+ connection\(s\) refused with 503/);
   } finally {
     for (const c of held) c.close();
   }
@@ -384,7 +379,7 @@ Deno.test("SIGTERM with a stalled client: cut after --shutdown-timeout, exit 0 p
     const took = Date.now() - t0;
     assert.equal(status.code, 0);
     assert.ok(took >= 400 && took < 3_000, `exit after ${took} ms`);
-    assert.match(server.stderr(), /shutdown timeout \(0\.5 s\)/);
+    await server.waitForStderr(/shutdown timeout \(0\.5 s\)/);
   } finally {
     conn.close();
     await server[Symbol.asyncDispose]();

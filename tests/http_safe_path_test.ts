@@ -6,6 +6,7 @@ import {
   resolveSafePath,
   safePathSegments,
 } from "../lib/http/files/safe_path.ts";
+import { tempTree } from "./helpers.ts";
 
 Deno.test("safePathSegments: plain paths split and decoded once", () => {
   assert.deepEqual(safePathSegments("/"), []);
@@ -62,76 +63,68 @@ Deno.test("isInsideRoot compares whole path components", () => {
 });
 
 Deno.test("resolveSafePath on a real tree: files, symlinks in and out of root, dotfiles", async () => {
-  const base = await Deno.makeTempDir({ prefix: "sockit_safe_" });
-  try {
-    const root = `${base}/root`;
-    await Deno.mkdir(`${root}/sub`, { recursive: true });
-    await Deno.writeTextFile(`${root}/sub/in.txt`, "inside");
-    await Deno.writeTextFile(`${root}/.secret`, "hidden");
-    await Deno.writeTextFile(`${base}/outside.txt`, "outside");
-    await Deno.symlink(`${base}/outside.txt`, `${root}/link-out.txt`);
-    await Deno.symlink(base, `${root}/dir-out`);
-    await Deno.symlink(`${root}/sub/in.txt`, `${root}/link-in.txt`);
-    await Deno.symlink(`${root}/.secret`, `${root}/to-secret`);
-    await Deno.symlink(`${root}/missing`, `${root}/dangling`);
-    const canonical = await canonicalRoot(root);
+  await using tree = await tempTree({
+    "root/sub/in.txt": "inside",
+    "root/.secret": "hidden",
+    "outside.txt": "outside",
+    "root/link-out.txt": { symlink: "outside.txt", absolute: true },
+    "root/dir-out": { symlink: "", absolute: true },
+    "root/link-in.txt": { symlink: "root/sub/in.txt", absolute: true },
+    "root/to-secret": { symlink: "root/.secret", absolute: true },
+    "root/dangling": { symlink: "root/missing", absolute: true },
+  });
+  const canonical = await canonicalRoot(`${tree.path}/root`);
 
-    const inFile = await resolveSafePath(canonical, "/sub/in.txt");
-    assert.ok(inFile !== null);
-    assert.equal(inFile.path, `${canonical}/sub/in.txt`);
-    assert.ok(inFile.info.isFile);
-    assert.equal(inFile.trailingSlash, false);
+  const inFile = await resolveSafePath(canonical, "/sub/in.txt");
+  assert.ok(inFile !== null);
+  assert.equal(inFile.path, `${canonical}/sub/in.txt`);
+  assert.ok(inFile.info.isFile);
+  assert.equal(inFile.trailingSlash, false);
 
-    const rootDir = await resolveSafePath(canonical, "/");
-    assert.ok(rootDir?.info.isDirectory);
-    assert.deepEqual(rootDir?.segments, []);
-    assert.equal((await resolveSafePath(canonical, "/sub/"))?.trailingSlash, true);
+  const rootDir = await resolveSafePath(canonical, "/");
+  assert.ok(rootDir?.info.isDirectory);
+  assert.deepEqual(rootDir?.segments, []);
+  assert.equal((await resolveSafePath(canonical, "/sub/"))?.trailingSlash, true);
 
-    const linkIn = await resolveSafePath(canonical, "/link-in.txt");
-    assert.equal(linkIn?.path, `${canonical}/sub/in.txt`);
+  const linkIn = await resolveSafePath(canonical, "/link-in.txt");
+  assert.equal(linkIn?.path, `${canonical}/sub/in.txt`);
 
-    for (
-      const raw of [
-        "/link-out.txt", // symlink to a file outside the root
-        "/dir-out/outside.txt", // through a symlinked directory outside the root
-        "/dir-out/root/sub/in.txt", // leaves the root and re-enters it: judged by real path
-        "/.secret",
-        "/to-secret", // a non-dot name whose target is a dotfile
-        "/dangling",
-        "/missing.txt",
-        "/../outside.txt",
-        "/sub/..%2f..%2foutside.txt",
-      ]
-    ) {
-      const found = await resolveSafePath(canonical, raw);
-      if (raw === "/dir-out/root/sub/in.txt") {
-        // Its real path is inside the root, so it is the same file as /sub/in.txt.
-        assert.equal(found?.path, `${canonical}/sub/in.txt`);
-      } else {
-        assert.equal(found, null, raw);
-      }
+  for (
+    const raw of [
+      "/link-out.txt", // symlink to a file outside the root
+      "/dir-out/outside.txt", // through a symlinked directory outside the root
+      "/dir-out/root/sub/in.txt", // leaves the root and re-enters it: judged by real path
+      "/.secret",
+      "/to-secret", // a non-dot name whose target is a dotfile
+      "/dangling",
+      "/missing.txt",
+      "/../outside.txt",
+      "/sub/..%2f..%2foutside.txt",
+    ]
+  ) {
+    const found = await resolveSafePath(canonical, raw);
+    if (raw === "/dir-out/root/sub/in.txt") {
+      // Its real path is inside the root, so it is the same file as /sub/in.txt.
+      assert.equal(found?.path, `${canonical}/sub/in.txt`);
+    } else {
+      assert.equal(found, null, raw);
     }
-    assert.equal((await resolveSafePath(canonical, "/.secret", { dotfiles: true }))?.info.size, 6);
-    assert.ok((await resolveSafePath(canonical, "/to-secret", { dotfiles: true })) !== null);
-    assert.equal(await resolveSafePath(canonical, "/link-out.txt", { dotfiles: true }), null);
-  } finally {
-    await Deno.remove(base, { recursive: true });
   }
+  assert.equal((await resolveSafePath(canonical, "/.secret", { dotfiles: true }))?.info.size, 6);
+  assert.ok((await resolveSafePath(canonical, "/to-secret", { dotfiles: true })) !== null);
+  assert.equal(await resolveSafePath(canonical, "/link-out.txt", { dotfiles: true }), null);
 });
 
 Deno.test("uploads in progress (.sockit-upload-*) are refused even with dotfiles", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit_safe_upload_" });
-  try {
-    await Deno.writeTextFile(`${dir}/.sockit-upload-0123abcd`, "half");
-    await Deno.writeTextFile(`${dir}/.env`, "x");
-    await Deno.symlink(`${dir}/.sockit-upload-0123abcd`, `${dir}/.link`);
-    const root = await canonicalRoot(dir);
-    assert.equal(safePathSegments("/.sockit-upload-0123abcd", { dotfiles: true }), null);
-    assert.equal(safePathSegments("/%2Esockit-upload-0123abcd", { dotfiles: true }), null);
-    assert.equal(await resolveSafePath(root, "/.sockit-upload-0123abcd", { dotfiles: true }), null);
-    assert.equal(await resolveSafePath(root, "/.link", { dotfiles: true }), null, "via a symlink");
-    assert.notEqual(await resolveSafePath(root, "/.env", { dotfiles: true }), null);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tree = await tempTree({
+    ".sockit-upload-0123abcd": "half",
+    ".env": "x",
+    ".link": { symlink: ".sockit-upload-0123abcd", absolute: true },
+  });
+  const root = await canonicalRoot(tree.path);
+  assert.equal(safePathSegments("/.sockit-upload-0123abcd", { dotfiles: true }), null);
+  assert.equal(safePathSegments("/%2Esockit-upload-0123abcd", { dotfiles: true }), null);
+  assert.equal(await resolveSafePath(root, "/.sockit-upload-0123abcd", { dotfiles: true }), null);
+  assert.equal(await resolveSafePath(root, "/.link", { dotfiles: true }), null, "via a symlink");
+  assert.notEqual(await resolveSafePath(root, "/.env", { dotfiles: true }), null);
 });

@@ -9,6 +9,7 @@ import {
   cliCommandWithFdLimit,
   commandExists,
   exchange,
+  httpServeArgs,
   nobodyCli,
   normalRequestWorks,
   procStatusKiB,
@@ -16,8 +17,10 @@ import {
   readRawResponse,
   ROOT,
   runCli,
+  serveHttp,
   sha256,
   startServer,
+  tempTree,
 } from "./helpers.ts";
 import { formatAccessLog } from "../lib/http/server/access_log.ts";
 
@@ -25,32 +28,22 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A temp site: files, a subdir with index.html, a dotfile, symlinks in and out. */
-async function makeSite(): Promise<
-  { base: string; root: string; [Symbol.asyncDispose](): Promise<void> }
-> {
-  const base = await Deno.makeTempDir({ prefix: "sockit_http_" });
-  const root = `${base}/site`;
-  await Deno.mkdir(`${root}/docs`, { recursive: true });
-  await Deno.mkdir(`${root}/withindex`);
-  await Deno.mkdir(`${root}/empty`);
-  await Deno.writeTextFile(`${root}/hello.txt`, "hello world\n");
-  await Deno.writeTextFile(`${root}/data.json`, `{"a":1}`);
-  await Deno.writeTextFile(`${root}/blob.unknownext`, "??");
-  await Deno.writeTextFile(`${root}/docs/a b&c.txt`, "spaces");
-  await Deno.writeTextFile(`${root}/withindex/index.html`, "<h1>index</h1>");
-  await Deno.writeTextFile(`${root}/.env`, "SECRET=1");
-  await Deno.writeTextFile(`${base}/outside.txt`, "TOP-SECRET-OUTSIDE");
-  await Deno.symlink(`${base}/outside.txt`, `${root}/escape.txt`);
-  await Deno.symlink(base, `${root}/escape-dir`);
-  return {
-    base,
-    root,
-    [Symbol.asyncDispose]: () => Deno.remove(base, { recursive: true }),
-  };
-}
-
-function serve(root: string, ...flags: string[]) {
-  return startServer(["http-serve", root, "--host", "127.0.0.1", "--port", "0", ...flags]);
+async function makeSite() {
+  const tree = await tempTree({
+    "site/docs/": null,
+    "site/withindex/": null,
+    "site/empty/": null,
+    "site/hello.txt": "hello world\n",
+    "site/data.json": `{"a":1}`,
+    "site/blob.unknownext": "??",
+    "site/docs/a b&c.txt": "spaces",
+    "site/withindex/index.html": "<h1>index</h1>",
+    "site/.env": "SECRET=1",
+    "outside.txt": "TOP-SECRET-OUTSIDE",
+    "site/escape.txt": { symlink: "outside.txt", absolute: true },
+    "site/escape-dir": { symlink: "", absolute: true },
+  });
+  return { ...tree, base: tree.path, root: `${tree.path}/site` };
 }
 
 async function connect(port: number): Promise<Deno.TcpConn> {
@@ -72,7 +65,7 @@ async function closedByServer(conn: Deno.Conn, ms = 3_000): Promise<boolean> {
 
 Deno.test("GET with fetch: body, Content-Type, and the headers every response has", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const base = `http://127.0.0.1:${server.port}`;
   const res = await fetch(`${base}/hello.txt?ignored=1`);
   assert.equal(res.status, 200);
@@ -98,7 +91,7 @@ Deno.test("GET with fetch: body, Content-Type, and the headers every response ha
 
 Deno.test("directories: 301 to slash (query kept), index.html, listing, --no-listing", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const base = `http://127.0.0.1:${server.port}`;
   const redirect = await fetch(`${base}/docs?x=1&y=2`, { redirect: "manual" });
   assert.equal(redirect.status, 301);
@@ -121,7 +114,7 @@ Deno.test("directories: 301 to slash (query kept), index.html, listing, --no-lis
   assert.ok(!rootListing.includes(".env"), "dotfiles are not listed");
   assert.ok(!rootListing.includes("escape.txt"), "symlinks out of the root are not listed");
 
-  await using quiet = await serve(site.root, "--no-listing");
+  await using quiet = await serveHttp(site.root, "--no-listing");
   const off = await fetch(`http://127.0.0.1:${quiet.port}/docs/`);
   assert.equal(off.status, 404);
   await off.body?.cancel();
@@ -131,7 +124,7 @@ Deno.test("directories: 301 to slash (query kept), index.html, listing, --no-lis
 
 Deno.test("path safety over the wire: traversal, encodings, symlinks, dotfiles → 404", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   for (
     const target of [
       "/../outside.txt",
@@ -153,7 +146,7 @@ Deno.test("path safety over the wire: traversal, encodings, symlinks, dotfiles �
     assert.match(answer, /^HTTP\/1\.1 404 Not Found\r\n/, target);
     assert.ok(!answer.includes("SECRET"), target);
   }
-  await using dotted = await serve(site.root, "--dotfiles");
+  await using dotted = await serveHttp(site.root, "--dotfiles");
   const env = await fetch(`http://127.0.0.1:${dotted.port}/.env`);
   assert.equal(await env.text(), "SECRET=1");
   const still = await fetch(`http://127.0.0.1:${dotted.port}/escape.txt`);
@@ -178,9 +171,9 @@ Deno.test("unreadable file → 403 without details", { ignore: cannotDropRoot },
   if (nobody) await Deno.chmod(site.base, 0o755); // nobody must reach the site
   await using server = nobody
     ? await startServer([], {
-      command: nobody.command(["http-serve", site.root, "--host", "127.0.0.1", "--port", "0"]),
+      command: nobody.command(httpServeArgs(site.root)),
     })
-    : await serve(site.root);
+    : await serveHttp(site.root);
   // Files nobody may read still answer 200: the 403 below is the file's mode, nothing else.
   const readable = await fetch(`http://127.0.0.1:${server.port}/data.json`);
   assert.equal(readable.status, 200);
@@ -192,7 +185,7 @@ Deno.test("unreadable file → 403 without details", { ignore: cannotDropRoot },
 
 Deno.test("methods: HEAD same headers no body, OPTIONS 204 Allow, POST 405 Allow", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const conn = await connect(server.port);
   try {
     const reader = new BufferedReader(conn);
@@ -227,7 +220,7 @@ Deno.test("methods: HEAD same headers no body, OPTIONS 204 Allow, POST 405 Allow
 
 Deno.test("keep-alive: 1.1 default, 1.0 closes unless asked, Connection: close honoured", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const conn = await connect(server.port);
   try {
     const reader = new BufferedReader(conn);
@@ -262,7 +255,7 @@ Deno.test("keep-alive: 1.1 default, 1.0 closes unless asked, Connection: close h
 
 Deno.test("pipelining: 3 requests in one write are answered in order", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const answer = await exchange(
     server.port,
     "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n" +
@@ -278,7 +271,7 @@ Deno.test("pipelining: 3 requests in one write are answered in order", async () 
 
 Deno.test("malformed and smuggling requests: clear status, close, server keeps serving", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const cases: [string, number][] = [
     ["GARBAGE\r\n\r\n", 400],
     ["GET /hello.txt HTTP/1.1\r\n\r\n", 400], // no Host
@@ -323,7 +316,7 @@ Deno.test("malformed and smuggling requests: clear status, close, server keeps s
 
 Deno.test("request bodies are discarded in sync: Content-Length, chunked, then pipelined", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const conn = await connect(server.port);
   try {
     const reader = new BufferedReader(conn);
@@ -347,7 +340,7 @@ Deno.test("request bodies are discarded in sync: Content-Length, chunked, then p
 
 Deno.test("Expect: 100-continue on a refused request: the answer instead of 100, then close", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const conn = await connect(server.port);
   try {
     const reader = new BufferedReader(conn);
@@ -368,7 +361,7 @@ Deno.test("Expect: 100-continue on a refused request: the answer instead of 100,
 
 Deno.test("bodies over --max-body → 413 and close, without 100 Continue", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--max-body", "1KiB");
+  await using server = await serveHttp(site.root, "--max-body", "1KiB");
   const big = await exchange(
     server.port,
     "POST /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2048\r\n\r\n",
@@ -386,7 +379,7 @@ Deno.test("bodies over --max-body → 413 and close, without 100 Continue", asyn
 
 Deno.test("absolute-form targets are served like origin-form", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const answer = await exchange(server.port, "GET http://example.org/hello.txt?q HTTP/1.0\r\n\r\n");
   assert.match(answer, /^HTTP\/1\.1 200 OK\r\n[^]*hello world\n$/);
 });
@@ -396,7 +389,7 @@ Deno.test("a large file streams intact and matches its hash", async () => {
   const data = new Uint8Array(24 * 1024 * 1024 + 123);
   for (let i = 0; i < data.length; i += 4096) data[i] = (i / 4096) & 0xff;
   await Deno.writeFile(`${site.root}/big.bin`, data);
-  await using server = await serve(site.root, "--quiet");
+  await using server = await serveHttp(site.root, "--quiet");
   const res = await fetch(`http://127.0.0.1:${server.port}/big.bin`);
   assert.equal(res.headers.get("content-length"), String(data.length));
   const got = new Uint8Array(await res.arrayBuffer());
@@ -409,7 +402,7 @@ Deno.test("a 1 GiB file is streamed without being held in memory (peak RSS stays
   const file = await Deno.open(`${site.root}/huge.bin`, { write: true, create: true });
   await file.truncate(size); // sparse: costs no disk
   file.close();
-  await using server = await serve(site.root, "--quiet");
+  await using server = await serveHttp(site.root, "--quiet");
   const out = await new Deno.Command("curl", {
     args: [
       "-sS",
@@ -429,7 +422,7 @@ Deno.test("a 1 GiB file is streamed without being held in memory (peak RSS stays
 
 Deno.test("idle keep-alive connections are closed after --keep-alive-timeout", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--keep-alive-timeout", "0.5");
+  await using server = await serveHttp(site.root, "--keep-alive-timeout", "0.5");
   const conn = await connect(server.port);
   try {
     const reader = new BufferedReader(conn);
@@ -444,7 +437,7 @@ Deno.test("idle keep-alive connections are closed after --keep-alive-timeout", a
   }
   // A head that never completes (slowloris) runs on its own clock, --header-timeout, and
   // is told so with a 408 (tests/http_robustness_test.ts has the byte-at-a-time variant).
-  await using strict = await serve(site.root, "--header-timeout", "0.5");
+  await using strict = await serveHttp(site.root, "--header-timeout", "0.5");
   const slow = await connect(strict.port);
   try {
     await slow.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"));
@@ -461,7 +454,7 @@ Deno.test("idle keep-alive connections are closed after --keep-alive-timeout", a
 Deno.test("access log formats, --quiet and --trace", async () => {
   await using site = await makeSite();
   {
-    await using server = await serve(site.root);
+    await using server = await serveHttp(site.root);
     await normalRequestWorks(server.port);
     const line = await server.waitForLine(/hello\.txt/);
     assert.match(
@@ -470,14 +463,14 @@ Deno.test("access log formats, --quiet and --trace", async () => {
     );
   }
   {
-    await using server = await serve(site.root, "--log-format", "combined");
+    await using server = await serveHttp(site.root, "--log-format", "combined");
     await fetch(`http://127.0.0.1:${server.port}/nope`, { headers: { "user-agent": 't"ua' } })
       .then((r) => r.body?.cancel());
     const line = await server.waitForLine(/nope/);
     assert.match(line, /"GET \/nope HTTP\/1\.1" 404 14 "-" "t\\x22ua" \d+ms$/);
   }
   {
-    await using server = await serve(site.root, "--log-format", "json");
+    await using server = await serveHttp(site.root, "--log-format", "json");
     await normalRequestWorks(server.port);
     const entry = JSON.parse(await server.waitForLine(/^\{/));
     assert.equal(entry.client, "127.0.0.1");
@@ -489,7 +482,7 @@ Deno.test("access log formats, --quiet and --trace", async () => {
     assert.ok(!Number.isNaN(Date.parse(entry.time)));
   }
   {
-    await using server = await serve(site.root, "--quiet", "--trace");
+    await using server = await serveHttp(site.root, "--quiet", "--trace");
     const conn = await connect(server.port);
     await conn.write(enc.encode("GET /hello.txt HTTP/1.0\r\nX-Odd: \xff\r\n\r\n"));
     await readAll(conn);
@@ -504,7 +497,7 @@ Deno.test("access log formats, --quiet and --trace", async () => {
 
 Deno.test("curl: GET, HEAD, traversal with --path-as-is, keep-alive reuse", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const base = `http://127.0.0.1:${server.port}`;
   const curl = async (...args: string[]) => {
     const out = await new Deno.Command("curl", {
@@ -544,7 +537,7 @@ Deno.test("curl: GET, HEAD, traversal with --path-as-is, keep-alive reuse", asyn
 
 Deno.test("SIGTERM: stops accepting and exits 0", async () => {
   await using site = await makeSite();
-  const server = await serve(site.root);
+  const server = await serveHttp(site.root);
   const conn = await connect(server.port); // an idle keep-alive client must not block exit
   try {
     await normalRequestWorks(server.port);
@@ -561,7 +554,7 @@ Deno.test("SIGTERM lets an in-flight download finish, then exits 0", async () =>
   await using site = await makeSite();
   const data = new Uint8Array(16 * 1024 * 1024).fill(7);
   await Deno.writeFile(`${site.root}/big.bin`, data);
-  const server = await serve(site.root, "--quiet");
+  const server = await serveHttp(site.root, "--quiet");
   const conn = await connect(server.port);
   try {
     await conn.write(enc.encode("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -595,15 +588,7 @@ Deno.test("SIGTERM lets an in-flight download finish, then exits 0", async () =>
 Deno.test("accept errors (out of file descriptors) do not stop the server", async () => {
   await using site = await makeSite();
   // Deno itself holds ~25 descriptors; 40 leaves room for a handful of connections only.
-  const command = cliCommandWithFdLimit(40, [
-    "http-serve",
-    site.root,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--quiet",
-  ]);
+  const command = cliCommandWithFdLimit(40, httpServeArgs(site.root, "--quiet"));
   await using server = await startServer([], { command });
   const conns: Deno.Conn[] = [];
   try {
@@ -614,7 +599,7 @@ Deno.test("accept errors (out of file descriptors) do not stop the server", asyn
   }
   await new Promise((r) => setTimeout(r, 1_500)); // longest back-off is 1 s
   await normalRequestWorks(server.port);
-  assert.match(server.stderr(), /^sockit: accept failed: .*retrying in \d+ ms$/m);
+  await server.waitForStderr(/^sockit: accept failed: .*retrying in \d+ ms$/m);
 });
 
 Deno.test("CLI errors: missing folder → exit 2, busy port → exit 1, one line each", async () => {
@@ -623,7 +608,7 @@ Deno.test("CLI errors: missing folder → exit 2, busy port → exit 1, one line
   assert.match(missing.stderr, /^sockit: cannot serve '\/no\/such\/dir': no such directory/);
   assert.equal(missing.stderr.trim().split("\n").length, 1);
   await using site = await makeSite();
-  await using server = await serve(site.root);
+  await using server = await serveHttp(site.root);
   const busy = await runCli([
     "http-serve",
     site.root,

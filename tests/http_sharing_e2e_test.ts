@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import decodeQR from "@paulmillr/qr/decode.js";
 import { METRICS_PATH } from "../lib/http/sharing/metrics.ts";
-import { UPLOAD_TEMP_PREFIX } from "../lib/http/sharing/upload.ts";
+import { UPLOAD_TEMP_PREFIX } from "../lib/http/files/safe_path.ts";
 import {
   curlResponse,
   type CurlResult,
@@ -18,9 +18,10 @@ import {
   modulesFromTerminal,
   qrModulesImage,
   runCli,
-  type RunningServer,
   runTool,
+  serveHttp,
   startServer,
+  tempTree,
 } from "./helpers.ts";
 
 const enc = new TextEncoder();
@@ -36,35 +37,22 @@ function curl(args: string[], output?: string): Promise<CurlResult> {
 }
 
 /** A temporary folder to serve, removed on dispose. */
-async function makeSite() {
-  const root = await Deno.makeTempDir({ prefix: "sockit-sharing-e2e-" });
-  await Deno.mkdir(`${root}/share/sub/deeper`, { recursive: true });
-  await Deno.mkdir(`${root}/inbox`);
-  await Deno.mkdir(`${root}/docs`);
-  await Deno.writeTextFile(`${root}/index.html`, "<h1>home</h1>\n");
-  await Deno.writeTextFile(`${root}/about.html`, "<h1>about</h1>\n");
-  await Deno.writeTextFile(`${root}/docs/intro.html`, "<h1>intro</h1>\n");
-  await Deno.writeTextFile(`${root}/share/a.txt`, "alpha\n");
-  await Deno.writeTextFile(`${root}/share/name with spaces & ü.txt`, "spaces\n");
-  await Deno.writeFile(
-    `${root}/share/sub/data.bin`,
-    new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff),
-  );
-  await Deno.writeTextFile(`${root}/share/sub/deeper/c.txt`, "gamma\n");
-  await Deno.writeTextFile(`${root}/share/.secret`, "hidden\n");
-  await Deno.writeTextFile(`${root}/outside.txt`, "outside\n");
-  await Deno.symlink(`${root}/outside.txt`, `${root}/share/link-in-root.txt`);
-  return {
-    root,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-}
-
-/** Starts `sockit http-serve ROOT --host 127.0.0.1 --port 0 ...flags`. */
-function serve(root: string, ...flags: string[]): Promise<RunningServer> {
-  return startServer(["http-serve", root, "--host", "127.0.0.1", "--port", "0", ...flags]);
+function makeSite() {
+  return tempTree({
+    "share/sub/deeper/": null,
+    "inbox/": null,
+    "docs/": null,
+    "index.html": "<h1>home</h1>\n",
+    "about.html": "<h1>about</h1>\n",
+    "docs/intro.html": "<h1>intro</h1>\n",
+    "share/a.txt": "alpha\n",
+    "share/name with spaces & ü.txt": "spaces\n",
+    "share/sub/data.bin": new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff),
+    "share/sub/deeper/c.txt": "gamma\n",
+    "share/.secret": "hidden\n",
+    "outside.txt": "outside\n",
+    "share/link-in-root.txt": { symlink: "outside.txt", absolute: true },
+  });
 }
 
 /** Every file below `dir` (relative path → SHA-256), directories as "path/". */
@@ -87,8 +75,8 @@ const hunter2Hex = createHash("sha256").update("hunter2").digest("hex");
 
 Deno.test("e2e --auth: nothing without the right credentials; no password in any log", async () => {
   await using site = await makeSite();
-  await using server = await serve(
-    site.root,
+  await using server = await serveHttp(
+    site.path,
     "--auth",
     "alice:s3cret",
     "--auth",
@@ -158,41 +146,38 @@ Deno.test("e2e --auth: nothing without the right credentials; no password in any
 });
 
 Deno.test("e2e --auth: bad values are one-line usage errors that never echo the password", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-sharing-e2e-" });
-  try {
-    for (
-      const [spec, expected] of [
-        ["alice", /expected USER:PASS or USER:sha256:HEX/],
-        [":pw-XYZZY", /the user name is empty/],
-        ["alice:", /the password is empty/],
-        ["alice:sha256:not-hex-XYZZY", /64 hex digits/],
-        ["alice:bad\x01XYZZY", /control characters/],
-      ] as const
-    ) {
-      const r = await runCli([
-        "http-serve",
-        dir,
-        "--port",
-        "0",
-        "--auth",
-        "ok:fine",
-        "--auth",
-        spec,
-      ]);
-      assert.equal(r.code, 2, spec);
-      assert.equal(r.stdout, "");
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      assert.match(r.stderr, expected);
-      assert.ok(!r.stderr.includes("XYZZY") && !r.stderr.includes("fine"), r.stderr);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using folder = await tempTree();
+  const dir = folder.path;
+  for (
+    const [spec, expected] of [
+      ["alice", /expected USER:PASS or USER:sha256:HEX/],
+      [":pw-XYZZY", /the user name is empty/],
+      ["alice:", /the password is empty/],
+      ["alice:sha256:not-hex-XYZZY", /64 hex digits/],
+      ["alice:bad\x01XYZZY", /control characters/],
+    ] as const
+  ) {
+    const r = await runCli([
+      "http-serve",
+      dir,
+      "--port",
+      "0",
+      "--auth",
+      "ok:fine",
+      "--auth",
+      spec,
+    ]);
+    assert.equal(r.code, 2, spec);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, expected);
+    assert.ok(!r.stderr.includes("XYZZY") && !r.stderr.includes("fine"), r.stderr);
   }
 });
 
 Deno.test("e2e --auth --cors: preflights answered without credentials, requests need them", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--auth", "alice:s3cret", "--cors", "--quiet");
+  await using server = await serveHttp(site.path, "--auth", "alice:s3cret", "--cors", "--quiet");
   const u = `http://127.0.0.1:${server.port}`;
   // Browsers never send credentials on a preflight (Fetch §4.8), so it must pass…
   const preflight = await curl([
@@ -221,7 +206,7 @@ Deno.test("e2e --auth --cors: preflights answered without credentials, requests 
   assert.match(preflight.headers, /^Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r?$/m);
 
   // With --upload, preflights allow PUT and POST too, so a page on another origin can upload.
-  await using uploads = await serve(site.root, "--auth", "alice:s3cret", "--cors", "--upload");
+  await using uploads = await serveHttp(site.path, "--auth", "alice:s3cret", "--cors", "--upload");
   const v = `http://127.0.0.1:${uploads.port}`;
   const putPreflight = await curl([
     "-X",
@@ -244,52 +229,49 @@ Deno.test("e2e --auth --cors: preflights answered without credentials, requests 
   });
   assert.equal(put.status, 201, await put.text());
   assert.equal(put.headers.get("access-control-allow-origin"), "*");
-  assert.equal(await Deno.readTextFile(`${site.root}/inbox/from-page.txt`), "from a page\n");
+  assert.equal(await Deno.readTextFile(`${site.path}/inbox/from-page.txt`), "from a page\n");
 });
 
 Deno.test("e2e tar: every folder downloads as a tar that extracts to the same tree", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--quiet");
+  await using server = await serveHttp(site.path, "--quiet");
   const u = `http://127.0.0.1:${server.port}`;
-  const work = await Deno.makeTempDir({ prefix: "sockit-tar-e2e-" });
-  try {
-    const listing = await curl([`${u}/share/`]);
-    assert.match(listing.body, /<a href="\?download=tar" download>/);
+  await using workDir = await tempTree();
+  const work = workDir.path;
+  const listing = await curl([`${u}/share/`]);
+  assert.match(listing.body, /<a href="\?download=tar" download>/);
 
-    const r = await curl([`${u}/share/?download=tar`], `${work}/share.tar`);
-    assert.equal(r.status, 200);
-    assert.match(r.headers, /^Content-Type: application\/x-tar\r?$/m);
-    assert.match(r.headers, /^Content-Disposition: attachment; filename="share\.tar"/m);
-    const listed = (await runTool("tar", ["-tf", `${work}/share.tar`])).trim().split("\n").sort();
-    assert.deepEqual(listed, [
-      "share/",
-      "share/a.txt",
-      "share/link-in-root.txt",
-      "share/name with spaces & ü.txt",
-      "share/sub/",
-      "share/sub/data.bin",
-      "share/sub/deeper/",
-      "share/sub/deeper/c.txt",
-    ]);
-    await Deno.mkdir(`${work}/out`);
-    await runTool("tar", ["-xf", `${work}/share.tar`, "-C", `${work}/out`]);
-    const expected = await tree(`${site.root}/share`);
-    expected.delete(".secret"); // dotfiles stay hidden, as when serving
-    assert.deepEqual(await tree(`${work}/out/share`), expected);
-    // The in-root symlink is stored as the file it serves, never as a link.
-    assert.ok((await Deno.lstat(`${work}/out/share/link-in-root.txt`)).isFile);
+  const r = await curl([`${u}/share/?download=tar`], `${work}/share.tar`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers, /^Content-Type: application\/x-tar\r?$/m);
+  assert.match(r.headers, /^Content-Disposition: attachment; filename="share\.tar"/m);
+  const listed = (await runTool("tar", ["-tf", `${work}/share.tar`])).trim().split("\n").sort();
+  assert.deepEqual(listed, [
+    "share/",
+    "share/a.txt",
+    "share/link-in-root.txt",
+    "share/name with spaces & ü.txt",
+    "share/sub/",
+    "share/sub/data.bin",
+    "share/sub/deeper/",
+    "share/sub/deeper/c.txt",
+  ]);
+  await Deno.mkdir(`${work}/out`);
+  await runTool("tar", ["-xf", `${work}/share.tar`, "-C", `${work}/out`]);
+  const expected = await tree(`${site.path}/share`);
+  expected.delete(".secret"); // dotfiles stay hidden, as when serving
+  assert.deepEqual(await tree(`${work}/out/share`), expected);
+  // The in-root symlink is stored as the file it serves, never as a link.
+  assert.ok((await Deno.lstat(`${work}/out/share/link-in-root.txt`)).isFile);
 
-    const whole = await curl([`${u}/?download=tar`], `${work}/root.tar`);
-    assert.equal(whole.status, 200);
-    const rootNames = await runTool("tar", ["-tf", `${work}/root.tar`]);
-    assert.ok(rootNames.includes("/share/sub/deeper/c.txt"), rootNames);
-    assert.ok(!rootNames.includes(".secret"));
-    assert.equal((await curl([`${u}/share/.secret/?download=tar`])).status, 404);
-    assert.equal((await curl([`${u}/share/a.txt?download=tar`])).body, "alpha\n");
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
-  await using hidden = await serve(site.root, "--quiet", "--no-listing");
+  const whole = await curl([`${u}/?download=tar`], `${work}/root.tar`);
+  assert.equal(whole.status, 200);
+  const rootNames = await runTool("tar", ["-tf", `${work}/root.tar`]);
+  assert.ok(rootNames.includes("/share/sub/deeper/c.txt"), rootNames);
+  assert.ok(!rootNames.includes(".secret"));
+  assert.equal((await curl([`${u}/share/.secret/?download=tar`])).status, 404);
+  assert.equal((await curl([`${u}/share/a.txt?download=tar`])).body, "alpha\n");
+  await using hidden = await serveHttp(site.path, "--quiet", "--no-listing");
   const noListing = await curl([`http://127.0.0.1:${hidden.port}/share/?download=tar`]);
   assert.equal(noListing.status, 404, "--no-listing: no folder downloads either");
 });
@@ -297,10 +279,10 @@ Deno.test("e2e tar: every folder downloads as a tar that extracts to the same tr
 Deno.test("e2e --upload: curl -T stores; limit 413, conflict 409, traversal refused", async () => {
   await using site = await makeSite();
   const payload = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
-  const local = `${site.root}/../sockit-e2e-payload-${crypto.randomUUID()}`;
+  const local = `${site.path}/../sockit-e2e-payload-${crypto.randomUUID()}`;
   await Deno.writeFile(local, payload);
   try {
-    await using server = await serve(site.root, "--upload", "--max-upload", "250KB", "--quiet");
+    await using server = await serveHttp(site.path, "--upload", "--max-upload", "250KB", "--quiet");
     const u = `http://127.0.0.1:${server.port}`;
     const listing = await curl([`${u}/inbox/`]);
     assert.match(listing.body, /<form class="upload" method="post" action="\.\/"/);
@@ -308,7 +290,7 @@ Deno.test("e2e --upload: curl -T stores; limit 413, conflict 409, traversal refu
     const created = await curl(["-T", local, `${u}/inbox/data.bin`]);
     assert.equal(created.status, 201, created.body);
     assert.match(created.headers, /^Location: \/inbox\/data\.bin\r?$/m);
-    assert.deepEqual(await Deno.readFile(`${site.root}/inbox/data.bin`), payload);
+    assert.deepEqual(await Deno.readFile(`${site.path}/inbox/data.bin`), payload);
     const back = await curl([`${u}/inbox/data.bin`], `${local}.back`);
     assert.equal(back.status, 200);
     assert.deepEqual(await Deno.readFile(`${local}.back`), payload);
@@ -351,9 +333,9 @@ Deno.test("e2e --upload: curl -T stores; limit 413, conflict 409, traversal refu
       const r = await curl(["--path-as-is", "-X", "PUT", "--data-binary", "x", u + path]);
       assert.equal(r.status, status, path);
     }
-    assert.deepEqual(await entryNames(`${site.root}/inbox`), ["data.bin"], "nothing else, no temp");
-    assert.ok(!(await entryNames(site.root)).includes("escape.txt"));
-    assert.ok(!(await entryNames(`${site.root}/..`)).includes("escape.txt"));
+    assert.deepEqual(await entryNames(`${site.path}/inbox`), ["data.bin"], "nothing else, no temp");
+    assert.ok(!(await entryNames(site.path)).includes("escape.txt"));
+    assert.ok(!(await entryNames(`${site.path}/..`)).includes("escape.txt"));
     const options = await curl(["-X", "OPTIONS", `${u}/inbox/`]);
     assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST\r?$/m);
   } finally {
@@ -363,12 +345,18 @@ Deno.test("e2e --upload: curl -T stores; limit 413, conflict 409, traversal refu
 
 Deno.test("e2e --upload: a refused 20 MB curl -T stops before sending the body", async () => {
   await using site = await makeSite();
-  const big = `${site.root}/../sockit-e2e-20mb-${crypto.randomUUID()}`;
+  const big = `${site.path}/../sockit-e2e-20mb-${crypto.randomUUID()}`;
   await Deno.writeFile(big, new Uint8Array(20 * 1024 * 1024));
   try {
-    await using server = await serve(site.root, "--upload", "--auth", "alice:s3cret", "--quiet");
+    await using server = await serveHttp(
+      site.path,
+      "--upload",
+      "--auth",
+      "alice:s3cret",
+      "--quiet",
+    );
     const u = `http://127.0.0.1:${server.port}`;
-    await Deno.writeTextFile(`${site.root}/inbox/taken.bin`, "x");
+    await Deno.writeTextFile(`${site.path}/inbox/taken.bin`, "x");
     const t0 = performance.now();
     const unauthenticated = await curl(["-T", big, `${u}/inbox/new.bin`]);
     const conflict = await curl(["-u", "alice:s3cret", "-T", big, `${u}/inbox/taken.bin`]);
@@ -382,7 +370,7 @@ Deno.test("e2e --upload: a refused 20 MB curl -T stops before sending the body",
     const stored = await curl(["-u", "alice:s3cret", "-T", big, `${u}/inbox/new.bin`]);
     assert.equal(stored.status, 201, "an accepted upload gets 100 Continue and is read whole");
     assert.equal(stored.uploaded, 20 * 1024 * 1024);
-    assert.equal((await Deno.stat(`${site.root}/inbox/new.bin`)).size, 20 * 1024 * 1024);
+    assert.equal((await Deno.stat(`${site.path}/inbox/new.bin`)).size, 20 * 1024 * 1024);
   } finally {
     await Deno.remove(big);
   }
@@ -390,7 +378,7 @@ Deno.test("e2e --upload: a refused 20 MB curl -T stops before sending the body",
 
 Deno.test("e2e --upload: an upload cut off halfway leaves nothing behind", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--upload", "--dotfiles", "--quiet");
+  await using server = await serveHttp(site.path, "--upload", "--dotfiles", "--quiet");
   const u = `http://127.0.0.1:${server.port}`;
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
@@ -401,7 +389,7 @@ Deno.test("e2e --upload: an upload cut off halfway leaves nothing behind", async
     // While the body streams in, the temp file exists but is invisible, even with --dotfiles.
     let temp: string | undefined;
     for (let i = 0; i < 200 && temp === undefined; i++) {
-      temp = (await entryNames(`${site.root}/inbox`)).find((n) => n.startsWith(UPLOAD_TEMP_PREFIX));
+      temp = (await entryNames(`${site.path}/inbox`)).find((n) => n.startsWith(UPLOAD_TEMP_PREFIX));
       if (temp === undefined) await new Promise((r) => setTimeout(r, 10));
     }
     assert.ok(temp !== undefined, "the upload is written to a temp file");
@@ -411,8 +399,8 @@ Deno.test("e2e --upload: an upload cut off halfway leaves nothing behind", async
   } finally {
     conn.close(); // the client gives up halfway
   }
-  for (let i = 0; (await entryNames(`${site.root}/inbox`)).length > 0; i++) {
-    assert.ok(i < 300, `left behind: ${await entryNames(`${site.root}/inbox`)}`);
+  for (let i = 0; (await entryNames(`${site.path}/inbox`)).length > 0; i++) {
+    assert.ok(i < 300, `left behind: ${await entryNames(`${site.path}/inbox`)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal((await curl([`${u}/inbox/partial.bin`])).status, 404);
@@ -420,10 +408,10 @@ Deno.test("e2e --upload: an upload cut off halfway leaves nothing behind", async
 
 Deno.test("e2e --upload: curl -F stores the form's files; --overwrite replaces at once", async () => {
   await using site = await makeSite();
-  const one = `${site.root}/../sockit-e2e-one-${crypto.randomUUID()}.txt`;
+  const one = `${site.path}/../sockit-e2e-one-${crypto.randomUUID()}.txt`;
   await Deno.writeTextFile(one, "first\n");
   try {
-    await using server = await serve(site.root, "--upload", "--quiet");
+    await using server = await serveHttp(site.path, "--upload", "--quiet");
     const u = `http://127.0.0.1:${server.port}`;
     const r = await curl([
       "-F",
@@ -449,16 +437,16 @@ Deno.test("e2e --upload: curl -F stores the form's files; --overwrite replaces a
     assert.equal(traversal.status, 201, "stored under its base name only");
     assert.equal((await curl(["-F", `file=@${one};filename=one.txt`, `${u}/inbox/`])).status, 409);
     assert.equal((await curl(["-F", `file=@${one};filename=.bashrc`, `${u}/inbox/`])).status, 400);
-    assert.deepEqual(await entryNames(`${site.root}/inbox`), [
+    assert.deepEqual(await entryNames(`${site.path}/inbox`), [
       "b.txt",
       "evil.txt",
       "one.txt",
       "two.txt",
     ]);
-    assert.ok(!(await entryNames(site.root)).includes("evil.txt"));
-    assert.equal(await Deno.readTextFile(`${site.root}/inbox/one.txt`), "first\n");
+    assert.ok(!(await entryNames(site.path)).includes("evil.txt"));
+    assert.equal(await Deno.readTextFile(`${site.path}/inbox/one.txt`), "first\n");
 
-    await using overwriting = await serve(site.root, "--upload", "--overwrite", "--quiet");
+    await using overwriting = await serveHttp(site.path, "--upload", "--overwrite", "--quiet");
     const o = `http://127.0.0.1:${overwriting.port}`;
     assert.equal((await curl([`${o}/share/a.txt`])).body, "alpha\n"); // now in the file cache
     const replaced = await curl(["-X", "PUT", "--data-binary", "ALPHA\n", `${o}/share/a.txt`]);
@@ -479,7 +467,7 @@ Deno.test("e2e --upload: flag combinations and a missing write permission fail i
       [["--upload", "--max-upload", "lots"], /invalid --max-upload 'lots'/],
     ] as const
   ) {
-    const r = await runCli(["http-serve", site.root, "--port", "0", ...flags]);
+    const r = await runCli(["http-serve", site.path, "--port", "0", ...flags]);
     assert.equal(r.code, 2, flags.join(" "));
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, expected);
@@ -495,7 +483,7 @@ Deno.test("e2e --upload: flag combinations and a missing write permission fail i
       "--allow-read",
       MAIN,
       "http-serve",
-      site.root,
+      site.path,
       "--port",
       "0",
       "--upload",
@@ -513,17 +501,17 @@ Deno.test("e2e --upload: flag combinations and a missing write permission fail i
 Deno.test("e2e --upload without --auth on all interfaces warns on stderr", async () => {
   await using site = await makeSite();
   await using open = await startServer(
-    ["http-serve", site.root, "--host", "0.0.0.0", "--port", "0", "--upload", "--quiet"],
+    ["http-serve", site.path, "--host", "0.0.0.0", "--port", "0", "--upload", "--quiet"],
   );
   await using authed = await startServer(
-    ["http-serve", site.root, "--host", "0.0.0.0", "--port", "0", "--upload", "--auth", "a:b"],
+    ["http-serve", site.path, "--host", "0.0.0.0", "--port", "0", "--upload", "--auth", "a:b"],
   );
-  await using local = await serve(site.root, "--upload", "--quiet");
+  await using local = await serveHttp(site.path, "--upload", "--quiet");
   // The warning is written before serving starts; a request proves we are past it.
   for (const s of [open, authed, local]) {
     await (await fetch(`http://127.0.0.1:${s.port}/x`)).body?.cancel();
   }
-  assert.match(open.stderr(), /warning: --upload without --auth/);
+  await open.waitForStderr(/warning: --upload without --auth/);
   assert.equal(authed.stderr(), "");
   assert.equal(local.stderr(), "");
 });
@@ -555,7 +543,7 @@ function parsePrometheus(text: string): Map<string, number> {
 
 Deno.test("e2e --metrics: Prometheus text with requests by class, bytes, connections, uptime", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--metrics", "--quiet");
+  await using server = await serveHttp(site.path, "--metrics", "--quiet");
   const u = `http://127.0.0.1:${server.port}`;
   let bodyBytes = 0;
   for (const path of ["/share/a.txt", "/about.html", "/share/sub/data.bin"]) {
@@ -585,7 +573,7 @@ Deno.test("e2e --metrics: Prometheus text with requests by class, bytes, connect
   await post.body?.cancel(); // an unread body is a leak under --sanitize-resources
   assert.equal(post.status, 405);
 
-  await using plain = await serve(site.root, "--quiet");
+  await using plain = await serveHttp(site.path, "--quiet");
   const off = await fetch(`http://127.0.0.1:${plain.port}${METRICS_PATH}`);
   await off.body?.cancel();
   assert.equal(off.status, 404, "off unless --metrics");
@@ -593,7 +581,7 @@ Deno.test("e2e --metrics: Prometheus text with requests by class, bytes, connect
 
 Deno.test("e2e --qr: a scannable QR code of the URL follows the listening line", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--qr", "--quiet");
+  await using server = await serveHttp(site.path, "--qr", "--quiet");
   const url = `http://127.0.0.1:${server.port}/`;
   await server.waitForLine(new RegExp(`scan to open ${url.replaceAll(".", "\\.")}`));
   await (await fetch(url)).body?.cancel(); // every startup line is out once it serves
@@ -601,13 +589,13 @@ Deno.test("e2e --qr: a scannable QR code of the URL follows the listening line",
   const qrLines = server.lines.slice(at + 1).filter((l) => /^[█▀▄ ]+$/.test(l));
   assert.ok(qrLines.length >= 10, server.lines.join("\n"));
   assert.equal(decodeQR(qrModulesImage(modulesFromTerminal(qrLines))), url);
-  assert.match(server.stderr(), /--qr: 127\.0\.0\.1 is reachable from this machine only/);
+  await server.waitForStderr(/--qr: 127\.0\.0\.1 is reachable from this machine only/);
   assert.equal(server.stderr().trim().split("\n").length, 1);
 });
 
 Deno.test("e2e --clean-urls: /about serves about.html; --spa only when neither exists", async () => {
   await using site = await makeSite();
-  await using server = await serve(site.root, "--clean-urls", "--quiet");
+  await using server = await serveHttp(site.path, "--clean-urls", "--quiet");
   const u = `http://127.0.0.1:${server.port}`;
   const about = await curl([`${u}/about`]);
   assert.equal(about.status, 200);
@@ -620,7 +608,7 @@ Deno.test("e2e --clean-urls: /about serves about.html; --spa only when neither e
   assert.equal((await curl([`${u}/share/.secret`])).status, 404);
   assert.equal((await curl(["--path-as-is", `${u}/share/../about`])).status, 404);
 
-  await using spa = await serve(site.root, "--clean-urls", "--spa", "--quiet");
+  await using spa = await serveHttp(site.path, "--clean-urls", "--spa", "--quiet");
   const s = `http://127.0.0.1:${spa.port}`;
   assert.equal((await curl([`${s}/about`])).body, "<h1>about</h1>\n");
   assert.equal((await curl([`${s}/app/route`])).body, "<h1>home</h1>\n");

@@ -6,46 +6,45 @@ import {
   type TarDirectoryOptions,
   TarSourceChangedError,
 } from "../lib/http/sharing/tar.ts";
-import { sha256 } from "./helpers.ts";
+import { sha256, tempTree } from "./helpers.ts";
 
 const LONG_NAME = "long-" + "n".repeat(110) + ".txt"; // > 100 bytes: needs pax or prefix
 const UNICODE_NAME = "café ☕ résumé.txt";
 const BIG_BYTES = 5 * 1024 * 1024;
 
-/** A tree with every case the archive must handle; returns its root. */
-async function makeTree(): Promise<{ base: string; root: string; outside: string }> {
-  const base = await Deno.makeTempDir({ prefix: "sockit-tar-test-" });
-  // Every test removes `base` in its finally; a tree that fails half-built is removed here.
+/** A tree with every case the archive must handle: `root` to archive, in `base`. */
+async function makeTree() {
+  const big = new Uint8Array(BIG_BYTES);
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  const tree = await tempTree({
+    "shared stuff/docs/deep/deeper/": null,
+    "shared stuff/empty-dir/": null,
+    "shared stuff/.git/": null,
+    "outside/": null,
+    "shared stuff/big.bin": big,
+    "shared stuff/docs/readme.md": "# hello\n",
+    [`shared stuff/docs/deep/deeper/${LONG_NAME}`]: "long name content\n",
+    [`shared stuff/${UNICODE_NAME}`]: "unicode\n",
+    "shared stuff/empty.txt": new Uint8Array(0),
+    "shared stuff/.env": "SECRET=1\n",
+    "shared stuff/.git/config": "[core]\n",
+    "shared stuff/.sockit-upload-abc123": "half an upload",
+    "outside/secret.txt": "outside the root\n",
+    "shared stuff/escape-link": { symlink: "outside/secret.txt", absolute: true },
+    "shared stuff/escape-dir-link": { symlink: "outside", absolute: true },
+    "shared stuff/inside-link.md": { symlink: "docs/readme.md" },
+    "shared stuff/inside-dir-link": { symlink: "docs" },
+    "shared stuff/link-to-dotfile": { symlink: ".env" },
+    "shared stuff/dangling-link": { symlink: "nowhere" },
+  });
+  const root = `${tree.path}/shared stuff`;
   try {
-    const root = `${base}/shared stuff`;
-    const outside = `${base}/outside`;
-    await Deno.mkdir(`${root}/docs/deep/deeper`, { recursive: true });
-    await Deno.mkdir(`${root}/empty-dir`);
-    await Deno.mkdir(`${root}/.git`);
-    await Deno.mkdir(outside);
-    const big = new Uint8Array(BIG_BYTES);
-    for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
-    await Deno.writeFile(`${root}/big.bin`, big);
-    await Deno.writeTextFile(`${root}/docs/readme.md`, "# hello\n");
-    await Deno.writeTextFile(`${root}/docs/deep/deeper/${LONG_NAME}`, "long name content\n");
-    await Deno.writeTextFile(`${root}/${UNICODE_NAME}`, "unicode\n");
-    await Deno.writeFile(`${root}/empty.txt`, new Uint8Array(0));
-    await Deno.writeTextFile(`${root}/.env`, "SECRET=1\n");
-    await Deno.writeTextFile(`${root}/.git/config`, "[core]\n");
-    await Deno.writeTextFile(`${root}/.sockit-upload-abc123`, "half an upload");
-    await Deno.writeTextFile(`${outside}/secret.txt`, "outside the root\n");
-    await Deno.symlink(`${outside}/secret.txt`, `${root}/escape-link`);
-    await Deno.symlink(outside, `${root}/escape-dir-link`);
-    await Deno.symlink("docs/readme.md", `${root}/inside-link.md`);
-    await Deno.symlink("docs", `${root}/inside-dir-link`);
-    await Deno.symlink(".env", `${root}/link-to-dotfile`);
-    await Deno.symlink("nowhere", `${root}/dangling-link`);
     await Deno.chmod(`${root}/docs/readme.md`, 0o640);
-    return { base, root, outside };
   } catch (err) {
-    await Deno.remove(base, { recursive: true });
+    await tree[Symbol.asyncDispose]();
     throw err;
   }
+  return { ...tree, base: tree.path, root };
 }
 
 async function writeArchive(
@@ -80,80 +79,74 @@ async function listTree(dir: string, prefix = ""): Promise<string[]> {
 }
 
 Deno.test("tar: tar -t lists exactly what serving would show; tar -x restores bytes", async () => {
-  const { base, root } = await makeTree();
-  try {
-    const tarPath = `${base}/out.tar`;
-    const rootName = await writeArchive(root, tarPath);
-    assert.equal(rootName, "shared stuff");
+  await using tree = await makeTree();
+  const { base, root } = tree;
+  const tarPath = `${base}/out.tar`;
+  const rootName = await writeArchive(root, tarPath);
+  assert.equal(rootName, "shared stuff");
 
-    const listing = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n").sort();
-    assert.deepEqual(
-      listing,
-      [
-        "shared stuff/",
-        "shared stuff/big.bin",
-        `shared stuff/${UNICODE_NAME}`,
-        "shared stuff/docs/",
-        "shared stuff/docs/deep/",
-        "shared stuff/docs/deep/deeper/",
-        `shared stuff/docs/deep/deeper/${LONG_NAME}`,
-        "shared stuff/docs/readme.md",
-        "shared stuff/empty-dir/",
-        "shared stuff/empty.txt",
-      ].sort(),
-    );
-    // tar -tv shows sizes and modes as stored.
-    const verbose = await run("tar", ["-tvf", tarPath]);
-    assert.match(verbose, new RegExp(`-rw-r----- .* 8 .*shared stuff/docs/readme\\.md`));
-    assert.match(verbose, new RegExp(` ${BIG_BYTES} .*shared stuff/big\\.bin`));
-    assert.match(verbose, / 0 .*shared stuff\/empty\.txt/);
-    assert.ok(!/^l/m.test(verbose), "no symlink entries");
+  const listing = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n").sort();
+  assert.deepEqual(
+    listing,
+    [
+      "shared stuff/",
+      "shared stuff/big.bin",
+      `shared stuff/${UNICODE_NAME}`,
+      "shared stuff/docs/",
+      "shared stuff/docs/deep/",
+      "shared stuff/docs/deep/deeper/",
+      `shared stuff/docs/deep/deeper/${LONG_NAME}`,
+      "shared stuff/docs/readme.md",
+      "shared stuff/empty-dir/",
+      "shared stuff/empty.txt",
+    ].sort(),
+  );
+  // tar -tv shows sizes and modes as stored.
+  const verbose = await run("tar", ["-tvf", tarPath]);
+  assert.match(verbose, new RegExp(`-rw-r----- .* 8 .*shared stuff/docs/readme\\.md`));
+  assert.match(verbose, new RegExp(` ${BIG_BYTES} .*shared stuff/big\\.bin`));
+  assert.match(verbose, / 0 .*shared stuff\/empty\.txt/);
+  assert.ok(!/^l/m.test(verbose), "no symlink entries");
 
-    const extracted = `${base}/extracted`;
-    await Deno.mkdir(extracted);
-    await run("tar", ["-xf", tarPath, "-C", extracted]);
-    const got = `${extracted}/shared stuff`;
-    assert.deepEqual(
-      await listTree(got),
-      listing.map((p) => p.slice("shared stuff/".length)).filter((p) => p !== "").sort(),
-    );
-    for (const rel of listing.filter((p) => !p.endsWith("/"))) {
-      const inner = rel.slice("shared stuff/".length);
-      const original = await Deno.readFile(`${root}/${inner}`);
-      const copy = await Deno.readFile(`${got}/${inner}`);
-      assert.equal(await sha256(copy), await sha256(original), inner);
-    }
-  } finally {
-    await Deno.remove(base, { recursive: true });
+  const extracted = `${base}/extracted`;
+  await Deno.mkdir(extracted);
+  await run("tar", ["-xf", tarPath, "-C", extracted]);
+  const got = `${extracted}/shared stuff`;
+  assert.deepEqual(
+    await listTree(got),
+    listing.map((p) => p.slice("shared stuff/".length)).filter((p) => p !== "").sort(),
+  );
+  for (const rel of listing.filter((p) => !p.endsWith("/"))) {
+    const inner = rel.slice("shared stuff/".length);
+    const original = await Deno.readFile(`${root}/${inner}`);
+    const copy = await Deno.readFile(`${got}/${inner}`);
+    assert.equal(await sha256(copy), await sha256(original), inner);
   }
 });
 
 Deno.test("tar: dotfiles option and followSymlinks stay inside the root", async () => {
-  const { base, root } = await makeTree();
-  try {
-    const tarPath = `${base}/out.tar`;
-    await writeArchive(root, tarPath, { dotfiles: true, followSymlinks: true, rootName: "r" });
-    const listing = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n");
-    assert.ok(listing.includes("r/.env"));
-    assert.ok(listing.includes("r/.git/config"));
-    assert.ok(listing.includes("r/inside-link.md"), "in-root file symlink stored as a file");
-    assert.ok(listing.includes("r/link-to-dotfile"), "dotfiles shown: its target may be too");
-    for (const name of ["escape-link", "escape-dir-link", "inside-dir-link", "dangling-link"]) {
-      assert.ok(!listing.some((p) => p.startsWith(`r/${name}`)), `${name} must be skipped`);
-    }
-    assert.ok(!listing.some((p) => p.includes(".sockit-upload-")), "upload temps never archived");
-    const verbose = await run("tar", ["-tvf", tarPath]);
-    assert.match(verbose, /^-.* 8 .*r\/inside-link\.md$/m);
-
-    // Dotfiles hidden: a link to a dotfile must not leak it either.
-    await writeArchive(root, tarPath, { followSymlinks: true, rootName: "r" });
-    const hidden = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n");
-    assert.ok(hidden.includes("r/inside-link.md"));
-    assert.ok(!hidden.includes("r/link-to-dotfile"));
-    assert.ok(!hidden.some((p) => p.includes("/.")));
-  } finally {
-    await Deno.remove(base, { recursive: true });
+  await using tree = await makeTree();
+  const { base, root } = tree;
+  const tarPath = `${base}/out.tar`;
+  await writeArchive(root, tarPath, { dotfiles: true, followSymlinks: true, rootName: "r" });
+  const listing = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n");
+  assert.ok(listing.includes("r/.env"));
+  assert.ok(listing.includes("r/.git/config"));
+  assert.ok(listing.includes("r/inside-link.md"), "in-root file symlink stored as a file");
+  assert.ok(listing.includes("r/link-to-dotfile"), "dotfiles shown: its target may be too");
+  for (const name of ["escape-link", "escape-dir-link", "inside-dir-link", "dangling-link"]) {
+    assert.ok(!listing.some((p) => p.startsWith(`r/${name}`)), `${name} must be skipped`);
   }
+  assert.ok(!listing.some((p) => p.includes(".sockit-upload-")), "upload temps never archived");
+  const verbose = await run("tar", ["-tvf", tarPath]);
+  assert.match(verbose, /^-.* 8 .*r\/inside-link\.md$/m);
+
+  // Dotfiles hidden: a link to a dotfile must not leak it either.
+  await writeArchive(root, tarPath, { followSymlinks: true, rootName: "r" });
+  const hidden = (await run("tar", ["-tf", tarPath])).trimEnd().split("\n");
+  assert.ok(hidden.includes("r/inside-link.md"));
+  assert.ok(!hidden.includes("r/link-to-dotfile"));
+  assert.ok(!hidden.some((p) => p.includes("/.")));
 });
 
 /** Where the process's open descriptor for `path` stands (Linux /proc), or null if not open. */
@@ -173,64 +166,54 @@ async function openFileOffset(path: string): Promise<number | null> {
 }
 
 Deno.test("tar: backpressure — a paused reader stops the producer early in a big file", async () => {
-  const { base, root } = await makeTree();
-  try {
-    const archive = tarDirectory(await Deno.realPath(root));
-    const reader = archive.stream.getReader();
-    let received = 0;
-    while (received < 256 * 1024) {
-      const { value, done } = await reader.read();
-      assert.ok(!done);
-      received += value.length;
-    }
-    await new Promise((r) => setTimeout(r, 300)); // ample time to read 5 MiB if unbounded
-    const offset = await openFileOffset(`${await Deno.realPath(root)}/big.bin`);
-    assert.ok(offset !== null, "big.bin is open while being archived");
-    assert.ok(offset < received + 512 * 1024, `read ahead to ${offset} with ${received} taken`);
-    // And it resumes when pulled again: the rest arrives complete.
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      received += value.length;
-    }
-    assert.ok(received > BIG_BYTES);
-    assert.equal(await openFileOffset(`${await Deno.realPath(root)}/big.bin`), null, "closed");
-  } finally {
-    await Deno.remove(base, { recursive: true });
+  await using tree = await makeTree();
+  const { root } = tree;
+  const archive = tarDirectory(await Deno.realPath(root));
+  const reader = archive.stream.getReader();
+  let received = 0;
+  while (received < 256 * 1024) {
+    const { value, done } = await reader.read();
+    assert.ok(!done);
+    received += value.length;
   }
+  await new Promise((r) => setTimeout(r, 300)); // ample time to read 5 MiB if unbounded
+  const offset = await openFileOffset(`${await Deno.realPath(root)}/big.bin`);
+  assert.ok(offset !== null, "big.bin is open while being archived");
+  assert.ok(offset < received + 512 * 1024, `read ahead to ${offset} with ${received} taken`);
+  // And it resumes when pulled again: the rest arrives complete.
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    received += value.length;
+  }
+  assert.ok(received > BIG_BYTES);
+  assert.equal(await openFileOffset(`${await Deno.realPath(root)}/big.bin`), null, "closed");
 });
 
 Deno.test("tar: cancelling the stream closes the open file", async () => {
-  const { base, root } = await makeTree();
-  try {
-    const real = await Deno.realPath(root);
-    const reader = tarDirectory(real).stream.getReader();
-    await reader.read();
-    await reader.read();
-    await reader.read();
-    assert.notEqual(await openFileOffset(`${real}/big.bin`), null);
-    await reader.cancel();
-    assert.equal(await openFileOffset(`${real}/big.bin`), null);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  await using tree = await makeTree();
+  const { root } = tree;
+  const real = await Deno.realPath(root);
+  const reader = tarDirectory(real).stream.getReader();
+  await reader.read();
+  await reader.read();
+  await reader.read();
+  assert.notEqual(await openFileOffset(`${real}/big.bin`), null);
+  await reader.cancel();
+  assert.equal(await openFileOffset(`${real}/big.bin`), null);
 });
 
 Deno.test("tar: a file that shrinks mid-archive errors the stream", async () => {
-  const base = await Deno.makeTempDir({ prefix: "sockit-tar-test-" });
-  try {
-    await Deno.writeFile(`${base}/a.bin`, new Uint8Array(1024 * 1024));
-    const reader = tarDirectory(base).stream.getReader();
-    // Wait until a.bin's header and some content have come out: it is open and being read.
-    let received = 0;
-    while (received < 2048) received += (await reader.read()).value!.length;
-    await Deno.truncate(`${base}/a.bin`, 1000);
-    await assert.rejects(async () => {
-      for (;;) if ((await reader.read()).done) break;
-    }, TarSourceChangedError);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  await using tree = await tempTree({ "a.bin": new Uint8Array(1024 * 1024) });
+  const base = tree.path;
+  const reader = tarDirectory(base).stream.getReader();
+  // Wait until a.bin's header and some content have come out: it is open and being read.
+  let received = 0;
+  while (received < 2048) received += (await reader.read()).value!.length;
+  await Deno.truncate(`${base}/a.bin`, 1000);
+  await assert.rejects(async () => {
+    for (;;) if ((await reader.read()).done) break;
+  }, TarSourceChangedError);
 });
 
 Deno.test("tar: a missing directory errors the stream on first read", async () => {

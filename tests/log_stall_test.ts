@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_PENDING_LOG_BYTES } from "../lib/log.ts";
+import { httpServeArgs, tempTree } from "./helpers.ts";
 
 /**
  * `sockit ARGS` from source, as the binary runs it. Spelled out here rather than taken from
@@ -239,9 +240,8 @@ Deno.test("http-serve keeps answering while nobody reads its access log", async 
     REQUESTS * PAD.length > 2 * (MAX_PENDING_LOG_BYTES + PIPE_BUFFER_BYTES),
     "the test must log far more than the queue and the pipe hold, so lines are dropped",
   );
-  const dir = await Deno.makeTempDir({ prefix: "sockit_log_stall_" });
-  await Deno.writeTextFile(`${dir}/index.html`, "ok\n");
-  const server = await startServer(["http-serve", dir, "--host", "127.0.0.1", "--port", "0"]);
+  await using site = await tempTree({ "index.html": "ok\n" });
+  const server = await startServer(httpServeArgs(site.path));
   const connections: HttpConnection[] = [];
   try {
     // From here on nobody reads the server's stdout until drainLog.
@@ -279,7 +279,6 @@ Deno.test("http-serve keeps answering while nobody reads its access log", async 
   } finally {
     for (const conn of connections) conn.close();
     await stopServer(server);
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -5,6 +5,8 @@
  * (`fetch` through `Deno.createHttpClient({ caCerts })`, `curl --cacert CERT`):
  *
  * ```ts
+ * import { makeSelfSignedCert } from "./tls_cert.ts";
+ * declare const port: number; // http-serve --tls-cert certFile --tls-key keyFile
  * const dir = await Deno.makeTempDir();
  * const { certFile, keyFile } = await makeSelfSignedCert(dir);
  * // sockit http-serve --tls-cert certFile --tls-key keyFile ...

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { tempTree } from "./helpers.ts";
 import { makeSelfSignedCert } from "./tls_cert.ts";
 
 /**
@@ -18,21 +19,17 @@ const SANITIZE = { sanitizeResources: true, sanitizeOps: true } as const;
 Deno.test(
   { name: "makeSelfSignedCert: PEM files that Deno.listenTls accepts", ...SANITIZE },
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
+    await using tree = await tempTree();
+    const { certFile, keyFile } = await makeSelfSignedCert(tree.path);
+    const cert = await Deno.readTextFile(certFile);
+    const key = await Deno.readTextFile(keyFile);
+    assert.match(cert, /^-----BEGIN CERTIFICATE-----\n/);
+    assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/);
+    const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
     try {
-      const { certFile, keyFile } = await makeSelfSignedCert(dir);
-      const cert = await Deno.readTextFile(certFile);
-      const key = await Deno.readTextFile(keyFile);
-      assert.match(cert, /^-----BEGIN CERTIFICATE-----\n/);
-      assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/);
-      const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
-      try {
-        assert.ok(listener.addr.port > 0);
-      } finally {
-        listener.close();
-      }
+      assert.ok(listener.addr.port > 0);
     } finally {
-      await Deno.remove(dir, { recursive: true });
+      listener.close();
     }
   },
 );
@@ -41,95 +38,87 @@ Deno.test({
   name: "makeSelfSignedCert: a client trusting it handshakes with 127.0.0.1; others are refused",
   ...SANITIZE,
 }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
+  await using tree = await tempTree();
+  const { certFile, keyFile } = await makeSelfSignedCert(tree.path);
+  const cert = await Deno.readTextFile(certFile);
+  const key = await Deno.readTextFile(keyFile);
+  using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+  const { port } = listener.addr;
+
+  const serve = (async () => {
+    using conn = await listener.accept();
+    await conn.handshake();
+    await conn.write(new TextEncoder().encode("hello over tls"));
+  })();
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [cert] });
   try {
-    const { certFile, keyFile } = await makeSelfSignedCert(dir);
-    const cert = await Deno.readTextFile(certFile);
-    const key = await Deno.readTextFile(keyFile);
-    using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
-    const { port } = listener.addr;
-
-    const serve = (async () => {
-      using conn = await listener.accept();
-      await conn.handshake();
-      await conn.write(new TextEncoder().encode("hello over tls"));
-    })();
-    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [cert] });
-    try {
-      const buf = new Uint8Array(64);
-      let text = "";
-      for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        text += new TextDecoder().decode(buf.subarray(0, n));
-      }
-      assert.equal(text, "hello over tls");
-    } finally {
-      conn.close();
+    const buf = new Uint8Array(64);
+    let text = "";
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
     }
-    await serve;
-
-    // Without the CA the handshake must fail: the certificate is really checked.
-    const serveRejected = (async () => {
-      using conn = await listener.accept();
-      await conn.handshake().catch(() => {});
-    })();
-    const untrusted = await Deno.connectTls({ hostname: "127.0.0.1", port });
-    try {
-      await assert.rejects(untrusted.handshake(), /certificate|UnknownIssuer/i);
-    } finally {
-      untrusted.close();
-    }
-    await serveRejected;
+    assert.equal(text, "hello over tls");
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    conn.close();
   }
+  await serve;
+
+  // Without the CA the handshake must fail: the certificate is really checked.
+  const serveRejected = (async () => {
+    using conn = await listener.accept();
+    await conn.handshake().catch(() => {});
+  })();
+  const untrusted = await Deno.connectTls({ hostname: "127.0.0.1", port });
+  try {
+    await assert.rejects(untrusted.handshake(), /certificate|UnknownIssuer/i);
+  } finally {
+    untrusted.close();
+  }
+  await serveRejected;
 });
 
 Deno.test({
   name: "makeSelfSignedCert: curl --cacert accepts it for https://localhost (DNS SAN)",
   ...SANITIZE,
 }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sockit-tls-" });
-  try {
-    const { certFile, keyFile } = await makeSelfSignedCert(dir);
-    using listener = Deno.listenTls({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: await Deno.readTextFile(certFile),
-      key: await Deno.readTextFile(keyFile),
-    });
-    const serve = (async () => {
-      using conn = await listener.accept();
-      await conn.read(new Uint8Array(4096)); // the request head; curl sends it in one go
-      await conn.write(
-        new TextEncoder().encode(
-          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-        ),
-      );
-    })();
-    const output = await new Deno.Command("curl", {
-      args: [
-        "--silent",
-        "--show-error",
-        "--max-time",
-        "10",
-        "--cacert",
-        certFile,
-        // Pin localhost to 127.0.0.1 so the DNS name is checked whatever /etc/hosts says.
-        "--resolve",
-        `localhost:${listener.addr.port}:127.0.0.1`,
-        `https://localhost:${listener.addr.port}/`,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    await serve;
-    assert.equal(new TextDecoder().decode(output.stderr), "");
-    assert.equal(output.code, 0);
-    assert.equal(new TextDecoder().decode(output.stdout), "ok");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tree = await tempTree();
+  const { certFile, keyFile } = await makeSelfSignedCert(tree.path);
+  using listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(certFile),
+    key: await Deno.readTextFile(keyFile),
+  });
+  const serve = (async () => {
+    using conn = await listener.accept();
+    await conn.read(new Uint8Array(4096)); // the request head; curl sends it in one go
+    await conn.write(
+      new TextEncoder().encode(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+      ),
+    );
+  })();
+  const output = await new Deno.Command("curl", {
+    args: [
+      "--silent",
+      "--show-error",
+      "--max-time",
+      "10",
+      "--cacert",
+      certFile,
+      // Pin localhost to 127.0.0.1 so the DNS name is checked whatever /etc/hosts says.
+      "--resolve",
+      `localhost:${listener.addr.port}:127.0.0.1`,
+      `https://localhost:${listener.addr.port}/`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await serve;
+  assert.equal(new TextDecoder().decode(output.stderr), "");
+  assert.equal(output.code, 0);
+  assert.equal(new TextDecoder().decode(output.stdout), "ok");
 });

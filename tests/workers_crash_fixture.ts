@@ -5,7 +5,16 @@
  * "shutdown" with "stopped". It exercises WorkerPool's crash handling with a real Worker.
  *
  * ```ts
- * new WorkerPool({ ..., config: { crash: [1] }, spawn: () => new Worker(new URL("./workers_crash_fixture.ts", import.meta.url), { type: "module" }) });
+ * import { WorkerPool } from "../lib/net/workers.ts";
+ * const pool = new WorkerPool({
+ *   count: 2,
+ *   host: "127.0.0.1",
+ *   port: 0,
+ *   shutdownTimeoutMs: 1000,
+ *   config: { crash: [1] },
+ *   spawn: () => new Worker(new URL("./workers_crash_fixture.ts", import.meta.url), { type: "module" }),
+ * });
+ * await pool.start();
  * ```
  *
  * @module

@@ -20,7 +20,7 @@ import {
   workerCountOrFallback,
   WorkerPool,
 } from "../lib/net/workers.ts";
-import { MAIN, readAll, ROOT, runCli, startServer } from "./helpers.ts";
+import { MAIN, readAll, ROOT, runCli, serveHttp, startServer } from "./helpers.ts";
 
 /** Connections per end-to-end test: enough that two workers both get some (p ≈ 2^-47). */
 const CONNECTIONS = 48;
@@ -73,18 +73,7 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> 
 }
 
 Deno.test("workers: http-serve --workers 2 answers every connection, both workers serve, SIGTERM → 0", async () => {
-  await using server = await startServer([
-    "http-serve",
-    SITE,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--workers",
-    "2",
-    "--log-format",
-    "json",
-  ]);
+  await using server = await serveHttp(SITE, "--workers", "2", "--log-format", "json");
   assert.match(server.lines[0], /listening on http:\/\/127\.0\.0\.1:\d+\/ .*2 workers/);
   const expected = await Deno.readFile(`${SITE}/index.html`);
   const answers = await Promise.all(

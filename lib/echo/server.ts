@@ -425,15 +425,10 @@ export async function runEchoServer(flags: EchoServerFlags): Promise<void> {
   const config = resolveEchoServerConfig(flags);
   const workers = workerCountOrFallback(config.workers);
   await runServer({
+    config,
     workers,
-    create: () => createEchoServer(config),
-    pool: {
-      host: config.host,
-      port: config.port,
-      config,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-      spawn: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
-    },
+    create: createEchoServer,
+    spawnWorker: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
     // Always plain text, even with --json: scripts parse this one line (LISTENING_LINE_PATTERN).
     announce: (addr) =>
       writeStdoutLine(

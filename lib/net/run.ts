@@ -6,13 +6,12 @@
  * ```ts
  * import { runServer } from "./run.ts";
  * import type { RunnableServer } from "./run.ts";
- * declare const server: RunnableServer;
+ * declare function createServer(config: { host: string; port: number }): RunnableServer;
  * await runServer({
+ *   config: { host: "127.0.0.1", port: 0, shutdownTimeoutMs: 5000 },
  *   workers: 1,
- *   create: () => server,
- *   pool: { host: "127.0.0.1", port: 0, config: {}, shutdownTimeoutMs: 5000, spawn: () => {
- *     throw new Error("one worker only");
- *   } },
+ *   create: createServer,
+ *   spawnWorker: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
  *   announce: (addr) => console.log(`listening on ${addr.port}`),
  * });
  * ```
@@ -20,7 +19,7 @@
  * @module
  */
 import { RuntimeFailure } from "../errors.ts";
-import { WorkerPool, type WorkerPoolOptions } from "./workers.ts";
+import { WorkerPool } from "./workers.ts";
 
 /** What a subcommand's server offers to {@link runServer} and to a worker. */
 export interface RunnableServer {
@@ -32,14 +31,23 @@ export interface RunnableServer {
   shutdown(signal?: string): Promise<void>;
 }
 
+/** What every server's config says about where it listens and how it stops. */
+export interface ServerBasics {
+  host: string;
+  port: number;
+  shutdownTimeoutMs: number;
+}
+
 /** Options of {@link runServer}. */
-export interface RunServerOptions {
+export interface RunServerOptions<Config extends ServerBasics> {
+  /** The resolved config: built from here in this thread, or handed to each worker. */
+  config: Config;
   /** Isolates serving the port (after `workerCountOrFallback`); 1 = this thread. */
   workers: number;
   /** Builds the server for the single-thread case. */
-  create: () => RunnableServer;
-  /** For `workers > 1`: the pool (its `count` is `workers`). */
-  pool: Omit<WorkerPoolOptions, "count">;
+  create: (config: Config) => RunnableServer;
+  /** Starts one worker (`WorkerPoolOptions.spawn` in workers.ts). */
+  spawnWorker: () => Worker;
   /** Prints the listening line and whatever goes with it, once, after binding. */
   announce: (addr: Deno.NetAddr) => void;
 }
@@ -69,9 +77,19 @@ function onShutdownSignal(onFirst: (signal: Deno.Signal) => void): () => void {
  * Binds, announces and serves until a signal stops it. Throws what binding throws, and
  * {@link RuntimeFailure} when every worker crashed.
  */
-export async function runServer(options: RunServerOptions): Promise<void> {
+export async function runServer<Config extends ServerBasics>(
+  options: RunServerOptions<Config>,
+): Promise<void> {
+  const { config } = options;
   if (options.workers > 1) {
-    const pool = new WorkerPool({ ...options.pool, count: options.workers });
+    const pool = new WorkerPool({
+      count: options.workers,
+      host: config.host,
+      port: config.port,
+      config,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      spawn: options.spawnWorker,
+    });
     const addr = await pool.start();
     // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
     const removeHandlers = onShutdownSignal((signal) => pool.shutdown(signal));
@@ -85,7 +103,7 @@ export async function runServer(options: RunServerOptions): Promise<void> {
     }
     return;
   }
-  const server = options.create();
+  const server = options.create(config);
   const addr = server.listen();
   let stopped: Promise<void> = Promise.resolve();
   const removeHandlers = onShutdownSignal((signal) => {

@@ -5,15 +5,17 @@
  * about what exists outside the root.
  *
  * ```ts
+ * import { staticFiles } from "./files.ts";
+ * import { canonicalRoot } from "./safe_path.ts";
  * const root = await canonicalRoot("./public");
  * const handler = staticFiles({ root, listing: true, dotfiles: false });
- * serveConnection(conn, handler, { tracker });
+ * console.log(typeof handler); // a Handler: run it on an HttpServer or compose middleware
  * ```
  *
  * Methods: GET and HEAD (same headers, no body); OPTIONS → 204 with `Allow`; any other
  * method on something that exists → 405 with `Allow`. Files up to
  * {@link SMALL_FILE_BYTES} are kept in a small in-memory cache (re-checked against the
- * disk every {@link FILE_CACHE_VALID_MS}) and sent with the head in one write; bigger ones
+ * disk every `FILE_CACHE_VALID_MS` (file_cache.ts)) and sent with the head in one write; bigger ones
  * are streamed in chunks by the connection, each chunk awaiting the socket. Cached bodies
  * are shared between responses: code wrapping this handler must not mutate them.
  *
@@ -23,18 +25,18 @@ import mime from "mime-types";
 import { errorBody, HttpError } from "../errors.ts";
 import type { FileBody, Handler, HeaderList, HttpResponse, RequestHead } from "../handler.ts";
 import { type ListingEntry, renderListing } from "./listing.ts";
-import { isInsideRoot, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
+import { isInsideRoot, isUploadTempName, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
 import {
   encodingCandidates,
   gzipFileChunks,
   isCompressibleType,
   MIN_GZIP_BYTES,
 } from "../semantics/encoding.ts";
+import { type CachedFile, SmallFileCache } from "./file_cache.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
 import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
-import { isUploadTempName } from "../sharing/upload.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -44,15 +46,6 @@ export const SMALL_FILE_BYTES = 64 * 1024;
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 /** Name served for a directory URL when present. */
 export const INDEX_FILE = "index.html";
-/**
- * Small files (≤ {@link SMALL_FILE_BYTES}) are kept in memory, and each cached entry is
- * re-checked (realpath + stat: same file, same size, same mtime) at most this often.
- * The trade-off, as nginx's open_file_cache_valid: a change on disk shows up within this
- * time, and the hot path of a busy small file does no file-system call at all.
- */
-export const FILE_CACHE_VALID_MS = 1_000;
-/** Total bytes of file contents the cache holds; the oldest entries go first. */
-export const FILE_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 
 /** Options for {@link staticFiles}. */
 export interface StaticFilesOptions {
@@ -166,7 +159,7 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     // Fast path: a fresh cached small file answers without touching the file system —
     // 200, 206, 304, 412 or 416 alike, since planning the answer is pure.
     if (req.method === "GET" || req.method === "HEAD") {
-      const hit = cache.fresh(cacheKey(req), Date.now());
+      const hit = cache.fresh(cacheKey(req));
       if (hit !== undefined) return answerFromMemory(req, hit, settings);
     }
     return handler(req);
@@ -180,19 +173,6 @@ export function staticFiles(options: StaticFilesOptions): Handler {
  */
 function cacheKey(req: RequestHead): string {
   return `${req.rawPath}\n${req.headers.get("accept-encoding") ?? ""}`;
-}
-
-interface CachedFile {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  ino: number | null;
-  /** What planFileResponse needs: size, mtime, type, coding of `body`. */
-  rep: FileRepresentation;
-  body: Uint8Array;
-  checkedAt: number;
-  /** Headers of the plain 200 (see {@link plainAnswerHeaders}), made on first use. */
-  plainHeaders?: { cacheSeconds: number | undefined; headers: HeaderList };
 }
 
 /**
@@ -232,83 +212,6 @@ function plainAnswerHeaders(entry: CachedFile, settings: FileSettings): HeaderLi
   const headers = Object.freeze(list) as HeaderList;
   entry.plainHeaders = { cacheSeconds: settings.cacheSeconds, headers };
   return headers;
-}
-
-/**
- * Contents of small files by raw request path; see {@link FILE_CACHE_VALID_MS}. Shared
- * with `--upload` so a replaced file is forgotten at once instead of being served from
- * memory for up to a second.
- */
-export class SmallFileCache {
-  #entries = new Map<string, CachedFile>();
-  #bytes = 0;
-
-  /** The entry for `rawPath` if it was checked less than FILE_CACHE_VALID_MS ago. */
-  fresh(rawPath: string, now: number): CachedFile | undefined {
-    const entry = this.#entries.get(rawPath);
-    return entry !== undefined && now - entry.checkedAt < FILE_CACHE_VALID_MS ? entry : undefined;
-  }
-
-  /** The entry for `rawPath` if it still describes `found` (re-marked fresh). */
-  revalidate(rawPath: string, found: ResolvedPath): CachedFile | undefined {
-    const entry = this.#entries.get(rawPath);
-    if (entry === undefined) return undefined;
-    const info = found.info;
-    if (
-      entry.path === found.path && entry.size === info.size &&
-      entry.mtimeMs === (info.mtime?.getTime() ?? -1) && entry.ino === info.ino
-    ) {
-      entry.checkedAt = Date.now();
-      return entry;
-    }
-    this.delete(rawPath);
-    return undefined;
-  }
-
-  /** Makes the entry and keeps it unless the file changed while being read. */
-  set(
-    rawPath: string,
-    found: ResolvedPath,
-    rep: FileRepresentation,
-    body: Uint8Array,
-  ): CachedFile {
-    const entry: CachedFile = {
-      path: found.path,
-      size: found.info.size,
-      mtimeMs: found.info.mtime?.getTime() ?? -1,
-      ino: found.info.ino,
-      rep: { ...rep, size: body.length },
-      body,
-      checkedAt: Date.now(),
-    };
-    if (body.length !== found.info.size) return entry; // changed while being read
-    this.delete(rawPath);
-    this.#entries.set(rawPath, entry);
-    this.#bytes += body.length;
-    for (const [key, entry] of this.#entries) {
-      if (this.#bytes <= FILE_CACHE_MAX_BYTES) break;
-      this.#entries.delete(key);
-      this.#bytes -= entry.body.length;
-    }
-    return entry;
-  }
-
-  delete(rawPath: string): void {
-    const entry = this.#entries.get(rawPath);
-    if (entry === undefined) return;
-    this.#entries.delete(rawPath);
-    this.#bytes -= entry.body.length;
-  }
-
-  /**
-   * Drops every entry holding the file at real path `path` (under any URL or encoding).
-   * A linear scan: called once per upload, never on the request path.
-   */
-  forgetFile(path: string): void {
-    for (const [key, entry] of this.#entries) {
-      if (entry.path === path) this.delete(key);
-    }
-  }
 }
 
 /** Maps an open/read failure to 403 (permission) or 404 (anything else). */

@@ -25,7 +25,14 @@
  * @module
  */
 import { percentDecode } from "../semantics/target.ts";
-import { isUploadTempName } from "../sharing/upload.ts";
+
+/** Name prefix of in-progress uploads; such names are never served, listed or archived. */
+export const UPLOAD_TEMP_PREFIX = ".sockit-upload-";
+
+/** True for the names of in-progress uploads. */
+export function isUploadTempName(name: string): boolean {
+  return name.startsWith(UPLOAD_TEMP_PREFIX);
+}
 
 /** Options for path resolution. */
 export interface SafePathOptions {

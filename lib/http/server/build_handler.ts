@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { SmallFileCache, staticFiles } from "../files/files.ts";
+import { SmallFileCache } from "../files/file_cache.ts";
+import { staticFiles } from "../files/files.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
 import { withKnownMethods } from "../methods.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";

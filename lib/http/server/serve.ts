@@ -73,15 +73,10 @@ export async function runHttpServe(dir: string | undefined, flags: HttpServeFlag
   const config = await loadHttpConfig(resolveHttpConfig(dir, flags));
   const workers = workerCountOrFallback(config.workers);
   await runServer({
+    config,
     workers,
-    create: () => createHttpServer(config),
-    pool: {
-      host: config.host,
-      port: config.port,
-      config,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-      spawn: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
-    },
+    create: createHttpServer,
+    spawnWorker: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
     announce: (addr) => announce(addr, dir, config, workers),
   });
 }

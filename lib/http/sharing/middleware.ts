@@ -24,14 +24,13 @@
  * @module
  */
 import type {
-  HeaderList,
   HttpResponse,
   Middleware,
   RequestBody,
   RequestContext,
   RequestHead,
 } from "../handler.ts";
-import { errorBody } from "../errors.ts";
+import { textResponse } from "../errors.ts";
 import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
 import {
   type AuthCredential,
@@ -61,18 +60,6 @@ export const UPLOAD_ALLOWED_METHODS = "GET, HEAD, OPTIONS, PUT, POST";
 
 /** Bytes a multipart body may carry beyond its files: part headers and boundaries. */
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
-
-function textResponse(status: number, message: string, headers: HeaderList = []): HttpResponse {
-  return {
-    status,
-    headers: [
-      ...headers,
-      ["Content-Type", "text/plain; charset=utf-8"],
-      ["X-Content-Type-Options", "nosniff"],
-    ],
-    body: errorBody(status, message),
-  };
-}
 
 /**
  * `--auth`: every request needs valid Basic credentials, else 401 with the challenge.

@@ -47,7 +47,7 @@
  */
 import { Buffer } from "node:buffer";
 import tarStream from "tar-stream";
-import { UPLOAD_TEMP_PREFIX } from "./upload.ts";
+import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 
 /** Query string that asks for a directory as a tar archive. */
 export const TAR_DOWNLOAD_QUERY = "download=tar";

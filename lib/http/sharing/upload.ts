@@ -15,7 +15,7 @@
  *   if (err instanceof UploadError) console.log(err.status); // 413, 409 or 400 + err.message
  * }
  * ```
-*
+ *
  * How a file appears atomically: the body goes to a temporary file in the target's own
  * directory (same file system, so the final step is a rename, never a copy), named
  * `.sockit-upload-…` so dotfile hiding keeps it out of listings, archives and GETs. When
@@ -30,13 +30,11 @@
  * @module
  */
 import { type ByteSource, writeAll } from "../../framing.ts";
+import { isUploadTempName, UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 import { parseMultipart } from "./multipart.ts";
 
 /** Largest upload accepted unless `--max-upload` says otherwise (1 GiB). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
-
-/** Name prefix of in-progress uploads; such names are never served, listed or archived. */
-export const UPLOAD_TEMP_PREFIX = ".sockit-upload-";
 
 /** Longest file name most file systems accept (NAME_MAX), in UTF-8 bytes. */
 export const MAX_UPLOAD_NAME_BYTES = 255;
@@ -85,11 +83,6 @@ export interface SavedUpload {
   bytes: number;
   /** True when an existing file was replaced (only with `overwrite`). */
   replaced: boolean;
-}
-
-/** True for the names of in-progress uploads. */
-export function isUploadTempName(name: string): boolean {
-  return name.startsWith(UPLOAD_TEMP_PREFIX);
 }
 
 function splitPath(path: string): { dir: string; name: string } {
