@@ -64,6 +64,24 @@ export interface EventLogOptions {
 
 const encoder = new TextEncoder();
 
+/** Bytes `text` takes in UTF-8, without encoding it (lone surrogates count as U+FFFD, 3). */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a pair: 4 bytes for 2 code units
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
 /**
  * Bytes a log stream may hold queued or in flight; a line that would go past it is dropped
  * and counted. 1 MiB is ~8,000 access-log lines: seconds of a burst at thousands of requests
@@ -131,7 +149,8 @@ export class AsyncLineSink {
   readonly #write: (bytes: Uint8Array) => Promise<number>;
   readonly #maxPendingBytes: number;
   readonly #name: string;
-  #queue: Uint8Array[] = [];
+  /** Lines without their "\n", encoded once per batch (not one buffer per line). */
+  #queue: string[] = [];
   /** Queued plus in-flight bytes: what the limit bounds. */
   #pendingBytes = 0;
   /** Lines lost since the last "dropped" line. */
@@ -164,14 +183,14 @@ export class AsyncLineSink {
   /** Queues `line` plus "\n"; an arrow property so it can be passed on as a callback. */
   writeLine = (line: string): void => {
     if (this.#closed) return;
-    const bytes = encoder.encode(line + "\n");
-    if (this.#pendingBytes + bytes.length > this.#maxPendingBytes) {
+    const bytes = utf8Length(line) + 1;
+    if (this.#pendingBytes + bytes > this.#maxPendingBytes) {
       this.#dropped += countLines(line);
       // Already caught up (the line alone was too long): report now, not at the next drain.
       if (!this.#pumping) this.#queueDroppedReport();
     } else {
-      this.#queue.push(bytes);
-      this.#pendingBytes += bytes.length;
+      this.#queue.push(line);
+      this.#pendingBytes += bytes;
     }
     if (!this.#pumping && this.#queue.length > 0) {
       this.#pumping = true;
@@ -202,28 +221,17 @@ export class AsyncLineSink {
   #queueDroppedReport(): void {
     const n = this.#dropped;
     this.#dropped = 0;
-    const bytes = encoder.encode(
-      `sockit: ${n} log line${n === 1 ? "" : "s"} dropped: ${this.#name} was not being read` +
-        " fast enough\n",
-    );
-    this.#queue.push(bytes);
-    this.#pendingBytes += bytes.length;
+    const line = `sockit: ${n} log line${n === 1 ? "" : "s"} dropped: ${this.#name} was not ` +
+      "being read fast enough";
+    this.#queue.push(line);
+    this.#pendingBytes += utf8Length(line) + 1;
   }
 
-  /** Joins the queue into one buffer: one write for everything that waited. */
+  /** Joins the queue into one buffer: one encoding and one write for everything that waited. */
   #takeBatch(): Uint8Array {
     const queue = this.#queue;
     this.#queue = [];
-    if (queue.length === 1) return queue[0];
-    let length = 0;
-    for (const part of queue) length += part.length;
-    const batch = new Uint8Array(length);
-    let off = 0;
-    for (const part of queue) {
-      batch.set(part, off);
-      off += part.length;
-    }
-    return batch;
+    return encoder.encode(queue.join("\n") + "\n");
   }
 
   /** Runs while the queue is non-empty; never rejects. Started synchronously by writeLine. */

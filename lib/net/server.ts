@@ -64,7 +64,9 @@ export class TcpServer {
   #handler: ConnectionHandler;
   #listener: Deno.Listener | null = null;
   #stopping = false;
-  #open = new Set<Promise<void>>();
+  /** Connections being served; a count and one shared callback, not a promise each. */
+  #open = 0;
+  #allClosed: PromiseWithResolvers<void> | null = null;
   #refusing = 0;
 
   constructor(options: TcpServerOptions, handler: ConnectionHandler) {
@@ -74,7 +76,7 @@ export class TcpServer {
 
   /** Connections being served (refused ones not counted). */
   get connectionCount(): number {
-    return this.#open.size;
+    return this.#open;
   }
 
   /** True once {@link shutdown} was called. */
@@ -100,15 +102,26 @@ export class TcpServer {
         try {
           (conn as Deno.TcpConn).setNoDelay(true);
         } catch { /* not TCP, or already reset: the first read will tell */ }
-        if (max > 0 && this.#open.size >= max) this.#refuse(conn);
+        if (max > 0 && this.#open >= max) this.#refuse(conn);
         else this.#track(this.#handler.handle(conn));
       },
     });
   }
 
   #track(done: Promise<void>): void {
-    const settled = done.catch(() => {}).finally(() => this.#open.delete(settled));
-    this.#open.add(settled);
+    this.#open++;
+    done.then(this.#closed, this.#closed);
+  }
+
+  readonly #closed = (): void => {
+    if (--this.#open === 0) this.#allClosed?.resolve();
+  };
+
+  /** Resolves once no connection is open. */
+  #whenAllClosed(): Promise<void> {
+    if (this.#open === 0) return Promise.resolve();
+    this.#allClosed ??= Promise.withResolvers<void>();
+    return this.#allClosed.promise;
   }
 
   #refuse(conn: Deno.Conn): void {
@@ -135,10 +148,9 @@ export class TcpServer {
       this.#listener?.close();
     } catch { /* already closed */ }
     this.#handler.beginShutdown();
-    const all = () => Promise.all([...this.#open]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = await Promise.race([
-      all().then(() => false),
+      this.#whenAllClosed().then(() => false),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), this.options.shutdownTimeoutMs);
       }),
@@ -146,7 +158,7 @@ export class TcpServer {
     clearTimeout(timer);
     if (late) {
       this.#handler.closeAll();
-      await all();
+      await this.#whenAllClosed();
     }
     return !late;
   }
