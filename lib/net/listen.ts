@@ -15,7 +15,10 @@
 import { ConfigError, describeError, RuntimeFailure } from "../errors.ts";
 import { formatHost } from "./address.ts";
 
-/** PEM contents of a certificate chain and its private key. */
+/**
+ * PEM contents of a certificate chain and its private key (read from files, or generated
+ * by `--tls-cert auto`: see tls.ts).
+ */
 export interface TlsPem {
   cert: string;
   key: string;
@@ -42,7 +45,14 @@ export function listenTcp(options: ListenOptions): Deno.Listener {
   try {
     return tls === undefined
       ? Deno.listen({ hostname: host, port, transport: "tcp", ...reuse })
-      : Deno.listenTls({ hostname: host, port, transport: "tcp", ...tls, ...reuse });
+      : Deno.listenTls({
+        hostname: host,
+        port,
+        transport: "tcp",
+        cert: tls.cert,
+        key: tls.key,
+        ...reuse,
+      });
   } catch (err) {
     const cause = err instanceof Deno.errors.AddrInUse
       ? "address already in use"

@@ -1,7 +1,8 @@
 /**
  * `sockit http-serve [DIR]`, the subcommand: resolve and load the config once, then run
  * the server on the shared core (in this thread or in `--workers` isolates) and print the
- * listening line, LAN URLs, `--qr` and the open-upload warning.
+ * listening line (with the TLS certificate's fingerprint), LAN URLs, `--qr` and the
+ * open-upload warning.
  *
  * ```ts
  * import { runHttpServe } from "./serve.ts";
@@ -11,8 +12,9 @@
  * @module
  */
 import { writeStderrLine, writeStdoutLine } from "../../log.ts";
-import { formatHost, isLoopbackHost, lanAddresses, listeningLine } from "../../net/address.ts";
+import { formatHost, isLoopbackHost, lanAddresses } from "../../net/address.ts";
 import { runServer } from "../../net/run.ts";
+import { listeningLines } from "../../net/tls.ts";
 import { workerCountOrFallback } from "../../net/workers.ts";
 import {
   type HttpConfig,
@@ -36,7 +38,10 @@ export function createHttpServer(
   });
 }
 
-/** The listening line, LAN URLs, `--qr` and the open-upload warning; printed once. */
+/**
+ * The listening line (TLS: the certificate's fingerprint, then its public-key pin), LAN
+ * URLs, `--qr` and the open-upload warning; printed once.
+ */
 function announce(
   addr: Deno.NetAddr,
   dir: string | undefined,
@@ -44,16 +49,13 @@ function announce(
   workers: number,
 ) {
   const scheme = config.tls === undefined ? "http" : "https";
-  const serving = `serving ${dir ?? "the built-in site"}`;
-  writeStdoutLine(
-    listeningLine(
-      "http-serve",
-      scheme,
-      addr.hostname,
-      addr.port,
-      workers > 1 ? `(${serving}; ${workers} workers)` : `(${serving})`,
-    ),
-  );
+  const notes = [
+    `serving ${dir ?? "the built-in site"}`,
+    ...(workers > 1 ? [`${workers} workers`] : []),
+  ];
+  for (const line of listeningLines("http-serve", "http", addr, notes, config.tls)) {
+    writeStdoutLine(line);
+  }
   for (const address of lanAddresses(addr.hostname)) {
     writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
   }
