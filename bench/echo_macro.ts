@@ -104,6 +104,8 @@ async function echoPeers(epollBinary: string | null): Promise<EchoPeer[]> {
 }
 
 interface EchoRound {
+  /** sockit's own load client (`echo-client --connections`), fan-out msgs/s; sockit only. */
+  denoFanPerSec?: number;
   bulkMiBps: number;
   pingPerSec: number;
   pingP99Us: number;
@@ -140,6 +142,7 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
     return { markdown: `_${msg.slice(7)}_`, targets: [] };
   }
   const peers = await echoPeers(epoll);
+  const loadModeAvailable = (await sockitHelp("echo-client")).includes("--connections");
   const notes: string[] = [];
   for (const p of peers.filter((p) => p.unavailable)) {
     log(`bench: skipping ${p.name}: ${p.unavailable}`);
@@ -177,7 +180,11 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
           String(seconds),
           String(FANOUT_CONNECTIONS),
         ]);
+        const denoFan = peer.name === "sockit" && loadModeAvailable
+          ? await sockitLoadClient(p, seconds)
+          : undefined;
         const r: EchoRound = {
+          denoFanPerSec: denoFan,
           bulkMiBps: bulk.mibPerSec!,
           pingPerSec: ping.perSec!,
           pingP99Us: ping.p99Us!,
@@ -207,7 +214,7 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
   const med = (name: string) => {
     const runs = results.get(name);
     if (!runs || runs.length === 0) return undefined;
-    const m = (k: keyof EchoRound) => median(runs.map((r) => r[k]));
+    const m = (k: Exclude<keyof EchoRound, "denoFanPerSec">) => median(runs.map((r) => r[k]));
     return {
       bulkMiBps: m("bulkMiBps"),
       pingPerSec: m("pingPerSec"),
@@ -247,6 +254,15 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
   ], rows);
   const ratio = (a?: number, b?: number) =>
     a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+  const denoFan = median(
+    (results.get("sockit") ?? []).flatMap((r) => r.denoFanPerSec ?? []),
+  );
+  const loadTable = Number.isFinite(denoFan) && s !== undefined
+    ? markdownTable(["load client (same sockit echo-server)", `fan-out ${FANOUT_CONNECTIONS} /s`], [
+      ["bench/echo_load.c (C, epoll)", formatNumber(s.fanPerSec)],
+      ["sockit echo-client --connections (Deno)", formatNumber(denoFan)],
+    ])
+    : null;
   const targets: TargetCheck[] = [
     checkTarget(
       "echo bulk: sockit ÷ C epoll",
@@ -260,6 +276,14 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
       1,
       "atLeast",
     ),
+    ...(loadTable === null ? [] : [
+      checkTarget(
+        `echo load client, fan-out ${FANOUT_CONNECTIONS}: sockit echo-client ÷ echo_load.c`,
+        ratio(denoFan, s?.fanPerSec),
+        0.7,
+        "atLeast",
+      ),
+    ]),
   ];
   const markdown = [
     `### Echo (bench/echo_load.c; bulk ${
@@ -272,7 +296,36 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
     "",
     "Peak RSS adds up the server's process tree; socat forks one process per connection, so",
     "its fan-out figure counts shared pages once per child.",
+    ...(loadTable === null ? [] : [
+      "",
+      `sockit's own load mode against the same server, ${FANOUT_CONNECTIONS} connections, 64-byte`,
+      "messages, every echo verified (a Deno client against a C one):",
+      "",
+      loadTable,
+    ]),
     ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
   ].join("\n");
   return { markdown, targets };
+}
+
+/** `sockit echo-client --connections N --duration S --json` against `port`: msgs/s. */
+async function sockitLoadClient(port: string, seconds: number): Promise<number> {
+  const { cmd, args } = sockitCommand([
+    "echo-client",
+    `${BENCH_HOST}:${port}`,
+    "--mode",
+    "raw",
+    "--connections",
+    String(FANOUT_CONNECTIONS),
+    "--duration",
+    String(seconds),
+    "--json",
+  ]);
+  const r = await runTool(cmd, args);
+  const line = r.stdout.trim().split("\n").at(-1) ?? "";
+  const summary = JSON.parse(line || "{}") as { messages_per_second?: number; errors?: number };
+  if (r.code !== 0 || summary.messages_per_second === undefined) {
+    throw new Error(`sockit echo-client load mode failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+  return summary.messages_per_second;
 }

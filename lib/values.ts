@@ -39,6 +39,22 @@ export function parsePositiveInt(value: string, flag = "value"): number {
   return Number(value);
 }
 
+/** Parses a number > 0 ("100", "0.5"), e.g. a rate. */
+export function parsePositiveNumber(value: string, flag = "value"): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new ConfigError(`invalid ${flag} '${value}': expected a number > 0`);
+  }
+  return n;
+}
+
+/** {@link parsePositiveInt}, at most `max`. */
+export function parseIntUpTo(value: string, max: number, flag = "value"): number {
+  const n = parsePositiveInt(value, flag);
+  if (n > max) throw new ConfigError(`invalid ${flag} '${value}': at most ${max}`);
+  return n;
+}
+
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
   b: 1,

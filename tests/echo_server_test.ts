@@ -157,10 +157,9 @@ Deno.test("--reply answers every line (keeping CRLF) and every frame with TEXT",
   }
 });
 
-Deno.test("usage errors: --reply or --max-frame with raw mode, bad flags → exit 2, one line", async () => {
+Deno.test("usage errors: --max-frame with raw mode, bad flags → exit 2, one line", async () => {
   for (
     const args of [
-      ["echo-server", "--reply", "Yes"],
       ["echo-server", "--mode", "raw", "--max-frame", "1KiB"],
       ["echo-server", "--mode", "bogus"],
       ["echo-server", "--port", "70000"],
@@ -174,8 +173,8 @@ Deno.test("usage errors: --reply or --max-frame with raw mode, bad flags → exi
     assert.equal(stderr.trim().split("\n").length, 1, stderr);
     assert.match(stderr, /^sockit: /);
   }
-  const { stderr } = await runCli(["echo-server", "--reply", "Yes"]);
-  assert.match(stderr, /--reply needs --mode line or --mode length/);
+  const { stderr } = await runCli(["echo-server", "--max-frame", "1KiB"]);
+  assert.match(stderr, /--max-frame needs --mode line or --mode length/);
 });
 
 Deno.test("a port in use or an unknown host is one line and exit 1", async () => {
@@ -476,7 +475,12 @@ Deno.test("resolveEchoServerConfig: defaults per mode and flag conflicts", () =>
   assert.equal(line.port, 8000);
   assert.equal(resolveEchoServerConfig({ mode: "length" }).maxMessageBytes, 16 * 1024 * 1024);
   assert.equal(resolveEchoServerConfig({}).mode, "raw");
-  assert.throws(() => resolveEchoServerConfig({ reply: "Yes" }), /--reply needs/);
+  // Raw mode answers every read with --reply (a read-once tutorial server), issue 12.
+  assert.deepEqual(
+    resolveEchoServerConfig({ reply: "Yes" }).reply,
+    new TextEncoder().encode("Yes"),
+  );
+  assert.equal(resolveEchoServerConfig({ reply: "Yes" }).closeAfterReply, false);
   assert.throws(() => resolveEchoServerConfig({ maxFrame: 10 }), /--max-frame needs/);
   assert.throws(
     () => resolveEchoServerConfig({ mode: "line", maxFrame: 0 }),

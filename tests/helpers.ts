@@ -469,7 +469,8 @@ export async function commandExists(name: string): Promise<boolean> {
       stdout: "null",
       stderr: "null",
     }).output();
-    return out.success;
+    // Spawned is what counts: some tools (socat) answer --version with a non-zero status.
+    return out.code !== 127;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;

@@ -18,6 +18,7 @@ import { ROOT } from "./helpers.ts";
 /** Layers, top to bottom, and what each may import (README, Architecture). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   echo: ["echo", "net", "bottom"],
+  time: ["time", "net", "bottom"],
   "http-server": ["http-server", "h1", "features", "api", "net", "bottom"],
   features: ["features", "api", "bottom"],
   h1: ["h1", "api", "net", "bottom"],
@@ -30,6 +31,7 @@ const MAX_MODULE_LINES = 500;
 
 function layerOf(path: string): string {
   if (path.startsWith("lib/echo/")) return "echo";
+  if (path.startsWith("lib/time/")) return "time";
   if (path.startsWith("lib/http/server/")) return "http-server";
   if (path.startsWith("lib/http/h1/")) return "h1";
   if (/^lib\/http\/(files|sharing|middleware)\//.test(path)) return "features";

@@ -16,6 +16,24 @@
 import { ConfigError, EXIT_FAILURE, EXIT_OK } from "../errors.ts";
 import { formatHost } from "../net/address.ts";
 import {
+  CLIENT_READ_BUFFER_BYTES,
+  type EchoClientFlags,
+  MAX_REPLY_BYTES,
+  type Mode,
+} from "./client_flags.ts";
+import { runUdpMode } from "./udp_client.ts";
+import {
+  equalBytes,
+  NEWLINE,
+  printLine,
+  printSummary,
+  quote,
+  stdinLines,
+  summarizeRtts,
+  writeStdout,
+} from "./output.ts";
+import { runLoadMode } from "./load.ts";
+import {
   connectWithRetry,
   delay,
   describeNetworkError,
@@ -26,99 +44,83 @@ import {
 import {
   BufferedReader,
   concatBytes,
-  DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   stripLineEnding,
   UnexpectedEofError,
   writeAll,
 } from "../framing.ts";
-import { DEFAULT_LOG_PREVIEW_BYTES } from "../log.ts";
-
-/** Largest reply (line or frame) the client accepts, and the longest stdin line. */
-export const MAX_REPLY_BYTES = DEFAULT_MAX_FRAME_BYTES;
-/** Read buffer for replies; grows for big replies. */
-export const CLIENT_READ_BUFFER_BYTES = 64 * 1024;
-
-/** Options as commander hands them over (see main.ts). */
-export interface EchoClientFlags {
-  mode?: string;
-  count?: number;
-  interval?: number;
-  timeout?: number;
-  wait?: number;
-  expect?: string;
-  json?: boolean;
-}
-
-/** Round-trip statistics, as printed by the summary. */
-export interface RttSummary {
-  sent: number;
-  received: number;
-  lossPercent: number;
-  minMs: number;
-  avgMs: number;
-  maxMs: number;
-  p99Ms: number;
-}
-
-/** Computes the ping-style summary (pure); the p99 is the nearest-rank percentile. */
-export function summarizeRtts(sent: number, rttsMs: readonly number[]): RttSummary {
-  const received = rttsMs.length;
-  const sorted = [...rttsMs].sort((a, b) => a - b);
-  const sum = sorted.reduce((a, b) => a + b, 0);
-  const rank = Math.max(1, Math.ceil(0.99 * received));
-  return {
-    sent,
-    received,
-    lossPercent: sent === 0 ? 0 : ((sent - received) / sent) * 100,
-    minMs: received ? sorted[0] : 0,
-    avgMs: received ? sum / received : 0,
-    maxMs: received ? sorted[received - 1] : 0,
-    p99Ms: received ? sorted[rank - 1] : 0,
-  };
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Prints text for humans; a reply is shown as text, invalid UTF-8 replaced. */
-function quote(bytes: Uint8Array): string {
-  const shown = bytes.length > DEFAULT_LOG_PREVIEW_BYTES
-    ? decoder.decode(bytes.subarray(0, DEFAULT_LOG_PREVIEW_BYTES)) +
-      `…(+${bytes.length - DEFAULT_LOG_PREVIEW_BYTES} bytes)`
-    : decoder.decode(bytes);
-  return JSON.stringify(shown);
+/** A reply as read: null when the server closed before sending anything. */
+interface Reply {
+  reply: Uint8Array | null;
+  /** The server closed the connection after (or instead of) the reply. */
+  closed: boolean;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Writes to stdout; a closed stdout (e.g. `| head`) just stops the output. */
-async function writeStdout(bytes: Uint8Array): Promise<void> {
-  try {
-    await writeAll(Deno.stdout, bytes);
-  } catch { /* stdout closed */ }
-}
-
-function printLine(line: string): Promise<void> {
-  return writeStdout(encoder.encode(line + "\n"));
-}
-
-type Mode = "raw" | "line" | "length";
-
-/** One request/response over an open connection, framed by `mode`. */
+/**
+ * Request/response exchanges with one server, framed by `mode`. A reply that ends because
+ * the server closed the connection is a complete reply (a plain "read once, answer, close"
+ * server); the next exchange then opens a new connection.
+ */
 class EchoSession {
-  readonly reader: BufferedReader;
-  constructor(readonly conn: Deno.TcpConn, readonly mode: Mode, readonly timeoutMs: number) {
-    this.reader = new BufferedReader(conn, { initialBufferBytes: CLIENT_READ_BUFFER_BYTES });
+  #conn: Deno.Conn | null = null;
+  #reader: BufferedReader | null = null;
+  /** Exchanges completed on the current connection. */
+  #exchanges = 0;
+  /** Connections opened after the first one (the server closed after answering). */
+  reconnects = 0;
+
+  constructor(
+    readonly connect: () => Promise<Deno.Conn>,
+    readonly mode: Mode,
+    readonly timeoutMs: number,
+  ) {}
+
+  /** Opens the first connection (so a connect failure is reported before anything is sent). */
+  async open(): Promise<void> {
+    this.#exchanges = 0;
+    this.#conn = await this.connect();
+    this.#reader = new BufferedReader(this.#conn, { initialBufferBytes: CLIENT_READ_BUFFER_BYTES });
   }
 
-  /** Sends `message` and resolves with the reply as received (line: terminator included). */
+  /** The open connection, if any (raw stdin streaming takes it over). */
+  get connection(): Deno.Conn | null {
+    return this.#conn;
+  }
+
+  close(): void {
+    try {
+      this.#conn?.close();
+    } catch { /* closed by a timeout or by the server's close */ }
+    this.#conn = null;
+  }
+
+  /**
+   * Sends `message` and resolves with the reply as received (line: terminator included).
+   * A connection that already carried an exchange and is found closed before any reply
+   * (the server closes after each answer) is replaced once, and the message sent again.
+   */
   async exchange(message: Uint8Array): Promise<Uint8Array> {
-    const { conn, reader } = this;
+    const reused = this.#conn !== null && this.#exchanges > 0;
+    try {
+      return await this.#exchangeOnce(message);
+    } catch (err) {
+      if (!reused || !(err instanceof EchoClientError) || err.code !== "CLOSED") throw err;
+      this.close();
+      return await this.#exchangeOnce(message);
+    }
+  }
+
+  async #exchangeOnce(message: Uint8Array): Promise<Uint8Array> {
+    if (this.#conn === null) {
+      await this.open();
+      this.reconnects++;
+    }
+    const conn = this.#conn!;
+    const reader = this.#reader!;
     let out: Uint8Array;
     if (this.mode === "line") {
       out = message[message.length - 1] === 0x0a ? message : concatBytes(message, NEWLINE);
@@ -127,22 +129,82 @@ class EchoSession {
     } else {
       out = message;
     }
-    const read = (async () => {
-      // Write and read concurrently: a big raw message must not deadlock against a server
-      // that echoes while we are still writing.
-      const writing = writeAll(conn, out);
-      let reply: Uint8Array | null;
-      if (this.mode === "line") reply = await reader.readLine({ maxBytes: MAX_REPLY_BYTES });
-      else if (this.mode === "length") {
-        reply = await reader.readFrame({ maxBytes: MAX_REPLY_BYTES });
-      } else reply = await reader.readExact(message.length, "the echo");
-      await writing;
-      if (reply === null) {
-        throw new EchoClientError("CLOSED", "connection closed by the server before the reply");
+    // Write and read concurrently: a big raw message must not deadlock against a server
+    // that echoes while we are still writing. A server that answers and closes before
+    // taking all of it makes the write fail; the reply is what counts then.
+    let writeError: unknown = null;
+    const writing = writeAll(conn, out).catch((err) => {
+      writeError = err;
+    });
+    const { reply, closed } = this.mode === "raw"
+      ? await this.#readRaw(conn, reader, message.length)
+      : await withReplyTimeout(conn, this.timeoutMs, this.#readFramed(reader));
+    await writing;
+    if (reply === null) {
+      throw writeError ??
+        new EchoClientError("CLOSED", "connection closed by the server before any reply");
+    }
+    if (closed) this.close();
+    else this.#exchanges++;
+    return reply;
+  }
+
+  /** Line: one line, or what came before the server closed. Length: one whole frame. */
+  async #readFramed(reader: BufferedReader): Promise<Reply> {
+    if (this.mode === "length") {
+      const frame = await reader.readFrame({ maxBytes: MAX_REPLY_BYTES });
+      return { reply: frame, closed: frame === null };
+    }
+    try {
+      const line = await reader.readLine({ maxBytes: MAX_REPLY_BYTES });
+      return { reply: line, closed: line === null };
+    } catch (err) {
+      if (!(err instanceof UnexpectedEofError)) throw err;
+      return { reply: reader.takeBuffered().slice(), closed: true }; // unterminated, then close
+    }
+  }
+
+  /**
+   * Raw: the echo is complete when as many bytes came back as were sent; before that the
+   * reply is whatever arrived when the server closed or `--timeout` ran out (a `--reply`
+   * server's "Yes"). Nothing at all by then is a failure.
+   */
+  async #readRaw(conn: Deno.Conn, reader: BufferedReader, expected: number): Promise<Reply> {
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    let timedOut = false;
+    const timer = this.timeoutMs > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }, this.timeoutMs)
+      : undefined;
+    const whatCame = () => (parts.length === 0 ? null : concatBytes(...parts));
+    try {
+      // Whole reads: a reply longer than the message (a --reply server's answer to a short
+      // message) arrives in the same read and is not split at the message's length.
+      if (expected === 0) return { reply: new Uint8Array(0), closed: false }; // nothing to echo
+      while (got < expected) {
+        const chunk = await reader.readChunk();
+        if (chunk === null) return { reply: whatCame(), closed: true };
+        parts.push(chunk.slice());
+        got += chunk.length;
       }
-      return reply;
-    })();
-    return await withReplyTimeout(conn, this.timeoutMs, read);
+      return { reply: whatCame(), closed: false };
+    } catch (err) {
+      if (!timedOut) throw err;
+      if (got === 0) {
+        throw new EchoClientError(
+          "TIMEOUT",
+          `timed out after ${this.timeoutMs / 1000} s waiting for a reply`,
+        );
+      }
+      return { reply: whatCame(), closed: true };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The part of a reply that --expect compares and the text output prints. */
@@ -151,33 +213,12 @@ class EchoSession {
   }
 }
 
-const NEWLINE = new Uint8Array([0x0a]);
-
-/** Yields stdin's lines (terminator included; a last unterminated line too). */
-async function* stdinLines(): AsyncGenerator<Uint8Array> {
-  const reader = new BufferedReader(Deno.stdin, { initialBufferBytes: CLIENT_READ_BUFFER_BYTES });
-  for (;;) {
-    let line: Uint8Array | null;
-    try {
-      line = await reader.readLine({ maxBytes: MAX_REPLY_BYTES });
-    } catch (err) {
-      if (err instanceof UnexpectedEofError) {
-        yield reader.takeBuffered().slice();
-        return;
-      }
-      throw err;
-    }
-    if (line === null) return;
-    yield line.slice();
-  }
-}
-
 /**
  * Raw mode from stdin: streams stdin to the server while printing everything echoed; after
  * stdin ends, half-closes and keeps printing until the server closes.
  */
 async function runRawStream(
-  conn: Deno.TcpConn,
+  conn: Deno.Conn,
   where: string,
   timeoutMs: number,
   expect: Uint8Array | null,
@@ -222,9 +263,11 @@ async function runRawStream(
     if (expect) collected.push(chunk.slice());
     await writeStdout(chunk);
   }
-  if (pumpError) throw pumpError;
-  if (!stdinDone) {
-    throw new EchoClientError("CLOSED", `connection closed by the server after ${sent} bytes`);
+  // The server closing first is a normal end once it said something (a daytime server, a
+  // read-once server); a write into the closed connection is then expected.
+  if (pumpError && received === 0) throw pumpError;
+  if (received === 0 && !stdinDone) {
+    throw new EchoClientError("CLOSED", "connection closed by the server before any reply");
   }
   if (expect) {
     const got = concatBytes(...collected);
@@ -256,24 +299,42 @@ export async function runEchoClient(
   }
   const where = `${formatHost(addr.host)}:${addr.port}`;
   const timeoutMs = (flags.timeout ?? 5) * 1000;
+  const loadMode = flags.connections !== undefined || flags.duration !== undefined;
+  if (flags.udp) {
+    if (loadMode) {
+      throw new ConfigError("--udp and load mode (--connections/--duration) do not mix");
+    }
+    if (flags.wait !== undefined) throw new ConfigError("--wait needs TCP: UDP has no connection");
+    return await runUdpMode(addr, where, mode, messages, flags, timeoutMs);
+  }
+  if (loadMode) return await runLoadMode(addr, where, mode, messages, flags, timeoutMs);
+  for (const flag of ["rate", "size"] as const) {
+    if (flags[flag] !== undefined) {
+      throw new ConfigError(`--${flag} is for load mode: add --connections N or --duration S`);
+    }
+  }
   const expect = flags.expect === undefined ? null : encoder.encode(flags.expect);
   const json = flags.json ?? false;
   const withStats = flags.count !== undefined;
   const count = flags.count ?? 1;
   const intervalMs = (flags.interval ?? 0) * 1000;
 
-  let conn: Deno.TcpConn;
+  let waitMs = (flags.wait ?? 0) * 1000;
+  const connect = async () => {
+    const conn = await connectWithRetry(addr, { timeoutMs, waitMs, tls: flags });
+    waitMs = 0; // --wait is for the server to come up, not for reconnects
+    try {
+      conn.setNoDelay(true);
+    } catch { /* reported by the first write */ }
+    return conn;
+  };
+  const session = new EchoSession(connect, mode, timeoutMs);
   try {
-    conn = await connectWithRetry(addr, { timeoutMs, waitMs: (flags.wait ?? 0) * 1000 });
+    await session.open();
   } catch (err) {
     console.error(`sockit: ${describeNetworkError(err, addr.host)}`);
     return EXIT_FAILURE;
   }
-  try {
-    conn.setNoDelay(true);
-  } catch { /* reported by the first write */ }
-
-  const session = new EchoSession(conn, mode, timeoutMs);
   // Like ping: Ctrl-C during a --count run ends it early and still prints the summary.
   let interrupted = false;
   let onInterrupt = () => {};
@@ -291,7 +352,7 @@ export async function runEchoClient(
   try {
     if (useStdin && mode === "raw") {
       try {
-        return await runRawStream(conn, where, timeoutMs, expect);
+        return await runRawStream(session.connection!, where, timeoutMs, expect);
       } catch (err) {
         console.error(`sockit: ${where}: ${describeNetworkError(err, addr.host)}`);
         return EXIT_FAILURE;
@@ -360,42 +421,10 @@ export async function runEchoClient(
     failure = describeNetworkError(err, addr.host);
   } finally {
     if (withStats) Deno.removeSignalListener("SIGINT", onInterrupt);
-    try {
-      conn.close();
-    } catch { /* closed by a timeout */ }
+    session.close();
   }
 
-  if (withStats || json) {
-    const s = summarizeRtts(sent, rtts);
-    if (json) {
-      await printLine(JSON.stringify({
-        event: "summary",
-        address: where,
-        mode,
-        sent: s.sent,
-        received: s.received,
-        loss_percent: Number(s.lossPercent.toFixed(1)),
-        min_ms: Number(s.minMs.toFixed(3)),
-        avg_ms: Number(s.avgMs.toFixed(3)),
-        max_ms: Number(s.maxMs.toFixed(3)),
-        p99_ms: Number(s.p99Ms.toFixed(3)),
-      }));
-    } else {
-      await printLine(`--- ${where} echo statistics ---`);
-      await printLine(
-        `${s.sent} messages sent, ${s.received} received, ${
-          Number(s.lossPercent.toFixed(1))
-        }% loss`,
-      );
-      if (s.received > 0) {
-        await printLine(
-          `rtt min/avg/max/p99 = ${s.minMs.toFixed(3)}/${s.avgMs.toFixed(3)}/${
-            s.maxMs.toFixed(3)
-          }/${s.p99Ms.toFixed(3)} ms`,
-        );
-      }
-    }
-  }
+  if (withStats || json) await printSummary(where, mode, summarizeRtts(sent, rtts), json);
   if (failure !== null) {
     console.error(`sockit: ${where}: ${failure}`);
     return EXIT_FAILURE;

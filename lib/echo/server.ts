@@ -37,18 +37,30 @@ import {
   UnexpectedEofError,
   writeAll,
 } from "../framing.ts";
-import { DEFAULT_LOG_PREVIEW_BYTES, escapeBytes, EventLog, writeStdoutLine } from "../log.ts";
+import {
+  DEFAULT_LOG_PREVIEW_BYTES,
+  escapeBytes,
+  EventLog,
+  writeStderrLine,
+  writeStdoutLine,
+} from "../log.ts";
+import { UDP_NO_WORKERS_REASON } from "../net/udp.ts";
+import { createEchoUdpServer } from "./udp_server.ts";
 import { listeningLine, peerOf } from "../net/address.ts";
-import { closeQuietly } from "../net/linger.ts";
+import { closeQuietly, lingeringClose } from "../net/linger.ts";
 import type { ListenOptions } from "../net/listen.ts";
 import { LogThrottle } from "../net/log_throttle.ts";
 import { type RunnableServer, runServer } from "../net/run.ts";
 import { TcpServer } from "../net/server.ts";
+import { listeningLines } from "../net/tls.ts";
 import { workerCountOrFallback } from "../net/workers.ts";
-import { type EchoServerConfig, type EchoServerFlags, resolveEchoServerConfig } from "./config.ts";
+import type { EchoServerConfig, EchoServerFlags } from "./config.ts";
+import { loadEchoServerConfig, resolveEchoServerConfig } from "./config.ts";
 
 export type { EchoMode, EchoServerConfig, EchoServerFlags } from "./config.ts";
 
+/** With `--close-after-reply`, input is drained this long after the answer, then closed. */
+export const CLOSE_AFTER_REPLY_LINGER_MS = 1_000;
 /** At most one "rejected (--max-connections)" line per this period; the rest are counted. */
 export const REJECT_LOG_INTERVAL_MS = 1_000;
 
@@ -121,6 +133,7 @@ export class EchoServer implements RunnableServer {
     this.#tcp = new TcpServer({
       host: config.host,
       port: config.port,
+      tls: config.tls,
       ...listen,
       maxConnections: config.maxConnections,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -202,7 +215,8 @@ export class EchoServer implements RunnableServer {
       if (this.config.mode === "raw") await this.#echoRaw(c);
       else if (this.config.mode === "line") await this.#echoLines(c);
       else await this.#echoFrames(c);
-      if (c.stopping) reason = "server shutting down";
+      if (c.closedBy !== null) reason = c.closedBy;
+      else if (c.stopping) reason = "server shutting down";
     } catch (err) {
       if (c.closedBy !== null) {
         reason = c.closedBy;
@@ -247,9 +261,14 @@ export class EchoServer implements RunnableServer {
     c.lastActivity = performance.now();
   }
 
-  /** RFC 862: whatever arrives goes back; EOF (half-close) ends the loop after the last echo. */
+  /**
+   * RFC 862: whatever arrives goes back; EOF (half-close) ends the loop after the last echo.
+   * In raw mode "a message" is whatever one read returns, so `--reply` answers every read
+   * (what a tutorial's `recv(1024)`-then-`send("Yes")` server does).
+   */
   async #echoRaw(c: Connection): Promise<void> {
     const { reader } = c;
+    const reply = this.config.reply;
     let offer = RAW_MIN_READ_BYTES;
     let smallReads = 0;
     while (!c.stopping) {
@@ -261,7 +280,8 @@ export class EchoServer implements RunnableServer {
       const chunk = reader.takeBuffered();
       c.lastActivity = performance.now();
       this.#logMessage(c, chunk);
-      await this.#send(c, chunk);
+      await this.#send(c, reply ?? chunk);
+      if (this.config.closeAfterReply) return await this.#closeAfterReply(c);
       if (chunk.length >= offer) {
         offer = Math.min(offer * 2, RAW_MAX_READ_BYTES);
         smallReads = 0;
@@ -275,12 +295,23 @@ export class EchoServer implements RunnableServer {
     }
   }
 
+  /**
+   * `--close-after-reply`: half-close and drain briefly before the close, so input the
+   * client is still sending does not turn the close into a reset that destroys the answer.
+   */
+  async #closeAfterReply(c: Connection): Promise<void> {
+    c.closedBy = "answered once (--close-after-reply)";
+    await lingeringClose(c.conn, { ms: CLOSE_AFTER_REPLY_LINGER_MS });
+  }
+
   async #echoLines(c: Connection): Promise<void> {
     const { reader } = c;
     const maxBytes = this.config.maxMessageBytes;
     // Pipelined lines already buffered are in flight too: finish them before stopping.
     while (!c.stopping || reader.buffered > 0) {
-      if (!this.#replyLf && await this.#echoBufferedLines(c)) continue;
+      if (!this.#replyLf && !this.config.closeAfterReply && await this.#echoBufferedLines(c)) {
+        continue;
+      }
       c.idle = reader.buffered === 0;
       if (c.idle) reader.shrink();
       const line = await reader.readLine({ maxBytes });
@@ -294,6 +325,7 @@ export class EchoServer implements RunnableServer {
       } else {
         await this.#send(c, line);
       }
+      if (this.config.closeAfterReply) return await this.#closeAfterReply(c);
     }
   }
 
@@ -324,7 +356,9 @@ export class EchoServer implements RunnableServer {
     const { reader } = c;
     const maxBytes = this.config.maxMessageBytes;
     while (!c.stopping || reader.buffered > 0) {
-      if (!this.#replyFrame && await this.#echoBufferedFrames(c)) continue;
+      if (!this.#replyFrame && !this.config.closeAfterReply && await this.#echoBufferedFrames(c)) {
+        continue;
+      }
       c.idle = reader.buffered === 0;
       if (c.idle) reader.shrink();
       const payload = await reader.readFrame({ maxBytes });
@@ -340,6 +374,7 @@ export class EchoServer implements RunnableServer {
         await this.#send(c, encodeFramePrefix(payload.length));
         await this.#send(c, payload);
       }
+      if (this.config.closeAfterReply) return await this.#closeAfterReply(c);
     }
   }
 
@@ -422,23 +457,40 @@ export function createEchoServer(
 
 /** CLI entry: validates flags, prints the listening line, serves until SIGINT/SIGTERM. */
 export async function runEchoServer(flags: EchoServerFlags): Promise<void> {
-  const config = resolveEchoServerConfig(flags);
+  const config = await loadEchoServerConfig(resolveEchoServerConfig(flags));
+  if (config.udp) return await runEchoUdpServer(config);
   const workers = workerCountOrFallback(config.workers);
   await runServer({
     config,
     workers,
     create: createEchoServer,
     spawnWorker: () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
-    // Always plain text, even with --json: scripts parse this one line (LISTENING_LINE_PATTERN).
+    // Always plain text, even with --json: scripts parse it; JSON events follow, not TLS pin lines.
+    announce: (addr) => {
+      const notes = [`mode ${config.mode}`, ...(workers > 1 ? [`${workers} workers`] : [])];
+      const lines = listeningLines("echo-server", "tcp", addr, notes, config.tls);
+      for (const line of config.json ? lines.slice(0, 1) : lines) writeStdoutLine(line);
+    },
+  });
+}
+
+/** `--udp`: the datagram echo, in this thread (UDP cannot share a port between workers). */
+async function runEchoUdpServer(config: EchoServerConfig): Promise<void> {
+  workerCountOrFallback(
+    config.workers,
+    writeStderrLine,
+    config.workers > 1 ? UDP_NO_WORKERS_REASON : null,
+  );
+  await runServer({
+    config,
+    workers: 1,
+    create: (c) => createEchoUdpServer(c),
+    spawnWorker: () => {
+      throw new Error("UDP runs in one thread");
+    },
     announce: (addr) =>
       writeStdoutLine(
-        listeningLine(
-          "echo-server",
-          "tcp",
-          addr.hostname,
-          addr.port,
-          workers > 1 ? `(mode ${config.mode}; ${workers} workers)` : `(mode ${config.mode})`,
-        ),
+        listeningLine("echo-server", "udp", addr.hostname, addr.port, `(mode ${config.mode})`),
       ),
   });
 }
