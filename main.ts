@@ -17,9 +17,24 @@ import denoJson from "./deno.json" with { type: "json" };
 import { parseCacheSeconds } from "./lib/http/semantics/conditional.ts";
 import { parseHeaderFlag } from "./lib/http/middleware/cors.ts";
 import { ConfigError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./lib/errors.ts";
-import { parseByteSize, parsePort, parsePositiveInt, parseSeconds } from "./lib/values.ts";
+import {
+  parseByteSize,
+  parseIntUpTo,
+  parsePort,
+  parsePositiveInt,
+  parsePositiveNumber,
+  parseSeconds,
+} from "./lib/values.ts";
+import {
+  DEFAULT_LOAD_MESSAGE_BYTES,
+  DEFAULT_LOAD_SECONDS,
+  MAX_LOAD_CONNECTIONS,
+  MAX_LOAD_MESSAGE_BYTES,
+} from "./lib/echo/load.ts";
 import { flushLogs } from "./lib/log.ts";
 import { parseWorkers } from "./lib/net/workers.ts";
+import { parseFingerprint, readCaFile } from "./lib/net/tls.ts";
+import { resolveClientTls } from "./lib/echo/connect.ts";
 
 /** Wraps a value parser so its ConfigError becomes commander's "invalid argument" error. */
 function flag<T>(parse: (value: string) => T): (value: string) => T {
@@ -67,11 +82,34 @@ function workersOption(): Option {
   ).argParser(flag(parseWorkers)).default(1);
 }
 
+/** `--tls-cert FILE|auto` of a server; with the two below, alike for both (lib/net/tls.ts). */
+function tlsCertOption(serves: string): Option {
+  return new Option(
+    "--tls-cert <file>",
+    `serve ${serves} with this PEM certificate (needs --tls-key), or 'auto': a throw-away ` +
+      "self-signed one, its SHA-256 fingerprint on the listening line (./auto for a file)",
+  );
+}
+
+/** `--tls-key FILE` of a server. */
+function tlsKeyOption(): Option {
+  return new Option("--tls-key <file>", "PEM private key for --tls-cert FILE");
+}
+
+/** `--tls-cert-out FILE` of a server: the one thing `auto` writes, and only when asked. */
+function tlsCertOutOption(): Option {
+  return new Option(
+    "--tls-cert-out <file>",
+    "with --tls-cert auto, write the certificate (never the key) here, for curl --cacert",
+  );
+}
+
 /** Builds the whole command tree; exported so tests can inspect it without running it. */
 export function buildProgram(): Command {
   const program = new Command("sockit")
     .description(
-      "TCP echo client/server and a static-file HTTP/1.1 server, in one binary.",
+      "TCP/UDP echo client and server, a daytime server and a static-file HTTP/1.1 server, " +
+        "in one binary.",
     )
     .version(denoJson.version, "-V, --version", "print the version and exit")
     .helpOption("-h, --help", "show help")
@@ -95,6 +133,8 @@ Examples:
   sockit echo-server --port 9000          echo every byte back (RFC 862)
   sockit echo-client localhost:9000 hello --expect hello
   sockit echo-client localhost:9000 ping --count 10   round-trip times
+  sockit echo-client localhost:9000 --connections 200 --duration 10   load test with verification
+  sockit time-server --port 1313          RFC 867 daytime: one line, then close
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
     );
@@ -109,7 +149,18 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
       new Option("--mode <mode>", "what one message is").choices(["raw", "line", "length"])
         .default("raw"),
     )
-    .option("--reply <text>", "answer every message with TEXT instead of echoing (line/length)")
+    .option(
+      "--reply <text>",
+      "answer every message with TEXT instead of echoing (raw: every read is a message)",
+    )
+    .option(
+      "--close-after-reply",
+      "close each connection after its first answer (a read-once server)",
+    )
+    .option(
+      "--udp",
+      "echo UDP datagrams instead (RFC 862); raw or line mode (deno needs --unstable-net)",
+    )
     .option(
       "--max-frame <bytes>",
       "largest line or frame accepted (default 64KiB for line, 16MiB for length)",
@@ -126,20 +177,72 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error.`,
     .option("--quiet", "do not log each message (connections are still logged)")
     .option("--json", "log one JSON object per event")
     .addOption(workersOption())
+    .addOption(tlsCertOption("TLS"))
+    .addOption(tlsKeyOption())
+    .addOption(tlsCertOutOption())
     .addHelpText(
       "after",
       `
 The first stdout line is always: sockit echo-server listening on tcp://HOST:PORT (mode MODE)
+With --tls-cert it is tls://HOST:PORT (mode MODE; sha256 Fingerprint=AB:CD:…), the
+certificate's fingerprint for echo-client --fingerprint; its public-key pin follows.
 
 Examples:
   sockit echo-server --port 9000
   sockit echo-server --port 9000 --mode line --reply Yes
+  sockit echo-server --port 9000 --reply Yes --close-after-reply   like a read-once socket tutorial
+  sockit echo-server --port 9000 --udp                 UDP echo: every datagram comes back
   sockit echo-server --port 0 --json
-  sockit echo-server --port 9000 --workers 2 --quiet   two cores (Linux)`,
+  sockit echo-server --port 9000 --workers 2 --quiet   two cores (Linux)
+  sockit echo-server --port 9443 --tls-cert auto     TLS with a throw-away certificate
+  sockit echo-server --port 9443 --tls-cert cert.pem --tls-key key.pem
+  sockit echo-server --port 9443 --tls-cert auto --tls-cert-out cert.pem   for --ca / --cacert
+  openssl s_client -connect localhost:9443 -quiet    a TLS client to try it with`,
     )
     .action(async (opts) => {
       const { runEchoServer } = await import("./lib/echo/server.ts");
       await runEchoServer(opts);
+    });
+
+  // --- time-server ---------------------------------------------------------------------
+  addListenOptions(
+    program
+      .command("time-server")
+      .description("daytime server (RFC 867): one line with the current time, then close"),
+  )
+    .addOption(
+      new Option("--format <format>", "how the time is written (UTC, to the second)")
+        .choices(["iso", "rfc2822", "unix"]).default("iso"),
+    )
+    .option("--udp", "answer every UDP datagram with the line instead of serving TCP")
+    .option("--quiet", "do not log each answer (TCP connections are still logged)")
+    .option("--json", "log one JSON object per event")
+    .addOption(maxConnectionsOption("more are closed at once (TCP only)"))
+    .addOption(shutdownTimeoutOption("answers finish this long before closing"))
+    .addOption(workersOption())
+    .addHelpText(
+      "after",
+      `
+Each line ends with CRLF, as inetd's built-in daytime service sends it:
+  iso      2026-11-27T11:29:53Z
+  rfc2822  Fri, 27 Nov 2026 11:29:53 +0000
+  unix     1795778993
+
+The first stdout line is always: sockit time-server listening on tcp://HOST:PORT (format FORMAT)
+(udp://HOST:PORT with --udp).
+
+Examples:
+  sockit time-server --port 1313
+  sockit echo-client localhost:1313 --mode raw < /dev/null     read the time
+  sockit time-server --port 1313 --format rfc2822 --json
+  sockit time-server --port 1313 --format unix --udp --quiet
+  echo | socat - UDP:localhost:1313                             ask over UDP
+  sockit time-server --port 1313 --max-connections 100 --shutdown-timeout 2
+  sockit time-server --port 1313 --workers 2   two cores (Linux; TCP only)`,
+    )
+    .action(async (opts) => {
+      const { runTimeServer } = await import("./lib/time/server.ts");
+      await runTimeServer(opts);
     });
 
   // --- echo-client ---------------------------------------------------------------------
@@ -149,8 +252,13 @@ Examples:
     .argument("<address>", "[HOST:]PORT of the server (IPv6: [::1]:8000)")
     .argument("[message...]", "messages to send (none: read stdin)")
     .addOption(
-      new Option("--mode <mode>", "how messages are framed").choices(["raw", "line", "length"])
-        .default("line"),
+      new Option(
+        "--mode <mode>",
+        "how messages are framed and what a reply is: line = one line (a newline is added), " +
+          "or what came before the server closed; raw = bytes as given, the reply is the whole " +
+          "echo, or what came before the server closed or --timeout; length = 4-byte " +
+          "big-endian length prefix each way, one whole frame",
+      ).choices(["raw", "line", "length"]).default("line"),
     )
     .option(
       "--count <n>",
@@ -180,6 +288,53 @@ Examples:
     )
     .option("--expect <text>", "exit 1 unless every reply equals TEXT")
     .option("--json", "print one JSON object per reply, then a summary object")
+    .option(
+      "--udp",
+      "send each message as one UDP datagram (RFC 862 UDP echo); reports loss like ping",
+    )
+    .option(
+      "--connections <n>",
+      `load mode: hold N connections, one message in flight each (1-${MAX_LOAD_CONNECTIONS})`,
+      flag((v) => parseIntUpTo(v, MAX_LOAD_CONNECTIONS, "--connections")),
+    )
+    .option(
+      "--duration <seconds>",
+      `load mode: run this long (default ${DEFAULT_LOAD_SECONDS})`,
+      flag((v) => parsePositiveNumber(v, "--duration")),
+    )
+    .option(
+      "--rate <n>",
+      "load mode: messages per second per connection (default: as fast as echoes return)",
+      flag((v) => parsePositiveNumber(v, "--rate")),
+    )
+    .option(
+      "--size <bytes>",
+      `load mode: payload bytes per message (default ${DEFAULT_LOAD_MESSAGE_BYTES})`,
+      flag((v) => {
+        const n = parseByteSize(v, "--size");
+        if (n < 1 || n > MAX_LOAD_MESSAGE_BYTES) {
+          throw new ConfigError(`invalid --size '${v}': expected 1 to ${MAX_LOAD_MESSAGE_BYTES}`);
+        }
+        return n;
+      }),
+    )
+    .option("--tls", "connect with TLS; the certificate must be valid for HOST (system CAs, --ca)")
+    .option(
+      "--ca <file>",
+      "with --tls, also trust this PEM CA (or self-signed) certificate",
+      flag(readCaFile),
+    )
+    .option(
+      "--insecure",
+      "with --tls, accept any certificate (encrypted, but the server is unchecked)",
+    )
+    .option(
+      "--fingerprint <sha256>",
+      "with --tls, accept only the certificate with this SHA-256 fingerprint (AB:CD:…)",
+      flag(parseFingerprint),
+    )
+    // TLS flag combinations are usage errors (exit 2), found before anything connects.
+    .hook("preAction", (command) => void resolveClientTls(command.opts()))
     .addHelpText(
       "after",
       `
@@ -188,7 +343,21 @@ Examples:
   sockit echo-client example.org:7 hi --expect hi    CI check: exit 1 unless it answers hi
   sockit echo-client [::1]:9000 ping --count 20 --interval 0.2
   printf 'a\\nb\\n' | sockit echo-client 9000           lines from stdin
-  sockit echo-client 9000 --wait 30 ready --expect ready   wait for a service to come up`,
+  sockit echo-client 9000 --wait 30 ready --expect ready   wait for a service to come up
+  sockit echo-client 9000 --mode raw "can you hear me?" --expect Yes   a plain socket server
+  sockit echo-client 9000 --udp ping --count 10 --interval 0.5   UDP: loss and round-trip times
+  sockit echo-client 9000 --connections 200 --duration 10        load: msg/s, p50/p90/p99, errors
+  sockit echo-client 9000 --connections 50 --duration 30 --rate 100 --size 1KiB --json
+  sockit echo-client 9443 hi --tls --fingerprint 7B:A1:…:E2   pin what echo-server printed
+  sockit echo-client localhost:9443 hi --tls --ca cert.pem    trust that certificate (or CA)
+  sockit echo-client example.org:9443 hi --tls                the system's CAs
+  sockit echo-client 9443 hi --tls --insecure                 encrypted, nothing checked
+
+A reply that ends because the server closed the connection is a complete reply (exit 0); no
+reply at all is exit 1. After such a close, the next message opens a new connection.
+
+Load mode (--connections/--duration) verifies every echoed byte and exits 1 on any connect
+failure, mismatch or error, so a CI job can gate on it.`,
     )
     .action(async (address: string, messages: string[], opts) => {
       const { runEchoClient } = await import("./lib/echo/client.ts");
@@ -258,8 +427,9 @@ Examples:
       (v: string, previous: [string, string][] = []) => [...previous, flag(parseHeaderFlag)(v)],
     )
     .option("--spa", "serve /index.html for missing paths without an extension (client routing)")
-    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (needs --tls-key)")
-    .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .addOption(tlsCertOption("HTTPS"))
+    .addOption(tlsKeyOption())
+    .addOption(tlsCertOutOption())
     .option(
       "--auth <user:pass>",
       "require HTTP Basic credentials; USER:PASS or USER:sha256:HEX (repeatable)",
@@ -292,6 +462,9 @@ Examples:
   sockit http-serve ./site --clean-urls            /about answers from about.html
   sockit http-serve ./api --cors --header 'X-Frame-Options: DENY' --header 'X-Env: dev'
   sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
+  sockit http-serve . --tls-cert auto --tls-cert-out cert.pem   HTTPS, a throw-away certificate
+  curl --cacert cert.pem https://localhost:8000/      trust it (or pin its key, as printed:
+  curl -k --pinnedpubkey 'sha256//…' https://192.168.1.5:8000/   any name, this key only)
   sockit http-serve . --log-format combined --trace   Apache-style log and raw request heads
   sockit http-serve . --quiet --metrics            no access log; Prometheus metrics instead
   sockit http-serve ./public --workers auto --quiet   every core serves (Linux)
