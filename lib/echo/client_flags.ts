@@ -11,6 +11,7 @@
  * @module
  */
 import { DEFAULT_MAX_FRAME_BYTES } from "../framing.ts";
+import type { ClientTlsFlags } from "./connect.ts";
 
 /** Largest reply (line or frame) the client accepts, and the longest stdin line. */
 export const MAX_REPLY_BYTES = DEFAULT_MAX_FRAME_BYTES;
@@ -19,7 +20,8 @@ export const MAX_REPLY_BYTES = DEFAULT_MAX_FRAME_BYTES;
 export const CLIENT_READ_BUFFER_BYTES = 64 * 1024;
 
 /** Options as commander hands them over (see main.ts). */
-export interface EchoClientFlags {
+/** Includes the TLS flags (`--tls`, `--ca`, `--insecure`, `--fingerprint`: connect.ts). */
+export interface EchoClientFlags extends ClientTlsFlags {
   mode?: string;
   count?: number;
   interval?: number;
@@ -27,13 +29,6 @@ export interface EchoClientFlags {
   wait?: number;
   expect?: string;
   json?: boolean;
-  /** --tls: connect with TLS (see `resolveClientTls` in connect.ts for the checks). */
-  tls?: boolean;
-  /** --ca FILE's PEM text. */
-  ca?: string;
-  insecure?: boolean;
-  /** --fingerprint, normalised. */
-  fingerprint?: string;
   /** --udp: datagrams instead of a TCP connection. */
   udp?: boolean;
   /** Load mode: connections held open at once. */

@@ -47,9 +47,9 @@ import {
 import { UDP_NO_WORKERS_REASON } from "../net/udp.ts";
 import { createEchoUdpServer } from "./udp_server.ts";
 import { listeningLine, peerOf } from "../net/address.ts";
-import { closeQuietly, lingeringClose } from "../net/linger.ts";
+import { lingeringClose } from "../net/linger.ts";
 import type { ListenOptions } from "../net/listen.ts";
-import { LogThrottle } from "../net/log_throttle.ts";
+import { closingRefusal } from "../net/refusal.ts";
 import { type RunnableServer, runServer } from "../net/run.ts";
 import { TcpServer } from "../net/server.ts";
 import { listeningLines } from "../net/tls.ts";
@@ -61,8 +61,6 @@ export type { EchoMode, EchoServerConfig, EchoServerFlags } from "./config.ts";
 
 /** With `--close-after-reply`, input is drained this long after the answer, then closed. */
 export const CLOSE_AFTER_REPLY_LINGER_MS = 1_000;
-/** At most one "rejected (--max-connections)" line per this period; the rest are counted. */
-export const REJECT_LOG_INTERVAL_MS = 1_000;
 
 /**
  * Raw mode starts each connection with a small read and doubles it while reads come back
@@ -115,7 +113,6 @@ export class EchoServer implements RunnableServer {
   #replyCrlf: Uint8Array | null = null;
   #replyLf: Uint8Array | null = null;
   #replyFrame: Uint8Array | null = null;
-  #rejectLog = new LogThrottle(REJECT_LOG_INTERVAL_MS);
 
   /** `listen` overrides where to bind (a `--workers` worker: its port, reusePort). */
   constructor(
@@ -140,7 +137,10 @@ export class EchoServer implements RunnableServer {
       log: (event, fields, text) => this.log.event(event, fields, text),
     }, {
       handle: (conn) => this.#admit(conn),
-      refuse: (conn) => this.#reject(conn),
+      refuse: closingRefusal(
+        config.maxConnections,
+        (event, fields, text) => this.log.event(event, fields, text),
+      ),
       beginShutdown: () => this.#beginShutdown(),
       closeAll: () => {
         for (const c of this.#connections) this.#close(c, "shutdown timeout");
@@ -169,21 +169,6 @@ export class EchoServer implements RunnableServer {
     } finally {
       if (!this.#tcp.stopping) clearInterval(this.#sweepTimer);
     }
-  }
-
-  /** Over `--max-connections`: closed at once (EOF), logged at most once per second. */
-  #reject(conn: Deno.Conn): void {
-    const peer = peerOf(conn);
-    closeQuietly(conn);
-    if (!this.#rejectLog.due()) return;
-    const { maxConnections } = this.config;
-    const more = this.#rejectLog.takeSuppressed();
-    this.log.event(
-      "reject",
-      { peer, reason: "max-connections", limit: maxConnections, suppressed: more },
-      `rejected ${peer}: ${maxConnections} connections already open (--max-connections)` +
-        (more > 0 ? `; ${more} more rejected since the last such line` : ""),
-    );
   }
 
   #admit(conn: Deno.Conn): Promise<void> {

@@ -27,7 +27,7 @@ import { DEFAULT_LOG_PREVIEW_BYTES, escapeBytes, EventLog, writeStdoutLine } fro
 import { listeningLine, peerOf } from "../net/address.ts";
 import { closeQuietly, drainInput, writeFinalAnswer } from "../net/linger.ts";
 import type { ListenOptions } from "../net/listen.ts";
-import { LogThrottle } from "../net/log_throttle.ts";
+import { closingRefusal } from "../net/refusal.ts";
 import { type RunnableServer, runServer } from "../net/run.ts";
 import { TcpServer } from "../net/server.ts";
 import { describePeer, requireUdp, UDP_NO_WORKERS_REASON, UdpServer } from "../net/udp.ts";
@@ -45,8 +45,6 @@ export type { TimeServerConfig, TimeServerFlags } from "./config.ts";
 export const TIME_LINGER_MS = 1_000;
 /** …or until this much input has been discarded. */
 export const TIME_LINGER_MAX_BYTES = 64 * 1024;
-/** At most one "rejected (--max-connections)" line per this period; the rest are counted. */
-export const REJECT_LOG_INTERVAL_MS = 1_000;
 
 /**
  * The daytime protocol over TCP as a connection handler on the shared {@link TcpServer}:
@@ -57,7 +55,6 @@ export class TimeServer implements RunnableServer {
   readonly log: EventLog;
   readonly #tcp: TcpServer;
   #connections = new Set<Deno.Conn>();
-  #rejectLog = new LogThrottle(REJECT_LOG_INTERVAL_MS);
 
   /** `listen` overrides where to bind (a `--workers` worker: its port, reusePort). */
   constructor(
@@ -76,7 +73,10 @@ export class TimeServer implements RunnableServer {
       log: (event, fields, text) => this.log.event(event, fields, text),
     }, {
       handle: (conn) => this.#answer(conn),
-      refuse: (conn) => this.#reject(conn),
+      refuse: closingRefusal(
+        config.maxConnections,
+        (event, fields, text) => this.log.event(event, fields, text),
+      ),
       // Nothing to cut short: every open connection is already sending its line or in its
       // bounded drain, well within any sensible --shutdown-timeout.
       beginShutdown: () => {},
@@ -97,21 +97,6 @@ export class TimeServer implements RunnableServer {
   /** Accepts connections until {@link shutdown}. */
   serve(): Promise<void> {
     return this.#tcp.serve();
-  }
-
-  /** Over `--max-connections`: closed at once (EOF), logged at most once per second. */
-  #reject(conn: Deno.Conn): void {
-    const peer = peerOf(conn);
-    closeQuietly(conn);
-    if (!this.#rejectLog.due()) return;
-    const { maxConnections } = this.config;
-    const more = this.#rejectLog.takeSuppressed();
-    this.log.event(
-      "reject",
-      { peer, reason: "max-connections", limit: maxConnections, suppressed: more },
-      `rejected ${peer}: ${maxConnections} connections already open (--max-connections)` +
-        (more > 0 ? `; ${more} more rejected since the last such line` : ""),
-    );
   }
 
   /** RFC 867: send the line on accept, then close; the client's input is ignored. */
