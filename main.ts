@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { parseCacheSeconds } from "./lib/http/semantics/conditional.ts";
 import { parseHeaderFlag } from "./lib/http/middleware/cors.ts";
@@ -35,6 +35,39 @@ import { flushLogs } from "./lib/log.ts";
 import { parseWorkers } from "./lib/net/workers.ts";
 import { parseFingerprint, readCaFile } from "./lib/net/tls.ts";
 import { resolveClientTls } from "./lib/echo/connect.ts";
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./lib/completions.ts";
+
+/** `--version`: sockit's, and the Deno and target it runs on (what a bug report needs). */
+const VERSION_LINE = `sockit ${denoJson.version} (deno ${Deno.version.deno}, ${Deno.build.target})`;
+
+/**
+ * One first command per subcommand, for `sockit` with no arguments (a test checks that every
+ * subcommand has one).
+ */
+const FIRST_EXAMPLES: Record<string, string> = {
+  "http-serve": "sockit http-serve ./public --port 8080",
+  "echo-server": "sockit echo-server --port 9000",
+  "echo-client": "sockit echo-client localhost:9000 hello --expect hello",
+  "time-server": "sockit time-server --port 1313",
+  completions: "sockit completions bash > ~/.local/share/bash-completion/completions/sockit",
+};
+
+/** What `sockit` alone prints: what it is, each subcommand with an example, where to read on. */
+function overview(program: Command): string {
+  const commands = program.commands.filter((c) => c.name() !== "help");
+  const width = Math.max(...commands.map((c) => c.name().length)) + 2;
+  const lines = [`sockit ${denoJson.version}: ${program.description()}`, "", "Subcommands:"];
+  for (const command of commands) {
+    lines.push(`  ${command.name().padEnd(width)}${command.description()}`);
+    const example = FIRST_EXAMPLES[command.name()];
+    if (example !== undefined) lines.push(`  ${" ".repeat(width)}  ${example}`);
+  }
+  lines.push(
+    "",
+    "Every flag of one: sockit SUBCOMMAND --help    All of them: sockit --help",
+  );
+  return lines.join("\n");
+}
 
 /** Wraps a value parser so its ConfigError becomes commander's "invalid argument" error. */
 function flag<T>(parse: (value: string) => T): (value: string) => T {
@@ -111,7 +144,7 @@ export function buildProgram(): Command {
       "TCP/UDP echo client and server, a daytime server and a static-file HTTP/1.1 server, " +
         "in one binary.",
     )
-    .version(denoJson.version, "-V, --version", "print the version and exit")
+    .version(VERSION_LINE, "-V, --version", "print the version, Deno version and target, and exit")
     .helpOption("-h, --help", "show help")
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -484,6 +517,24 @@ Examples:
       await runHttpServe(dir, opts);
     });
 
+  // --- completions ---------------------------------------------------------------------
+  program
+    .command("completions")
+    .description("print a shell completion script for sockit's subcommands and flags")
+    .addArgument(new Argument("<shell>", "the shell").choices(COMPLETION_SHELLS))
+    .addHelpText(
+      "after",
+      `
+Install:
+  sockit completions bash > ~/.local/share/bash-completion/completions/sockit
+  sockit completions zsh > "\${fpath[1]}/_sockit"     then restart zsh
+  sockit completions fish > ~/.config/fish/completions/sockit.fish
+  source <(sockit completions bash)                  this shell only (bash or zsh)`,
+    )
+    .action((shell: CompletionShell) => {
+      console.log(completionScript(program, { shell }).trimEnd());
+    });
+
   return program;
 }
 
@@ -491,7 +542,7 @@ Examples:
 export async function main(args: string[]): Promise<number> {
   const program = buildProgram();
   if (args.length === 0) {
-    program.outputHelp();
+    console.log(overview(program));
     return EXIT_OK;
   }
   try {

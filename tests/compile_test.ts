@@ -326,10 +326,13 @@ Deno.test({
       assert.ok(build.success, `deno task compile failed: ${buildStderr}`);
       assert.match(new TextDecoder().decode(build.stdout), /MiB/);
 
-      await t.step("--version prints sockit's version", async () => {
+      await t.step("--version prints sockit's version, Deno's and the target", async () => {
         const { code, stdout, stderr } = await runBinary(["--version"]);
         assert.equal(code, 0, stderr);
-        assert.equal(stdout.trim(), denoJson.version);
+        assert.match(
+          stdout.trim(),
+          new RegExp(`^sockit ${denoJson.version} \\(deno \\S+, \\S+\\)$`),
+        );
       });
 
       await t.step("--help works (commander reads colour env vars)", async () => {

@@ -189,7 +189,7 @@ Deno.test("a port in use or an unknown host is one line and exit 1", async () =>
   assert.equal(code, 1);
   assert.match(
     stderr.trim(),
-    /^sockit: cannot listen on 127\.0\.0\.1:\d+: address already in use$/,
+    /^sockit: cannot listen on 127\.0\.0\.1:\d+: address already in use; another program uses it: pick another --port, or --port 0 for any free one$/,
   );
   const unknown = await runCli(["echo-server", "--host", "no-such-host.invalid", "--port", "0"]);
   assert.equal(unknown.code, 1);

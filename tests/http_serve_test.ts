@@ -620,7 +620,7 @@ Deno.test("CLI errors: missing folder → exit 2, busy port → exit 1, one line
   assert.equal(busy.code, 1);
   assert.match(
     busy.stderr,
-    /^sockit: cannot listen on 127\.0\.0\.1:\d+: address already in use\n$/,
+    /^sockit: cannot listen on 127\.0\.0\.1:\d+: address already in use; another program uses it: pick another --port, or --port 0 for any free one\n$/,
   );
   const badFlag = await runCli(["http-serve", "--log-format", "xml"]);
   assert.equal(badFlag.code, 2);

@@ -286,7 +286,9 @@ Deno.test("udp: a port in use is one RuntimeFailure line", () => {
       () => bindUdp("127.0.0.1", port),
       (err: unknown) =>
         err instanceof RuntimeFailure && err.code === "LISTEN_FAILED" &&
-        err.message === `cannot listen on udp://127.0.0.1:${port}: address already in use`,
+        err.message ===
+          `cannot listen on udp://127.0.0.1:${port}: address already in use; ` +
+            "another program uses it: pick another --port, or --port 0 for any free one",
     );
   } finally {
     held.close();

@@ -35,6 +35,13 @@ export interface ListenOptions {
 }
 
 /**
+ * What a port already in use reads as, with what to do about it: a first run often finds
+ * 8000 taken, and `--port 0` always works (the listening line then names the port).
+ */
+export const ADDRESS_IN_USE = "address already in use; another program uses it: " +
+  "pick another --port, or --port 0 for any free one";
+
+/**
  * Binds; throws {@link RuntimeFailure} `LISTEN_FAILED` when the address cannot be had and
  * {@link ConfigError} when the TLS certificate or key cannot be used.
  */
@@ -55,7 +62,7 @@ export function listenTcp(options: ListenOptions): Deno.Listener {
       });
   } catch (err) {
     const cause = err instanceof Deno.errors.AddrInUse
-      ? "address already in use"
+      ? ADDRESS_IN_USE
       : err instanceof Deno.errors.PermissionDenied
       ? "permission denied (ports below 1024 need privileges)"
       : /lookup address|Name or service not known/i.test(describeError(err))

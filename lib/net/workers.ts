@@ -31,6 +31,7 @@
 import { ConfigError, RuntimeFailure } from "../errors.ts";
 import { writeStderrLine, writeStdoutLine } from "../log.ts";
 import { formatHost } from "./address.ts";
+import { ADDRESS_IN_USE } from "./listen.ts";
 
 /**
  * Most workers `--workers` accepts. Each is a V8 isolate (~15–25 MiB before any
@@ -215,7 +216,7 @@ export class WorkerPool {
       if (err instanceof Deno.errors.AddrInUse) {
         throw new RuntimeFailure(
           "LISTEN_FAILED",
-          `cannot listen on ${formatHost(host)}:${port}: address already in use`,
+          `cannot listen on ${formatHost(host)}:${port}: ${ADDRESS_IN_USE}`,
         );
       }
     }
