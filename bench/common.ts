@@ -20,10 +20,69 @@ export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$
 /** Gitignored output: compiled C helpers, npm http-server, results.md. */
 export const OUT_DIR = `${BENCH_DIR}/out`;
 
-/** What each section hands back: its Markdown and its target verdicts. */
+/** What each section hands back: its Markdown, its target verdicts and its numbers. */
 export interface SectionResult {
   markdown: string;
   targets: TargetCheck[];
+  /** The same medians as the Markdown, for bench/chart.ts and bench/out/results.json. */
+  data: SectionData;
+}
+
+/** The numbers of one or more sections; a section fills only its own field. */
+export interface SectionData {
+  http?: HttpLoadResult[];
+  echo?: EchoServerResult[];
+  startup?: StartupResult[];
+}
+
+/** One HTTP load and every server measured under it. */
+export interface HttpLoadResult {
+  id: string;
+  label: string;
+  /** The number the load is judged by: request rate, or transfer rate for big files. */
+  metric: "reqPerSec" | "mibPerSec";
+  servers: HttpServerResult[];
+}
+
+/** One server's medians under one HTTP load; null where it was not measured. */
+export interface HttpServerResult {
+  name: string;
+  sockit: boolean;
+  reqPerSec: number | null;
+  mibPerSec: number | null;
+  p99Ms: number | null;
+  peakRssMiB: number | null;
+}
+
+/** One echo server's medians over the three echo_load modes; null where not measured. */
+export interface EchoServerResult {
+  name: string;
+  sockit: boolean;
+  bulkMiBps: number | null;
+  pingPerSec: number | null;
+  fanPerSec: number | null;
+  peakRssMiB: number | null;
+}
+
+/** Start-up time and idle-connection memory of one server; null where it failed. */
+export interface StartupResult {
+  name: string;
+  sockit: boolean;
+  startupMs: number | null;
+  idleGrowthMiB: number | null;
+  /** How many idle connections {@link StartupResult.idleGrowthMiB} is measured with. */
+  idleConnections: number;
+}
+
+/** bench/out/results.json: one run's numbers and where they come from. */
+export interface BenchResults extends SectionData {
+  /** ISO 8601 start time of the run. */
+  started: string;
+  command: string;
+  /** `git describe --always --dirty` of the tree that was measured, or null outside git. */
+  commit: string | null;
+  /** One line on CPU, kernel and Deno. */
+  machine: string;
 }
 
 /** The command that runs sockit from source, as the README documents it. */

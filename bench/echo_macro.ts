@@ -24,6 +24,7 @@ import {
 import {
   checkTarget,
   type EchoLoadResult,
+  finiteOrNull,
   formatNumber,
   formatRatio,
   markdownTable,
@@ -31,7 +32,14 @@ import {
   parseEchoLoadOutput,
   type TargetCheck,
 } from "./stats.ts";
-import { BENCH_DIR, compileC, type SectionResult, sockitCommand, sockitHelp } from "./common.ts";
+import {
+  BENCH_DIR,
+  compileC,
+  type EchoServerResult,
+  type SectionResult,
+  sockitCommand,
+  sockitHelp,
+} from "./common.ts";
 
 /** Connections in fan-out mode. */
 export const FANOUT_CONNECTIONS = 200;
@@ -128,7 +136,7 @@ export interface EchoBenchOptions {
   log: (line: string) => void;
 }
 
-/** Runs the whole echo comparison; resolves to its Markdown and target lines. */
+/** Runs the whole echo comparison; resolves to its Markdown, target lines and medians. */
 export async function runEchoBench(options: EchoBenchOptions): Promise<SectionResult> {
   const { rounds, seconds, bulkBytes, log } = options;
   let loadClient: string;
@@ -139,7 +147,7 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
   } catch (err) {
     const msg = `bench: echo bench skipped: ${(err as Error).message}`;
     log(msg);
-    return { markdown: `_${msg.slice(7)}_`, targets: [] };
+    return { markdown: `_${msg.slice(7)}_`, targets: [], data: {} };
   }
   const peers = await echoPeers(epoll);
   const loadModeAvailable = (await sockitHelp("echo-client")).includes("--connections");
@@ -305,7 +313,18 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
     ]),
     ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
   ].join("\n");
-  return { markdown, targets };
+  const data: EchoServerResult[] = peers.filter((p) => results.has(p.name)).map((p) => {
+    const m = med(p.name)!;
+    return {
+      name: p.name,
+      sockit: p.sockit,
+      bulkMiBps: finiteOrNull(m.bulkMiBps),
+      pingPerSec: finiteOrNull(m.pingPerSec),
+      fanPerSec: finiteOrNull(m.fanPerSec),
+      peakRssMiB: finiteOrNull(m.peakRssMiB),
+    };
+  });
+  return { markdown, targets, data: { echo: data } };
 }
 
 /** `sockit echo-client --connections N --duration S --json` against `port`: msgs/s. */

@@ -24,6 +24,7 @@ import {
 } from "./procs.ts";
 import {
   checkTarget,
+  finiteOrNull,
   formatNumber,
   formatRatio,
   markdownTable,
@@ -32,7 +33,14 @@ import {
   type TargetCheck,
   type WrkResult,
 } from "./stats.ts";
-import { BENCH_DIR, OUT_DIR, type SectionResult, sockitCommand, sockitHelp } from "./common.ts";
+import {
+  BENCH_DIR,
+  type HttpLoadResult,
+  OUT_DIR,
+  type SectionResult,
+  sockitCommand,
+  sockitHelp,
+} from "./common.ts";
 
 /** Files every server serves, generated once per run: URL path → size in bytes. */
 export const HTTP_FILES: Record<string, number> = {
@@ -305,13 +313,13 @@ export interface HttpBenchOptions {
   log: (line: string) => void;
 }
 
-/** Runs the whole HTTP comparison; resolves to its Markdown and target lines. */
+/** Runs the whole HTTP comparison; resolves to its Markdown, target lines and medians. */
 export async function runHttpBench(options: HttpBenchOptions): Promise<SectionResult> {
   const { rounds, seconds, log } = options;
   if (!which("wrk")) {
     const msg = "bench: wrk not found: install it (apt-get install -y wrk) to run the HTTP bench";
     log(msg);
-    return { markdown: `_HTTP bench skipped: ${msg.slice(7)}_`, targets: [] };
+    return { markdown: `_HTTP bench skipped: ${msg.slice(7)}_`, targets: [], data: {} };
   }
   const peers = await httpPeers(log);
   const notes: string[] = [];
@@ -492,5 +500,22 @@ function summarize(
     "keep-alive loads.",
     ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
   ].join("\n");
-  return { markdown, targets };
+  const data: HttpLoadResult[] = HTTP_LOADS.map((load) => ({
+    id: load.id,
+    label: load.label,
+    metric: load.metric,
+    servers: peers.flatMap((peer) => {
+      const m = med(peer.name, load.id);
+      if (!m) return [];
+      return [{
+        name: peer.name,
+        sockit: peer.sockit,
+        reqPerSec: finiteOrNull(m.reqPerSec),
+        mibPerSec: finiteOrNull(m.mibPerSec),
+        p99Ms: finiteOrNull(m.p99Ms),
+        peakRssMiB: finiteOrNull(m.peakRssMiB),
+      }];
+    }),
+  }));
+  return { markdown, targets, data: { http: data } };
 }

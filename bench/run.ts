@@ -2,9 +2,10 @@
  * `deno task bench`: sockit's benchmark harness. Runs the micro benchmarks (`deno bench`
  * over the framing reader and the HTTP head parser), then the HTTP and echo macro
  * benchmarks against real peers on 127.0.0.1, start-up time and idle-connection memory,
- * and prints one Markdown report with ratios and PASS/FAIL target lines (also written to
- * bench/out/results.md). Every server it starts is killed at the end, on error and on
- * Ctrl-C.
+ * and prints one Markdown report with ratios and PASS/FAIL target lines. It writes the
+ * report to bench/out/results.md, the same medians to bench/out/results.json and their
+ * chart (bench/chart.ts) to bench/out/results.svg. Every server it starts is killed at the
+ * end, on error and on Ctrl-C.
  *
  * ```sh
  * deno task bench                       # 3 rounds × 10 s per load (about 25 minutes)
@@ -16,7 +17,8 @@
  */
 import { parseArgs } from "node:util";
 import { killAll, killTools, runTool } from "./procs.ts";
-import { BENCH_DIR, OUT_DIR, ROOT, type SectionResult } from "./common.ts";
+import { BENCH_DIR, type BenchResults, OUT_DIR, ROOT, type SectionResult } from "./common.ts";
+import { renderChart } from "./chart.ts";
 import { runHttpBench } from "./http_macro.ts";
 import { runEchoBench } from "./echo_macro.ts";
 import { runStartupIdleBench } from "./startup_idle.ts";
@@ -86,10 +88,21 @@ function parseOptions(args: string[]) {
   };
 }
 
+async function cpuModel(): Promise<string> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
+}
+
+/** `git describe --always --dirty` of the measured tree, or null when git cannot say. */
+async function describeCommit(): Promise<string | null> {
+  const r = await runTool("git", ["describe", "--always", "--dirty"], { cwd: ROOT })
+    .catch(() => null);
+  return r?.code === 0 ? r.stdout.trim() : null;
+}
+
 /** The machine the numbers come from: they mean nothing without it. */
 async function describeMachine(): Promise<string> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
+  const model = await cpuModel();
   const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ")
     .slice(0, 3).join(" ");
   /** "name X.Y.Z" from the tool's version output, or "name missing". */
@@ -121,6 +134,7 @@ async function runMicro(log: (line: string) => void): Promise<SectionResult> {
   log(text);
   return {
     markdown: ["### Micro (deno bench)", "", "```", text, "```"].join("\n"),
+    data: {},
     targets: r.code === 0
       ? []
       : [{ verdict: "FAIL", line: `FAIL  deno bench exited with code ${r.code}` }],
@@ -165,9 +179,19 @@ async function main(): Promise<number> {
       "",
     ].join("\n");
     console.log(report);
+    const results: BenchResults = {
+      started: started.toISOString(),
+      command,
+      commit: await describeCommit(),
+      machine:
+        `${navigator.hardwareConcurrency} CPUs, ${await cpuModel()}, Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}`,
+      ...Object.assign({}, ...sections.map((s) => s.data)),
+    };
     await Deno.mkdir(OUT_DIR, { recursive: true });
     await Deno.writeTextFile(`${OUT_DIR}/results.md`, report);
-    log(`bench: report written to ${OUT_DIR}/results.md`);
+    await Deno.writeTextFile(`${OUT_DIR}/results.json`, JSON.stringify(results, null, 2) + "\n");
+    await Deno.writeTextFile(`${OUT_DIR}/results.svg`, renderChart(results));
+    log(`bench: report written to ${OUT_DIR}/results.{md,json,svg}`);
     return 0;
   } finally {
     killTools();

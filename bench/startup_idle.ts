@@ -19,8 +19,21 @@ import {
   startProcess,
   treeRssKiB,
 } from "./procs.ts";
-import { checkTarget, formatNumber, markdownTable, median, type TargetCheck } from "./stats.ts";
-import { BENCH_DIR, type SectionResult, sockitCommand, sockitHelp } from "./common.ts";
+import {
+  checkTarget,
+  finiteOrNull,
+  formatNumber,
+  markdownTable,
+  median,
+  type TargetCheck,
+} from "./stats.ts";
+import {
+  BENCH_DIR,
+  type SectionResult,
+  sockitCommand,
+  sockitHelp,
+  type StartupResult,
+} from "./common.ts";
 
 /** Starts measured per server; the median is reported. */
 export const STARTUP_RUNS = 10;
@@ -135,6 +148,7 @@ export async function runStartupIdleBench(options: StartupIdleOptions): Promise<
   const dir = makeBenchTempDir("sockit-bench-idle-");
   Deno.writeTextFileSync(`${dir}/index.html`, "<!doctype html><title>idle</title>\n");
   const rows: string[][] = [];
+  const data: StartupResult[] = [];
   const targets: TargetCheck[] = [];
   const notes: string[] = [];
   try {
@@ -150,6 +164,13 @@ export async function runStartupIdleBench(options: StartupIdleOptions): Promise<
         options.log(`bench: ${subject.name} failed: ${(err as Error).message}`);
       }
       rows.push([subject.name, formatNumber(startup), formatNumber(idle, 1)]);
+      data.push({
+        name: subject.name,
+        sockit: subject.sockit,
+        startupMs: finiteOrNull(startup),
+        idleGrowthMiB: finiteOrNull(idle),
+        idleConnections: IDLE_CONNECTIONS,
+      });
       if (subject.sockit) {
         targets.push(
           checkTarget(
@@ -178,5 +199,5 @@ export async function runStartupIdleBench(options: StartupIdleOptions): Promise<
     ),
     ...(notes.length ? ["", ...notes.map((n) => `- ${n}`)] : []),
   ].join("\n");
-  return { markdown, targets };
+  return { markdown, targets, data: { startup: data } };
 }

@@ -97,9 +97,14 @@ export function medianOf<T extends object>(runs: readonly T[]): Record<keyof T, 
   return out;
 }
 
+/** `value` when it is a finite number, else null (JSON has no NaN). */
+export function finiteOrNull(value: number | undefined): number | null {
+  return value !== undefined && Number.isFinite(value) ? value : null;
+}
+
 /** Formats a number for a table: thousands separators, `digits` decimals, "–" if unknown. */
-export function formatNumber(value: number | undefined, digits = 0): string {
-  if (value === undefined || !Number.isFinite(value)) return "–";
+export function formatNumber(value: number | null | undefined, digits = 0): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return "–";
   return value.toLocaleString("en-US", {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,

@@ -7,6 +7,9 @@
  * tests need once: `concatBytes`, the seeded PRNG `mulberry32`, `procStatusKiB` (RSS from
  * /proc), `runTool`, `entryNames`, and decoding the terminal QR code.
  *
+ * Importing this module also wraps `Deno.test` (see {@link SERVER_LOG_TAIL_LINES}): when a
+ * test fails, the last lines of every server it started are printed with its failure.
+ *
  * ```ts
  * await using site = await tempTree({ "hello.txt": "hello world\n", "docs/": null });
  * await using server = await serveHttp(site.path, "--cors");
@@ -38,6 +41,111 @@ export const ROOT = new URL("../", import.meta.url).pathname;
 /** Arguments after `deno` that run the CLI from source with the permissions the binary has. */
 // --unstable-net: what `deno task start` and the binary have, for --workers' reusePort.
 const RUN_CLI_ARGS = ["run", "--quiet", "--allow-all", "--unstable-net", MAIN];
+
+// --- server logs of a failing test ---------------------------------------------------------
+
+/**
+ * Lines of stdout and of stderr per server printed when a test fails. Deno has no per-test
+ * failure hook, so importing this module wraps `Deno.test`: each test function runs inside a
+ * try/catch that, on failure, prints the tail of every server {@link startServer} or
+ * {@link inProcessServer} started during that test, then rethrows. Passing tests print
+ * nothing.
+ */
+export const SERVER_LOG_TAIL_LINES = 20;
+
+/** A server started by the running test: its name and where its log lines are. */
+interface ServerLogs {
+  name: string;
+  stdout: () => readonly string[];
+  stderr: () => readonly string[];
+}
+
+/** Servers started by the test that runs now (tests in one file run one at a time). */
+let testServers: ServerLogs[] = [];
+
+function printServerLogs(servers: readonly ServerLogs[]): void {
+  const tail = (lines: readonly string[]) => {
+    const kept = lines.slice(-SERVER_LOG_TAIL_LINES);
+    const dropped = lines.length - kept.length;
+    return [...(dropped > 0 ? [`  … ${dropped} earlier lines`] : []), ...kept.map((l) => `  ${l}`)];
+  };
+  for (const server of servers) {
+    const stdout = server.stdout();
+    const stderr = server.stderr().filter((l) => l !== "");
+    console.error(
+      [
+        `--- ${server.name}: last lines of its log (the test failed) ---`,
+        stdout.length ? "stdout:" : "stdout: (empty)",
+        ...tail(stdout),
+        stderr.length ? "stderr:" : "stderr: (empty)",
+        ...tail(stderr),
+      ].join("\n"),
+    );
+  }
+}
+
+type TestFn = (t: Deno.TestContext) => void | Promise<void>;
+
+/**
+ * Where the test file called `Deno.test`, as "file:///…:line:column": set on the wrapped
+ * function under `Symbol.for("Deno.test.location")` (Deno's hook for test helpers), so
+ * failures point at the test, not at this module.
+ */
+function callerLocation(): string | undefined {
+  for (const frame of (new Error().stack ?? "").split("\n").slice(1)) {
+    const m = /((?:file|https?):\/\/[^\s()]+):(\d+):(\d+)\)?$/.exec(frame);
+    if (m && m[1] !== import.meta.url) return `${m[1]}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
+}
+
+function withServerLogs(fn: TestFn, location: string | undefined): TestFn {
+  const wrapped = async function (this: unknown, t: Deno.TestContext) {
+    testServers = [];
+    try {
+      await fn.call(this, t);
+    } catch (err) {
+      printServerLogs(testServers);
+      throw err;
+    } finally {
+      testServers = [];
+    }
+  };
+  // Deno.test(fn) takes the test's name from the function.
+  Object.defineProperty(wrapped, "name", { value: fn.name });
+  if (location) Object.assign(wrapped, { [Symbol.for("Deno.test.location")]: location });
+  return wrapped;
+}
+
+/** Wraps the test function in any of `Deno.test`'s argument shapes. */
+function wrapTestArgs(args: unknown[]): unknown[] {
+  const location = callerLocation();
+  return args.map((arg) => {
+    if (typeof arg === "function") return withServerLogs(arg as TestFn, location);
+    if (
+      arg !== null && typeof arg === "object" &&
+      typeof (arg as Deno.TestDefinition).fn === "function"
+    ) {
+      const definition = arg as Deno.TestDefinition;
+      return { ...definition, fn: withServerLogs(definition.fn, location) };
+    }
+    return arg;
+  });
+}
+
+{
+  const original = Deno.test;
+  if (!(original as { serverLogs?: true }).serverLogs) {
+    const test = ((...args: unknown[]) =>
+      (original as (...a: unknown[]) => void)(...wrapTestArgs(args))) as typeof Deno.test;
+    test.ignore = ((...args: unknown[]) =>
+      (original.ignore as (...a: unknown[]) => void)(...args)) as typeof Deno.test.ignore;
+    test.only = ((...args: unknown[]) =>
+      (original.only as (...a: unknown[]) => void)(...wrapTestArgs(args))) as typeof Deno.test.only;
+    Object.assign(test, { serverLogs: true });
+    (Deno as { test: typeof Deno.test }).test = test;
+  }
+}
 
 /** The command that runs the CLI from source, with the permissions the binary has. */
 export function cliCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
@@ -152,6 +260,11 @@ export async function startServer(
   const statusPromise = child.status.then((s) => {
     exited = true;
     return s;
+  });
+  testServers.push({
+    name: `sockit ${args.join(" ")}`,
+    stdout: () => lines,
+    stderr: () => stderrText.split("\n"),
   });
 
   const waitForLine = (pattern: RegExp, ms = timeoutMs): Promise<string> => {
@@ -309,6 +422,11 @@ export async function inProcessServer(
   });
   const { port } = server.listen();
   const serving = server.serve();
+  testServers.push({
+    name: `in-process http server on port ${port}`,
+    stdout: () => lines,
+    stderr: () => warnings,
+  });
   return {
     server,
     config,

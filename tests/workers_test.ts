@@ -21,6 +21,7 @@ import {
   WorkerPool,
 } from "../lib/net/workers.ts";
 import { MAIN, readAll, ROOT, runCli, serveHttp, startServer } from "./helpers.ts";
+import type { CrashFixtureConfig } from "./workers_crash_fixture.ts";
 
 /** Connections per end-to-end test: enough that two workers both get some (p ≈ 2^-47). */
 const CONNECTIONS = 48;
@@ -217,7 +218,8 @@ Deno.test("workers: a taken port is one line and exit 1, also when its holder sh
     assert.equal(r.code, 1, r.stderr);
     assert.equal(
       r.stderr.trim(),
-      `sockit: cannot listen on 127.0.0.1:${first.port}: address already in use`,
+      `sockit: cannot listen on 127.0.0.1:${first.port}: address already in use; another ` +
+        "program uses it: pick another --port, or --port 0 for any free one",
     );
   }
 });
@@ -250,45 +252,74 @@ Deno.test("workers: without --unstable-net, --workers 2 says so in one line and 
 });
 
 // --- the pool with a worker module that crashes on purpose --------------------------------
+// The fixture runs worker_runtime's real serveInWorker, whose listeners turn the crash into
+// one "crashed" report (no stack trace from Deno); the pool's onerror path, for errors no
+// listener caught, is driven by dispatching an ErrorEvent on the real Worker.
 
 const CRASH_FIXTURE = new URL("./workers_crash_fixture.ts", import.meta.url);
 
-Deno.test("workers: a crashed worker is one stderr line; the others still stop cleanly", async () => {
-  const warnings: string[] = [];
-  const pool = new WorkerPool({
+function crashPool(config: CrashFixtureConfig, warnings: string[], spawned: Worker[] = []) {
+  return new WorkerPool({
     count: 2,
     host: "127.0.0.1",
     port: 0,
-    config: { crash: [1] },
+    config,
     shutdownTimeoutMs: 1_000,
     warn: (line) => warnings.push(line),
-    spawn: () => new Worker(CRASH_FIXTURE, { type: "module" }),
+    spawn: () => {
+      const worker = new Worker(CRASH_FIXTURE, { type: "module" });
+      spawned.push(worker);
+      return worker;
+    },
   });
+}
+
+Deno.test("workers: a crashed worker is one stderr line; the others still stop cleanly", async () => {
+  const warnings: string[] = [];
+  const pool = crashPool({ crash: [1] }, warnings);
   const addr = await pool.start();
   assert.equal(addr.port, 40001, "worker 1's port is the pool's");
   await waitFor(() => warnings.length > 0);
-  assert.deepEqual(warnings, [
-    "sockit: worker 1 crashed: Uncaught Error: deliberate crash of worker 1",
-  ]);
+  assert.deepEqual(warnings, ["sockit: worker 1 crashed: Error: deliberate crash of worker 1"]);
+  pool.shutdown("SIGTERM");
+  assert.equal(await pool.finished, true, "worker 2 stopped: a clean end");
+});
+
+Deno.test("workers: an unhandled rejection in a worker is a crash, reported the same way", async () => {
+  const warnings: string[] = [];
+  const pool = crashPool({ crash: [2], how: "reject" }, warnings);
+  await pool.start();
+  await waitFor(() => warnings.length > 0);
+  assert.deepEqual(warnings, ["sockit: worker 2 crashed: Error: deliberate crash of worker 2"]);
+  pool.shutdown("SIGTERM");
+  assert.equal(await pool.finished, true, "worker 1 stopped: a clean end");
+});
+
+Deno.test("workers: an error event from a worker (nothing caught it there) is one stderr line", async () => {
+  const warnings: string[] = [];
+  const spawned: Worker[] = [];
+  const pool = crashPool({ crash: [] }, warnings, spawned);
+  await pool.start();
+  // What Deno dispatches on the Worker when an error escapes the worker's own listeners
+  // (a module that fails to load, an error thrown before serveInWorker ran).
+  const event = new ErrorEvent("error", {
+    message: "Uncaught Error: not caught",
+    cancelable: true,
+  });
+  spawned[0].dispatchEvent(event);
+  assert.equal(event.defaultPrevented, true, "handled: it must not take the main thread down");
+  assert.deepEqual(warnings, ["sockit: worker 1 crashed: Uncaught Error: not caught"]);
   pool.shutdown("SIGTERM");
   assert.equal(await pool.finished, true, "worker 2 stopped: a clean end");
 });
 
 Deno.test("workers: when every worker crashes, the pool ends with false (the CLI exits 1)", async () => {
   const warnings: string[] = [];
-  const pool = new WorkerPool({
-    count: 2,
-    host: "127.0.0.1",
-    port: 0,
-    config: { crash: [1, 2] },
-    shutdownTimeoutMs: 1_000,
-    warn: (line) => warnings.push(line),
-    spawn: () => new Worker(CRASH_FIXTURE, { type: "module" }),
-  });
+  const pool = crashPool({ crash: [1, 2] }, warnings);
   await pool.start();
   assert.equal(await pool.finished, false);
   assert.deepEqual(warnings.sort(), [
-    "sockit: worker 1 crashed: Uncaught Error: deliberate crash of worker 1",
-    "sockit: worker 2 crashed: Uncaught Error: deliberate crash of worker 2",
+    "sockit: worker 1 crashed: Error: deliberate crash of worker 1",
+    "sockit: worker 2 crashed: Error: deliberate crash of worker 2",
   ]);
 });
