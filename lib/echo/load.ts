@@ -37,6 +37,8 @@ export const DEFAULT_LOAD_SECONDS = 10;
 export const DEFAULT_LOAD_MESSAGE_BYTES = 64;
 /** Latency histogram resolution: buckets grow by this factor (1 % relative error). */
 const HISTOGRAM_GROWTH = 1.01;
+/** Messages up to this size are written before their echo is read (see `drive`). */
+const SEQUENTIAL_WRITE_MAX_BYTES = 16 * 1024;
 /** How often reply deadlines (`--timeout`) are checked. */
 const TIMEOUT_SWEEP_MS = 100;
 /** How often the progress line is redrawn on a terminal. */
@@ -259,14 +261,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       stampSequence(payload, seq);
       waitingSince[id] = now;
       try {
-        const writing = writeAll(conn, wire);
-        writing.catch(() => {}); // a failed write is reported by the await below or the read
+        // A message that fits the socket buffers is written, then read: one op at a time
+        // costs the client less CPU (it shares the cores with the server it measures). A
+        // bigger one is written while the echo is read, or both sides could block on full
+        // buffers.
+        let writing: Promise<void> | null = null;
+        if (wire.length <= SEQUENTIAL_WRITE_MAX_BYTES) await writeAll(conn, wire);
+        else {
+          writing = writeAll(conn, wire);
+          writing.catch(() => {}); // a failed write is reported by the await below or the read
+        }
         const echo = mode === "raw"
           ? await reader.readExact(size, "the echo")
           : mode === "line"
           ? await reader.readLine({ maxBytes: size + 2 })
           : await reader.readFrame({ maxBytes: size });
-        await writing;
+        if (writing !== null) await writing;
         if (echo === null) throw new Error("connection closed by the server");
         const got = mode === "line" ? echo.subarray(0, echo.length - 1) : echo;
         if (!equalBytes(got, payload)) {
