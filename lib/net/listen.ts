@@ -61,13 +61,7 @@ export function listenTcp(options: ListenOptions): Deno.Listener {
         ...reuse,
       });
   } catch (err) {
-    const cause = err instanceof Deno.errors.AddrInUse
-      ? ADDRESS_IN_USE
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied (ports below 1024 need privileges)"
-      : /lookup address|Name or service not known/i.test(describeError(err))
-      ? `unknown host '${host}'`
-      : null;
+    const cause = bindFailureCause(err, host);
     if (cause === null && tls !== undefined) {
       throw new ConfigError(`cannot use --tls-cert/--tls-key: ${describeTlsError(err)}`);
     }
@@ -94,4 +88,18 @@ function describeTlsError(err: unknown): string {
     ? "the private key does not belong to the certificate"
     : null;
   return plain === null ? message : `${plain} (${message})`;
+}
+
+/**
+ * The user's words for a failed bind (TCP or UDP) that are not about TLS: a taken port, a
+ * privileged port, an unknown host; null for anything else (the caller decides).
+ */
+export function bindFailureCause(err: unknown, host: string): string | null {
+  return err instanceof Deno.errors.AddrInUse
+    ? ADDRESS_IN_USE
+    : err instanceof Deno.errors.PermissionDenied
+    ? "permission denied (ports below 1024 need privileges)"
+    : /lookup address|Name or service not known/i.test(describeError(err))
+    ? `unknown host '${host}'`
+    : null;
 }

@@ -34,7 +34,7 @@
 import { describeError, RuntimeFailure } from "../errors.ts";
 import type { AcceptLog } from "./accept.ts";
 import { formatHost } from "./address.ts";
-import { ADDRESS_IN_USE } from "./listen.ts";
+import { bindFailureCause } from "./listen.ts";
 import { LogThrottle } from "./log_throttle.ts";
 import type { RunnableServer } from "./run.ts";
 
@@ -114,13 +114,8 @@ export function bindUdp(host: string, port: number): DatagramSocket {
   try {
     return Deno.listenDatagram({ hostname: host, port, transport: "udp" });
   } catch (err) {
-    const cause = err instanceof Deno.errors.AddrInUse
-      ? ADDRESS_IN_USE
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied (ports below 1024 need privileges)"
-      : /lookup address|Name or service not known/i.test(describeError(err))
-      ? `unknown host '${host}'`
-      : describeError(err).replace(/\s*\(os error \d+\)$/, "").toLowerCase();
+    const cause = bindFailureCause(err, host) ??
+      describeError(err).replace(/\s*\(os error \d+\)$/, "").toLowerCase();
     throw new RuntimeFailure(
       "LISTEN_FAILED",
       `cannot listen on udp://${formatHost(host)}:${port}: ${cause}`,
