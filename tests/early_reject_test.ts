@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { BufferedReader } from "../lib/framing.ts";
-import { commandExists, readAll, startServer } from "./helpers.ts";
+import { commandExists, readAll, serveLocal, startServer } from "./helpers.ts";
 
 /** Far longer than the bound below: an answer within the bound cannot be the timeout's. */
 const LONG_TIMEOUT_S = "60";
@@ -86,17 +86,13 @@ Deno.test({
 });
 
 Deno.test("echo-server --mode length: a first byte that rules out every size within --max-frame closes at once", async () => {
-  await using server = await startServer([
+  await using server = await serveLocal(
     "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
     "--mode",
     "length",
     "--idle-timeout",
     LONG_TIMEOUT_S,
-  ]);
+  );
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     // 'G' alone: any prefix starting 0x47 announces ≥ 0x47000000 bytes > 16 MiB.

@@ -12,7 +12,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { commandExists, runCli, startServer } from "./helpers.ts";
+import { commandExists, runCli, serveLocal } from "./helpers.ts";
 
 const hasPython = await commandExists("python3");
 const ignore = !hasPython;
@@ -195,13 +195,7 @@ Deno.test({
   name: "echo-server (raw) echoes the tutorial client's unterminated message",
   ignore,
   fn: async () => {
-    await using server = await startServer([
-      "echo-server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ]);
+    await using server = await serveLocal("echo-server");
     const [reply] = await tutorialClient(server.port);
     assert.equal(reply, "b'can you hear me?'");
   },
@@ -212,15 +206,7 @@ Deno.test({
   ignore,
   fn: async () => {
     {
-      await using server = await startServer([
-        "echo-server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--reply",
-        "Yes",
-      ]);
+      await using server = await serveLocal("echo-server", "--reply", "Yes");
       assert.deepEqual(
         await tutorialClient(server.port),
         ["b'Yes'", "open"],
@@ -228,16 +214,7 @@ Deno.test({
       );
     }
     {
-      await using server = await startServer([
-        "echo-server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--reply",
-        "Yes",
-        "--close-after-reply",
-      ]);
+      await using server = await serveLocal("echo-server", "--reply", "Yes", "--close-after-reply");
       assert.deepEqual(await tutorialClient(server.port), ["b'Yes'", "closed"]);
       await server.waitForLine(/closed: 16 bytes in, 3 bytes out, .*answered once/);
     }
@@ -245,16 +222,7 @@ Deno.test({
 });
 
 Deno.test("sockit to sockit: echo-client against echo-server --reply Yes --close-after-reply", async () => {
-  await using server = await startServer([
-    "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--reply",
-    "Yes",
-    "--close-after-reply",
-  ]);
+  await using server = await serveLocal("echo-server", "--reply", "Yes", "--close-after-reply");
   for (const mode of ["raw", "line"]) {
     const r = await runCli(["echo-client", String(server.port), "--mode", mode, "hi", "again"]);
     assert.equal(r.code, 0, r.stderr);

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { LatencyHistogram, loadPayload } from "../lib/echo/load.ts";
-import { runCli, startServer } from "./helpers.ts";
+import { runCli, serveLocal } from "./helpers.ts";
 
 Deno.test("LatencyHistogram: percentiles within 1 % of the exact value, bounded memory", () => {
   const h = new LatencyHistogram();
@@ -62,16 +62,7 @@ async function load(port: number, ...args: string[]) {
 
 for (const mode of ["raw", "line", "length"]) {
   Deno.test(`load mode --mode ${mode}: every echo verified, the summary adds up, exit 0`, async () => {
-    await using server = await startServer([
-      "echo-server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--quiet",
-      "--mode",
-      mode,
-    ]);
+    await using server = await serveLocal("echo-server", "--quiet", "--mode", mode);
     const r = await load(
       server.port,
       "--mode",
@@ -97,18 +88,14 @@ for (const mode of ["raw", "line", "length"]) {
 }
 
 Deno.test("load mode: echoes that differ are mismatches, exit 1 (CI gate)", async () => {
-  await using server = await startServer([
+  await using server = await serveLocal(
     "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
     "--quiet",
     "--mode",
     "line",
     "--reply",
     "not the echo",
-  ]);
+  );
   const r = await load(server.port, "--mode", "line", "--connections", "3", "--duration", "1");
   assert.equal(r.code, 1);
   assert.equal(r.summary.mismatches, 3, "each connection stops at its first mismatch");
@@ -132,14 +119,7 @@ Deno.test("load mode: connect failures are counted, exit 1; the text summary nam
 });
 
 Deno.test("load mode --rate paces each connection", async () => {
-  await using server = await startServer([
-    "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--quiet",
-  ]);
+  await using server = await serveLocal("echo-server", "--quiet");
   const r = await load(
     server.port,
     "--mode",
@@ -188,16 +168,7 @@ Deno.test("load mode: bad values are one line and exit 2", async () => {
 });
 
 Deno.test("load mode over TLS: --tls --insecure against echo-server --tls-cert auto", async () => {
-  await using server = await startServer([
-    "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--quiet",
-    "--tls-cert",
-    "auto",
-  ]);
+  await using server = await serveLocal("echo-server", "--quiet", "--tls-cert", "auto");
   const r = await load(
     server.port,
     "--mode",

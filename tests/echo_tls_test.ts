@@ -13,7 +13,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runCli, type RunningServer, startServer, tempTree } from "./helpers.ts";
+import { runCli, type RunningServer, serveLocal, tempTree } from "./helpers.ts";
 import { makeSelfSignedCert } from "./tls_cert.ts";
 
 const dec = new TextDecoder();
@@ -34,7 +34,7 @@ if (ignore) console.error("echo_tls_test: ignored: openssl not found");
 async function echoServer(
   ...flags: string[]
 ): Promise<{ server: RunningServer; fingerprint: string }> {
-  const server = await startServer(["echo-server", "--host", "127.0.0.1", "--port", "0", ...flags]);
+  const server = await serveLocal("echo-server", ...flags);
   const fingerprint = FINGERPRINT.exec(server.lines[0])?.[1];
   assert.ok(fingerprint, server.lines[0]);
   return { server, fingerprint };

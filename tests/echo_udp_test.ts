@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_UDP_PAYLOAD_BYTES } from "../lib/echo/udp_client.ts";
-import { commandExists, runCli, startServer } from "./helpers.ts";
+import { commandExists, runCli, serveLocal } from "./helpers.ts";
 
 const hasPython = await commandExists("python3");
 const ignore = !hasPython;
@@ -172,14 +172,7 @@ Deno.test({
   name: "echo-server --udp: datagrams come back (empty and largest included), each one logged",
   ignore,
   fn: async () => {
-    await using server = await startServer([
-      "echo-server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--udp",
-    ]);
+    await using server = await serveLocal("echo-server", "--udp");
     assert.match(
       server.lines[0],
       /^sockit echo-server listening on udp:\/\/127\.0\.0\.1:\d+ \(mode raw\)$/,
@@ -203,18 +196,14 @@ Deno.test({
   name: "echo-server --udp --reply: every datagram answered with TEXT (line mode keeps the ending)",
   ignore,
   fn: async () => {
-    await using server = await startServer([
+    await using server = await serveLocal(
       "echo-server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
       "--udp",
       "--mode",
       "line",
       "--reply",
       "Yes",
-    ]);
+    );
     assert.deepEqual(await pythonUdpClient(server.port, "hello\n", "no newline"), [
       "b'Yes\\n'",
       "b'Yes'",
@@ -234,15 +223,6 @@ Deno.test("echo-server --udp: TCP-only flags are one line and exit 2; --workers 
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, pattern);
   }
-  await using server = await startServer([
-    "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--udp",
-    "--workers",
-    "2",
-  ]);
+  await using server = await serveLocal("echo-server", "--udp", "--workers", "2");
   await server.waitForStderr(/--workers 2: UDP cannot share a port between workers/);
 });

@@ -367,6 +367,14 @@ export async function serveHttp(root: string, ...flags: string[]): Promise<HttpS
   return { ...server, url: `http://127.0.0.1:${server.port}` };
 }
 
+/**
+ * Starts the real CLI, `sockit SUBCOMMAND --host 127.0.0.1 --port 0 ...flags`, for the servers
+ * that take no DIR (echo-server, time-server).
+ */
+export async function serveLocal(subcommand: string, ...flags: string[]): Promise<RunningServer> {
+  return await startServer([subcommand, "--host", "127.0.0.1", "--port", "0", ...flags]);
+}
+
 /** What {@link inProcessServer} serves. */
 export interface InProcessServerOptions {
   /** The folder served, as http-serve's DIR (canonicalised); default the built-in site. */
@@ -416,6 +424,7 @@ export async function inProcessServer(
   const server = new HttpServer(config, {
     handler: built.handler,
     metrics: built.metrics,
+    closeHandler: built.close,
     // The access log hands over its lines batched, joined by newlines.
     writeLine: (text) => lines.push(...text.split("\n")),
     warn: (line) => warnings.push(line),

@@ -20,7 +20,7 @@ import {
   acceptLoop,
   classifyAcceptError,
 } from "../lib/net/accept.ts";
-import { commandExists, startServer } from "./helpers.ts";
+import { commandExists, serveLocal, startServer } from "./helpers.ts";
 
 Deno.test("classifyAcceptError: one connection's failures vs the process's", () => {
   const os = (text: string, n: number) => new Error(`${text} (os error ${n})`);
@@ -180,14 +180,7 @@ Deno.test({
     "echo-server: 50 connections reset right after connecting; the next client is echoed within 1 s",
   ignore: !hasPython && (console.error("ignored: python3 (to set SO_LINGER 0) not found"), true),
   fn: async () => {
-    await using server = await startServer([
-      "echo-server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--quiet",
-    ]);
+    await using server = await serveLocal("echo-server", "--quiet");
     await resetStorm(server.port, RESET_STORM_SIZE);
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
     try {

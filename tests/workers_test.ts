@@ -20,7 +20,7 @@ import {
   workerCountOrFallback,
   WorkerPool,
 } from "../lib/net/workers.ts";
-import { MAIN, readAll, ROOT, runCli, serveHttp, startServer } from "./helpers.ts";
+import { MAIN, readAll, ROOT, runCli, serveHttp, serveLocal, startServer } from "./helpers.ts";
 import type { CrashFixtureConfig } from "./workers_crash_fixture.ts";
 
 /** Connections per end-to-end test: enough that two workers both get some (p ≈ 2^-47). */
@@ -117,16 +117,7 @@ Deno.test("workers: http-serve --workers 2 answers every connection, both worker
 });
 
 Deno.test("workers: echo-server --workers 2 echoes on every connection, both workers serve, SIGTERM → 0", async () => {
-  await using server = await startServer([
-    "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--workers",
-    "2",
-    "--json",
-  ]);
+  await using server = await serveLocal("echo-server", "--workers", "2", "--json");
   assert.match(server.lines[0], /listening on tcp:\/\/127\.0\.0\.1:\d+ \(mode raw; 2 workers\)/);
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async (_, i) => {
@@ -154,18 +145,14 @@ Deno.test("workers: echo-server --workers 2 echoes on every connection, both wor
 });
 
 Deno.test("workers: SIGINT lets an in-flight echo finish, then exits 0", async () => {
-  await using server = await startServer([
+  await using server = await serveLocal(
     "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
     "--workers",
     "2",
     "--mode",
     "line",
     "--quiet",
-  ]);
+  );
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     // Half a line: an exchange in flight when the signal comes.
@@ -196,15 +183,7 @@ Deno.test("workers: --workers 0 / abc / 257 is a usage error (exit 2, one line) 
 });
 
 Deno.test("workers: a taken port is one line and exit 1, also when its holder shares with reusePort", async () => {
-  await using first = await startServer([
-    "echo-server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--workers",
-    "2",
-  ]);
+  await using first = await serveLocal("echo-server", "--workers", "2");
   for (const command of ["echo-server", "http-serve"]) {
     const r = await runCli([
       command,
