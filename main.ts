@@ -450,9 +450,16 @@ failure, mismatch or error, so a CI job can gate on it.`,
       flag(parseCacheSeconds),
     )
     .option(
-      "--gzip",
-      "gzip text types of 1 KiB or more on the fly (precompressed .br/.gz always used)",
+      "--compress [codings]",
+      "compress text-like answers of 1 KiB or more on the fly: br, zstd, gzip (default: all " +
+        "three); pick and set levels with e.g. br=5,gzip=6; off to disable",
     )
+    .option(
+      "--compress-min <bytes>",
+      "smallest body --compress compresses (default 1KiB)",
+      flag((v) => parseByteSize(v, "--compress-min")),
+    )
+    .option("--gzip", "the same as --compress gzip (precompressed .br/.zst/.gz always used)")
     .option("--cors", "allow any origin (Access-Control-Allow-Origin: *) and answer preflights")
     .option(
       "--header <header>",
@@ -479,20 +486,27 @@ failure, mismatch or error, so a CI job can gate on it.`,
     .option("--qr", "print a QR code of the LAN URL at startup, for a phone")
     .option("--metrics", "serve Prometheus metrics at /.well-known/sockit/metrics")
     .option("--clean-urls", "serve /about from about.html when /about does not exist")
+    .option(
+      "--watch",
+      "live reload: pages reload (CSS swaps in place) when a file under DIR changes",
+    )
     .addOption(workersOption())
     .addHelpText(
       "after",
       `
 Files answer Range (206, multipart/byteranges, 416), If-None-Match/If-Modified-Since (304)
-and If-Match/If-Unmodified-Since (412); file.br / file.gz next to a file are sent to
-clients that accept them. Folders list as JSON with ?format=json or Accept: application/json.
+and If-Match/If-Unmodified-Since (412); file.br / file.zst / file.gz next to a file are
+sent to clients that accept them. Folders list as JSON with ?format=json or Accept: application/json.
 
 Examples:
   sockit http-serve ./public --host 127.0.0.1 --port 8080   this machine only, port 8080
   sockit http-serve . --port 0 --no-listing --dotfiles   any free port; no folder pages; .files
   sockit http-serve ./videos                       seekable video, resumable downloads
-  sockit http-serve ./dist --spa --gzip --cache 3600   a single-page app
+  sockit http-serve ./dist --spa --compress --cache 3600   a single-page app
+  sockit http-serve ./api --compress br=5,gzip=6 --compress-min 512   chosen codings and levels
+  sockit http-serve ./site --gzip                  gzip only (= --compress gzip)
   sockit http-serve ./site --clean-urls            /about answers from about.html
+  sockit http-serve ./site --watch                 edit a file, the open page follows
   sockit http-serve ./api --cors --header 'X-Frame-Options: DENY' --header 'X-Env: dev'
   sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
   sockit http-serve . --tls-cert auto --tls-cert-out cert.pem   HTTPS, a throw-away certificate
@@ -509,7 +523,7 @@ Examples:
   curl -u bob:PASS -T report.pdf http://localhost:8000/report.pdf     upload with --upload
   curl -O -J 'http://localhost:8000/photos/?download=tar'   a folder as one .tar
   curl -r 0-99 http://localhost:8000/video.mp4     the first 100 bytes (206 Partial Content)
-  curl --compressed -z index.html http://localhost:8000/index.html   gzip; 304 unless newer
+  curl --compressed -z index.html http://localhost:8000/index.html   br/gzip; 304 unless newer
   curl 'http://localhost:8000/?format=json&sort=size&order=desc'`,
     )
     .action(async (dir: string | undefined, opts) => {

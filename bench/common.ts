@@ -12,6 +12,7 @@
  */
 import type { TargetCheck } from "./stats.ts";
 import { runTool, which } from "./procs.ts";
+import type { CompressionBenchRow } from "./compression.ts";
 
 /** Absolute path of bench/. */
 export const BENCH_DIR: string = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -33,6 +34,8 @@ export interface SectionData {
   http?: HttpLoadResult[];
   echo?: EchoServerResult[];
   startup?: StartupResult[];
+  /** `--only compression`: bytes and CPU per coding (bench/compression.ts). */
+  compression?: CompressionBenchRow[];
 }
 
 /** One HTTP load and every server measured under it. */

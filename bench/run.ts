@@ -11,6 +11,7 @@
  * deno task bench                       # 3 rounds × 10 s per load (about 25 minutes)
  * deno task bench --quick               # 1 round × 3 s: a smoke run (about 4 minutes)
  * deno task bench --only http --rounds 5 --duration 20
+ * deno task bench --only compression    # --compress: bytes saved, CPU per request
  * ```
  *
  * @module
@@ -21,6 +22,7 @@ import { BENCH_DIR, type BenchResults, OUT_DIR, ROOT, type SectionResult } from 
 import { renderChart } from "./chart.ts";
 import { runHttpBench } from "./http_macro.ts";
 import { runEchoBench } from "./echo_macro.ts";
+import { runCompressionBench } from "./compression.ts";
 import { runStartupIdleBench } from "./startup_idle.ts";
 import type { TargetCheck } from "./stats.ts";
 
@@ -33,11 +35,11 @@ export const QUICK_SECONDS = 3;
 export const BULK_BYTES = 1024 * 1024 * 1024;
 export const QUICK_BULK_BYTES = 256 * 1024 * 1024;
 
-const SECTIONS = ["micro", "http", "echo"] as const;
+const SECTIONS = ["micro", "http", "echo", "compression"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE =
-  "usage: deno task bench [--quick] [--only http|echo|micro] [--rounds N] [--duration S]";
+  "usage: deno task bench [--quick] [--only http|echo|micro|compression] [--rounds N] [--duration S]";
 
 function usage(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -160,7 +162,10 @@ async function main(): Promise<number> {
     if (options.only.includes("micro")) sections.push(await runMicro(log));
     if (options.only.includes("http")) sections.push(await runHttpBench({ ...options, log }));
     if (options.only.includes("echo")) sections.push(await runEchoBench({ ...options, log }));
-    const groups = options.only.filter((s) => s !== "micro") as ("http" | "echo")[];
+    if (options.only.includes("compression")) {
+      sections.push(await runCompressionBench({ quick: options.quick, log }));
+    }
+    const groups = options.only.filter((s) => s === "http" || s === "echo");
     if (groups.length > 0) sections.push(await runStartupIdleBench({ groups, log }));
 
     const targets: TargetCheck[] = sections.flatMap((s) => s.targets);

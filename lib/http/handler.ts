@@ -19,7 +19,8 @@
  * A response body is bytes, a string, an open file region to stream ({@link FileBody}),
  * or an async iterable of chunks ({@link StreamBody}; unknown length → chunked). The
  * transport adds `Date`, `Server`, `Content-Length`/`Transfer-Encoding` and `Connection`,
- * drops the body for HEAD/204/304, and closes files it was given. A handler may throw
+ * drops the body for HEAD/204/304, closes files it was given, and ends (`return()`) a
+ * stream it will not send, so the stream can release what it holds. A handler may throw
  * `HttpError` (errors.ts); anything else becomes a 500 with no details sent to the client.
  *
  * @module

@@ -51,7 +51,7 @@ export interface FileRepresentation {
   /** Content-Type of the original file (a `.gz` sibling keeps `text/css`, RFC 9110 §8.4). */
   contentType: string;
   /** Content-Encoding of the bytes sent. */
-  encoding: "identity" | "br" | "gzip";
+  encoding: "identity" | "br" | "zstd" | "gzip";
   /**
    * Gzipped while streaming (`--gzip`): the length is unknown, the ETag weak and ranges
    * are not offered, since a byte offset into an on-the-fly encoding is meaningless.

@@ -26,12 +26,7 @@ import { errorBody, HttpError } from "../errors.ts";
 import type { FileBody, Handler, HeaderList, HttpResponse, RequestHead } from "../handler.ts";
 import { type ListingEntry, renderListing } from "./listing.ts";
 import { isInsideRoot, isUploadTempName, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
-import {
-  encodingCandidates,
-  gzipFileChunks,
-  isCompressibleType,
-  MIN_GZIP_BYTES,
-} from "../semantics/encoding.ts";
+import { encodingCandidates } from "../semantics/encoding.ts";
 import { type CachedFile, SmallFileCache } from "./file_cache.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
@@ -57,8 +52,6 @@ export interface StaticFilesOptions {
   dotfiles?: boolean;
   /** `--cache SECONDS`: Cache-Control public, max-age=N; absent → no-cache. */
   cacheSeconds?: number;
-  /** `--gzip`: compress compressible types ≥ MIN_GZIP_BYTES on the fly. */
-  gzip?: boolean;
   /** `--spa`: missing extensionless paths serve /index.html. */
   spa?: boolean;
   /** Trusted HTML after the listing's heading (sharing.ts `listingActionsHtml`). */
@@ -72,7 +65,6 @@ interface FileSettings {
   root: string;
   dotfiles: boolean;
   cacheSeconds?: number;
-  gzip: boolean;
 }
 
 const contentTypes = new Map<string, string>();
@@ -115,7 +107,6 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     root,
     dotfiles,
     cacheSeconds: options.cacheSeconds,
-    gzip: options.gzip ?? false,
   };
 
   const handler = async (req: RequestHead): Promise<HttpResponse> => {
@@ -235,15 +226,11 @@ async function serveFile(
 ): Promise<HttpResponse> {
   const method = req.method;
   const contentType = contentTypeFor(found.path);
-  // 1. Which bytes: a precompressed sibling, gzip on the fly, or the file itself.
-  const gzipOnTheFly = settings.gzip && !req.headers.has("range") &&
-    isCompressibleType(contentType) && found.info.size >= MIN_GZIP_BYTES;
+  // 1. Which bytes: a precompressed sibling or the file itself (compression on the fly is
+  // middleware/compression.ts, over the answer; it leaves a Content-Encoding alone).
   let chosen = found;
   let encoding: FileRepresentation["encoding"] = "identity";
-  let onTheFly = false;
-  for (
-    const candidate of encodingCandidates(req.headers.get("accept-encoding"), { gzipOnTheFly })
-  ) {
+  for (const candidate of encodingCandidates(req.headers.get("accept-encoding"))) {
     if (candidate.source === "sibling") {
       // Through the same safe-path rules as the request itself (symlinks, dotfiles).
       const sibling = await resolveSafePath(settings.root, filePath + candidate.suffix, {
@@ -254,10 +241,6 @@ async function serveFile(
       encoding = candidate.coding;
       break;
     }
-    if (candidate.source === "on-the-fly") {
-      encoding = "gzip";
-      onTheFly = true;
-    }
     break;
   }
   const rep: FileRepresentation = {
@@ -265,10 +248,9 @@ async function serveFile(
     mtimeMs: chosen.info.mtime?.getTime() ?? null,
     contentType,
     encoding,
-    compressedOnTheFly: onTheFly,
   };
   // 2. Small files answer from memory (and are kept there for the fast path).
-  if (!onTheFly && chosen.info.size <= SMALL_FILE_BYTES) {
+  if (chosen.info.size <= SMALL_FILE_BYTES) {
     const key = cacheKey(req);
     let entry = cache.revalidate(key, chosen);
     if (entry === undefined) {
@@ -282,7 +264,7 @@ async function serveFile(
     }
     return answerFromMemory(req, entry, settings);
   }
-  // 3. Big files and on-the-fly gzip stream from disk.
+  // 3. Big files stream from disk.
   const plan = planFileResponse(method, req.headers, rep, { cacheSeconds: settings.cacheSeconds });
   const headers: HeaderList = [...plan.headers, ["X-Content-Type-Options", "nosniff"]];
   const body = plan.body;
@@ -299,7 +281,6 @@ async function serveFile(
         },
       };
     case "whole":
-      if (onTheFly) return { status: 200, headers, body: { stream: gzipFileChunks(chosen.path) } };
       return { status: 200, headers, body: await openBody(chosen, 0, chosen.info.size) };
     case "range":
       return {

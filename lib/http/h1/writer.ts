@@ -50,12 +50,22 @@ export class ResponseAbortedError extends Error {
   }
 }
 
-/** Closes the file of a response body that will not be sent. */
+/**
+ * Releases a response body that will not be sent: closes its file, or ends its stream's
+ * iterator (`return()`), so a stream holding a resource (an open file being compressed)
+ * can let it go though nobody ever pulled from it.
+ */
 export function closeBody(body: ResponseBody | undefined): void {
-  if (body !== null && body !== undefined && typeof body === "object" && "file" in body) {
+  if (body === null || body === undefined || typeof body !== "object") return;
+  if ("file" in body) {
     try {
       body.file.close();
     } catch { /* closed */ }
+  } else if ("stream" in body) {
+    try {
+      const ended = body.stream[Symbol.asyncIterator]().return?.();
+      ended?.catch(() => {});
+    } catch { /* nothing to release */ }
   }
 }
 
@@ -163,8 +173,16 @@ async function writeStreamBody(
     chunked,
     keepAlive,
   });
-  await send(conn, slot, encodeResponse(head));
-  if (omitBody) return 0;
+  try {
+    await send(conn, slot, encodeResponse(head));
+  } catch (err) {
+    closeBody(body); // never iterated: let the stream release what it holds
+    throw err;
+  }
+  if (omitBody) {
+    closeBody(body);
+    return 0;
+  }
   let sent = 0;
   for await (const chunk of body.stream) {
     if (chunk.length === 0) continue;

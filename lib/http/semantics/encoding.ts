@@ -1,7 +1,7 @@
 /**
  * Content-coding negotiation (RFC 9110 §12.5.3, §8.4): read `Accept-Encoding` with its
  * q-values and list what to try, best first — a precompressed sibling (`file.br`,
- * `file.gz`), gzip on the fly (`--gzip`), or the file as is; plus which media types are
+ * `file.zst`, `file.gz`), gzip on the fly, or the file as is; plus which media types are
  * worth compressing. The parsing is pure; the two streaming helpers at the end
  * ({@link gzipStream}, {@link gzipFileChunks}) are kept apart.
  *
@@ -18,14 +18,15 @@
 import { parseWeightedList } from "./negotiation.ts";
 
 /**
- * Smallest file gzipped on the fly with `--gzip`. Below about 1 KiB the whole response fits
+ * Smallest body compressed on the fly (`--compress`, `--gzip`; `--compress-min` changes
+ * it). Below about 1 KiB the whole response fits
  * in one TCP segment (MSS 1460) anyway, so compression saves no round trip, while it costs
  * CPU, 18 bytes of gzip framing, and the Content-Length (the body is then chunked).
  */
 export const MIN_GZIP_BYTES = 1024;
 
 /** Content codings this server can send; `identity` means none. */
-export type Coding = "br" | "gzip" | "identity";
+export type Coding = "br" | "zstd" | "gzip" | "identity";
 
 /** A quality value per coding named in the header (lower-case), `*` included. */
 export type AcceptEncoding = Map<string, number>;
@@ -59,12 +60,15 @@ function qualityOf(accepted: AcceptEncoding, coding: Coding): number {
 /** Rank of identity when the header neither names it nor has `*`: acceptable, least preferred. */
 const IDENTITY_DEFAULT_Q = 0.0005;
 
-/** Server preference among codings of equal q: brotli is smaller, then gzip, then none. */
-const SERVER_PREFERENCE: readonly Coding[] = ["br", "gzip", "identity"];
+/**
+ * Server preference among codings of equal q: brotli is smallest, zstd close to it and
+ * faster to decode, then gzip, then none.
+ */
+const SERVER_PREFERENCE: readonly Coding[] = ["br", "zstd", "gzip", "identity"];
 
 /**
  * The acceptable codings in order of the client's q-values (ties broken by the server's
- * preference br > gzip > identity). No header at all → identity only: the RFC lets us send
+ * preference br > zstd > gzip > identity). No header at all → identity only: the RFC lets us send
  * anything, but clients that send no Accept-Encoding (scripts, old tools) want bytes as is.
  * If identity is excluded (`identity;q=0` or `*;q=0`) it is absent from the list; §12.5.3
  * still lets the server send it when nothing else is available, which callers should do.
@@ -82,7 +86,7 @@ export function acceptableCodings(header: string | null | undefined): Coding[] {
 /** Something to try for a response body, in order; see {@link encodingCandidates}. */
 export type EncodingCandidate =
   /** A precompressed file next to the original: `path + suffix`. */
-  | { source: "sibling"; coding: "br" | "gzip"; suffix: ".br" | ".gz" }
+  | { source: "sibling"; coding: "br" | "zstd" | "gzip"; suffix: ".br" | ".zst" | ".gz" }
   /** Gzip the original while streaming it (no Content-Length, weak ETag). */
   | { source: "on-the-fly"; coding: "gzip" }
   /** The file as it is. */
@@ -109,7 +113,9 @@ export function encodingCandidates(
   const candidates: EncodingCandidate[] = [];
   for (const coding of acceptableCodings(acceptEncoding)) {
     if (coding === "br") candidates.push({ source: "sibling", coding: "br", suffix: ".br" });
-    else if (coding === "gzip") {
+    else if (coding === "zstd") {
+      candidates.push({ source: "sibling", coding: "zstd", suffix: ".zst" });
+    } else if (coding === "gzip") {
       candidates.push({ source: "sibling", coding: "gzip", suffix: ".gz" });
       if (options.gzipOnTheFly) candidates.push({ source: "on-the-fly", coding: "gzip" });
     } else break; // identity: anything ranked below it is never better than the file itself
@@ -155,47 +161,4 @@ export function isCompressibleType(contentType: string | null | undefined): bool
   if (COMPRESSIBLE_APPLICATION_TYPES.has(type)) return true;
   return type === "font/ttf" || type === "font/otf" || type === "image/x-icon" ||
     type === "image/vnd.microsoft.icon" || type === "image/bmp";
-}
-
-/**
- * Gzips a byte stream as it flows (the only non-pure helper here): each chunk read from
- * the file is compressed and can be written as one HTTP chunk, so memory stays bounded by
- * the chunk size whatever the file size.
- */
-export function gzipStream(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  // CompressionStream's writable side is typed WritableStream<BufferSource>; a Uint8Array is one.
-  const gzip = new CompressionStream("gzip") as unknown as ReadableWritablePair<
-    Uint8Array,
-    Uint8Array
-  >;
-  return source.pipeThrough(gzip);
-}
-
-/**
- * A file's bytes gzipped on the fly, as chunks for a chunked response body
- * (`{ stream: gzipFileChunks(path), length: null }`). The file is opened on the first pull
- * and closed when the stream ends, fails or is abandoned by a client that went away; a
- * HEAD response, which never iterates it, opens nothing.
- */
-export async function* gzipFileChunks(
-  path: string | URL,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const file = await Deno.open(path, { read: true });
-  const reader = gzipStream(file.readable).getReader();
-  let finished = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        finished = true;
-        return;
-      }
-      yield value;
-    }
-  } finally {
-    // Cancelling propagates to file.readable, which closes the file; after a normal end
-    // the readable has closed it already.
-    if (!finished) await reader.cancel().catch(() => {});
-    reader.releaseLock();
-  }
 }

@@ -6,7 +6,9 @@
  * Order, outermost first: methods no handler implements get 501 (as the parser's own
  * refusals, before any feature); `--header` reaches every other answer; CORS sits outside any auth,
  * since browsers send no credentials on a preflight; authentication comes before anything
- * that looks at the path or method (the metrics endpoint included); then the metrics
+ * that looks at the path or method (the metrics endpoint included); `--compress` then sees
+ * every answer below it, as finished; then `--watch`'s live-reload stream and script
+ * injection (so compression sees the page with the script); then the metrics
  * endpoint, uploads, the tar download, clean URLs, and the files themselves.
  *
  * ```ts
@@ -23,7 +25,9 @@ import { SmallFileCache } from "../files/file_cache.ts";
 import { staticFiles } from "../files/files.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
 import { withKnownMethods } from "../methods.ts";
+import { withCompression } from "../middleware/compression.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
+import { createLiveReload } from "../middleware/live_reload.ts";
 import { HttpMetrics } from "../sharing/metrics.ts";
 import {
   listingActionsHtml,
@@ -41,6 +45,8 @@ export interface BuiltHandler {
   handler: Handler;
   /** `--metrics`: counted per connection and response by the server. */
   metrics?: HttpMetrics;
+  /** Releases what the handler holds open (`--watch`: the watcher, its event streams). */
+  close?: () => void;
 }
 
 /** Settings {@link buildHandler} reads; any {@link HttpConfig} has them. */
@@ -50,7 +56,7 @@ export type HandlerConfig = Pick<
   | "listing"
   | "dotfiles"
   | "cacheSeconds"
-  | "gzip"
+  | "compression"
   | "spa"
   | "cleanUrls"
   | "cors"
@@ -58,6 +64,7 @@ export type HandlerConfig = Pick<
   | "credentials"
   | "upload"
   | "metrics"
+  | "liveReload"
 >;
 
 /** Builds the handler `config` describes (the root must be canonical: see loadHttpConfig). */
@@ -65,6 +72,13 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
   const { root, dotfiles, listing, upload } = config;
   const fileCache = new SmallFileCache();
   const metrics = config.metrics ? new HttpMetrics() : undefined;
+  const liveReload = config.liveReload
+    ? createLiveReload({
+      root,
+      // An edited page is served fresh at once, not from memory for up to a second.
+      onChange: (paths) => paths.forEach((path) => fileCache.forgetFile(path)),
+    })
+    : undefined;
   const middleware: Middleware[] = [
     withKnownMethods(),
     ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
@@ -72,6 +86,11 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
       ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
       : []),
     ...(config.credentials.length > 0 ? [withBasicAuth(config.credentials)] : []),
+    // Inside auth and CORS (their answers are tiny), outside every body it compresses.
+    ...(config.compression ? [withCompression(config.compression)] : []),
+    // --watch: inside compression (it must see identity HTML), after auth (the event
+    // stream is as private as the files), outside everything that produces pages.
+    ...(liveReload ? [liveReload.middleware] : []),
     ...(metrics ? [withMetricsEndpoint(metrics)] : []),
     ...(upload
       ? [withUploads({
@@ -91,10 +110,9 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     listing,
     dotfiles,
     cacheSeconds: config.cacheSeconds,
-    gzip: config.gzip,
     spa: config.spa,
     listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }),
     fileCache,
   });
-  return { handler: compose(middleware, files), metrics };
+  return { handler: compose(middleware, files), metrics, close: liveReload?.close };
 }

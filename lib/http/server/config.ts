@@ -24,6 +24,11 @@ import {
 } from "../../net/tls.ts";
 import { secondsToMs } from "../../values.ts";
 import { canonicalRoot } from "../files/safe_path.ts";
+import {
+  type CompressionSettings,
+  MIN_COMPRESS_BYTES,
+  parseCompressSpec,
+} from "../middleware/compression.ts";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../h1/request.ts";
 import {
   BODY_TIMEOUT_MS,
@@ -86,7 +91,12 @@ export interface HttpServeFlags {
   maxConnections?: number;
   /** --cache SECONDS (parseCacheSeconds). */
   cache?: number;
+  /** `--gzip`: an alias of `--compress gzip`. */
   gzip?: boolean;
+  /** `--compress [CODINGS]`: true when given bare; `br=5,gzip`, `on`, `off` (parseCompressSpec). */
+  compress?: string | true;
+  /** `--compress-min` bytes. */
+  compressMin?: number;
   cors?: boolean;
   /** --header, repeatable, each already checked by parseHeaderFlag. */
   header?: [string, string][];
@@ -108,6 +118,8 @@ export interface HttpServeFlags {
   cleanUrls?: boolean;
   /** --workers: isolates sharing the port (parseWorkers; 1 = this thread only). */
   workers?: number;
+  /** --watch: live reload (needs a DIR). */
+  watch?: boolean;
 }
 
 /** `--upload` settings. */
@@ -142,7 +154,8 @@ export interface HttpConfig {
   limits: RequestLimits;
   /** `--cache` seconds (absent: no-cache). */
   cacheSeconds?: number;
-  gzip: boolean;
+  /** `--compress` / `--gzip`: codings, levels and minimum size; absent = off. */
+  compression?: CompressionSettings;
   spa: boolean;
   cleanUrls: boolean;
   cors: boolean;
@@ -154,6 +167,8 @@ export interface HttpConfig {
   upload?: UploadConfig;
   metrics: boolean;
   qr: boolean;
+  /** `--watch`: watch the root, inject the live-reload script into HTML pages. */
+  liveReload: boolean;
   /** Isolates asked for (`--workers`); where reusePort is unavailable, 1 serves instead. */
   workers: number;
   /** `--tls-cert` / `--tls-key` files, or `--tls-cert auto`, resolved (tls.ts). */
@@ -174,6 +189,10 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
   }
   if (upload && dir === undefined) {
     throw new ConfigError("--upload needs a DIR to store files in (not the built-in site)");
+  }
+  const liveReload = flags.watch ?? false;
+  if (liveReload && dir === undefined) {
+    throw new ConfigError("--watch needs a DIR to watch (not the built-in site)");
   }
   const host = flags.host ?? DEFAULT_HTTP_HOST;
   const tlsSource = resolveServerTls(flags, host);
@@ -197,7 +216,7 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
     maxConnections: flags.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     limits: requestLimits(flags.maxBody, upload ? maxUpload : undefined),
     cacheSeconds: flags.cache,
-    gzip: flags.gzip ?? false,
+    compression: compressionSettings(flags),
     spa: flags.spa ?? false,
     cleanUrls: flags.cleanUrls ?? false,
     cors: flags.cors ?? false,
@@ -206,9 +225,28 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
     upload: upload ? { maxBytes: maxUpload, overwrite: flags.overwrite ?? false } : undefined,
     metrics: flags.metrics ?? false,
     qr: flags.qr ?? false,
+    liveReload,
     workers: flags.workers ?? 1,
     tlsSource,
   };
+}
+
+/**
+ * `--compress` and `--gzip` (= `--compress gzip`) together: the union of their codings,
+ * `--compress`'s levels winning. `--compress off` turns both off.
+ */
+function compressionSettings(flags: HttpServeFlags): CompressionSettings | undefined {
+  const min = flags.compressMin ?? MIN_COMPRESS_BYTES;
+  const spec = flags.compress;
+  const off = typeof spec === "string" && spec.trim().toLowerCase() === "off";
+  if (flags.compressMin !== undefined && (spec === undefined || off) && !flags.gzip) {
+    throw new ConfigError("--compress-min needs --compress or --gzip");
+  }
+  if (off) return undefined;
+  const gzip = flags.gzip ? parseCompressSpec("gzip", min) : undefined;
+  const chosen = spec === undefined ? undefined : parseCompressSpec(spec, min);
+  if (chosen === undefined) return gzip;
+  return { ...chosen, levels: { ...gzip?.levels, ...chosen.levels } };
 }
 
 /**

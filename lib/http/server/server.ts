@@ -75,6 +75,8 @@ export interface HttpServerOptions {
   handler?: Handler;
   /** With `handler`: its metrics, if it has any. */
   metrics?: HttpMetrics;
+  /** With `handler`: what releases it when shutdown begins (`BuiltHandler.close`). */
+  closeHandler?: () => void;
   /** Where access-log and `--trace` lines go; default stdout (batched per event-loop turn). */
   writeLine?: (line: string) => void;
   /** Where warnings go (timeouts, cut responses, refusals); default stderr. */
@@ -149,7 +151,7 @@ export class HttpServer implements RunnableServer {
     });
     const built = options.handler === undefined
       ? buildHandler(config)
-      : { handler: options.handler, metrics: options.metrics };
+      : { handler: options.handler, metrics: options.metrics, close: options.closeHandler };
     const connectionOptions = this.#connectionOptions(built.metrics, options.workerId);
     const metrics = built.metrics;
     const handler = built.handler;
@@ -171,7 +173,12 @@ export class HttpServer implements RunnableServer {
           );
         },
       refuse: (conn) => this.#refuse(conn),
-      beginShutdown: () => this.tracker.beginShutdown(),
+      beginShutdown: () => {
+        this.tracker.beginShutdown();
+        // Streams that never end by themselves (--watch's events) end now, not at the
+        // shutdown timeout; their connections then close as their responses complete.
+        built.close?.();
+      },
       closeAll: () => this.tracker.closeAll(),
     });
   }
