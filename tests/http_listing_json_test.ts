@@ -43,23 +43,72 @@ Deno.test("parseListingSort: defaults, valid values, case, unknown values fall b
   assert.deepEqual(parseListingSort(q("sort=owner&order=sideways")), DEFAULT_LISTING_SORT);
 });
 
-Deno.test("sortListingEntries: by name, directories first, code-point order", () => {
+Deno.test("sortListingEntries: by name, directories first, natural order ignoring case", () => {
   assert.deepEqual(names(sortListingEntries(ENTRIES)), [
     "assets",
     "docs",
-    "Zeta", // "Z" < "a" in code points: the same on every machine
     "a.txt",
     "b.txt",
     "link",
+    "Zeta", // case does not count: not before "a.txt" as in code points
   ]);
+  // Folders stay first when descending too; within each group the order flips.
   assert.deepEqual(names(sortListingEntries(ENTRIES, { by: "name", order: "desc" })), [
     "docs",
     "assets",
+    "Zeta",
     "link",
     "b.txt",
     "a.txt",
-    "Zeta",
   ]);
+});
+
+Deno.test("sortListingEntries: numbers in names compare as numbers, ties are total", () => {
+  const entry = (name: string, isDirectory = false): ListingSourceEntry => ({
+    name,
+    isDirectory,
+    size: 1,
+    modified: null,
+  });
+  const input = [
+    "report-10.txt",
+    "report-2.txt",
+    "report-1.txt",
+    "report-02.txt",
+    "Report-3.txt",
+    "img10.png",
+    "img9.png",
+    "b.txt",
+    "B.txt",
+    "é.txt",
+    "e.txt",
+  ].map((name) => entry(name)).concat([entry("v10", true), entry("v9", true)]);
+  const expected = [
+    "v9",
+    "v10",
+    "B.txt", // equal to "b.txt" for the collator: code points ("B" < "b") decide
+    "b.txt",
+    "e.txt",
+    "é.txt",
+    "img9.png",
+    "img10.png",
+    "report-1.txt",
+    "report-02.txt", // equal to "report-2" as numbers: code points put "0" first
+    "report-2.txt",
+    "Report-3.txt",
+    "report-10.txt",
+  ];
+  assert.deepEqual(names(sortListingEntries(input)), expected);
+  assert.deepEqual(names(sortListingEntries(input.toReversed())), expected);
+  assert.deepEqual(
+    names(sortListingEntries(input, { by: "name", order: "desc" })),
+    [...expected.slice(0, 2).reverse(), ...expected.slice(2).reverse()],
+  );
+  // Equal sizes: ties by name ascending (natural) in both orders.
+  assert.deepEqual(
+    names(sortListingEntries(input, { by: "size", order: "desc" })),
+    names(sortListingEntries(input)),
+  );
 });
 
 Deno.test("sortListingEntries: by size, ties by name, unknown first ascending", () => {
@@ -67,16 +116,16 @@ Deno.test("sortListingEntries: by size, ties by name, unknown first ascending", 
     "assets", // directories have no meaningful size (docs reports 4096): by name
     "docs",
     "link",
-    "Zeta",
     "a.txt",
+    "Zeta",
     "b.txt",
   ]);
   assert.deepEqual(names(sortListingEntries(ENTRIES, { by: "size", order: "desc" })), [
     "assets", // directories have no meaningful size: by name
     "docs",
     "b.txt",
-    "Zeta", // 20 bytes, tie with a.txt: name ascending in both orders
-    "a.txt",
+    "a.txt", // 20 bytes, tie with Zeta: name ascending in both orders
+    "Zeta",
     "link",
   ]);
 });
@@ -131,8 +180,8 @@ Deno.test("listingJson: the documented shape, sorted, JSON-serialisable", () => 
       { name: "assets", type: "dir", size: null, mtime: "2026-01-01T00:00:00.000Z" },
       { name: "docs", type: "dir", size: null, mtime: "2026-11-25T09:05:00.000Z" },
       { name: "b.txt", type: "file", size: 300, mtime: "2026-01-01T00:00:00.000Z" },
-      { name: "Zeta", type: "file", size: 20, mtime: null },
       { name: "a.txt", type: "file", size: 20, mtime: "2026-11-25T09:05:00.000Z" },
+      { name: "Zeta", type: "file", size: 20, mtime: null },
       { name: "link", type: "symlink", size: 7, mtime: "2026-06-01T12:30:00.000Z" },
     ],
   });

@@ -83,9 +83,21 @@ export function parseListingSort(query: URLSearchParams): ListingSort {
   };
 }
 
-/** Code-point order: stable and the same on every machine and locale. */
+/**
+ * Natural order for names: digit runs compare as numbers (`report-2` before `report-10`) and
+ * case and accents are ignored (`apple`, `Banana`, `cherry`), as file managers sort. The
+ * locale is fixed ("en": CLDR root order for Latin, no tailoring) rather than the host's, so
+ * the JSON order is the same on every server whatever its `LANG`. One collator, built once:
+ * constructing one per comparison costs more than the sort.
+ */
+const NAME_COLLATOR = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+
+/**
+ * {@link NAME_COLLATOR}, then code points for names it calls equal (`A.txt`/`a.txt`,
+ * `report-02`/`report-2`), so the order is total and never depends on the input order.
+ */
 function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return NAME_COLLATOR.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** Compares by one key; unknown sizes/times sort before known ones in ascending order. */
@@ -101,9 +113,11 @@ function compareBy(a: ListingSourceEntry, b: ListingSourceEntry, by: ListingSort
 }
 
 /**
- * Sorts entries: directories always first (a folder's subfolders are what one navigates
- * by), then by the key in the requested order, ties broken by name ascending so the order
- * is total and stable. Returns a new array.
+ * Sorts entries: directories first in every order, descending included (subfolders are what
+ * one navigates by, and flipping the order should not push them below a long list of files
+ * on a phone), then by the key in the requested order (names in natural order,
+ * {@link compareNames}), ties broken by name ascending so the order is total and stable.
+ * Returns a new array.
  */
 export function sortListingEntries<T extends ListingSourceEntry>(
   entries: readonly T[],
