@@ -402,8 +402,8 @@ failure, mismatch or error, so a CI job can gate on it.`,
   addListenOptions(
     program
       .command("http-serve")
-      .description("serve a folder (or the built-in site) over HTTP/1.1")
-      .argument("[dir]", "folder to serve (default: the built-in site)"),
+      .description("serve a folder, one file, or the built-in site over HTTP/1.1")
+      .argument("[dir]", "folder (or single file) to serve (default: the built-in site)"),
   )
     .option("--no-listing", "answer 404 for folders without index.html instead of listing them")
     .option("--dotfiles", "serve files and folders whose name starts with '.' (hidden by default)")
@@ -487,6 +487,11 @@ failure, mismatch or error, so a CI job can gate on it.`,
     .option("--metrics", "serve Prometheus metrics at /.well-known/sockit/metrics")
     .option("--clean-urls", "serve /about from about.html when /about does not exist")
     .option(
+      "--not-found <file>",
+      "page sent with every 404, relative to DIR (default: 404.html when present)",
+    )
+    .option("--no-not-found", "plain-text 404s, even when DIR has a 404.html")
+    .option(
       "--watch",
       "live reload: pages reload (CSS swaps in place) when a file under DIR changes",
     )
@@ -506,6 +511,9 @@ Examples:
   sockit http-serve ./api --compress br=5,gzip=6 --compress-min 512   chosen codings and levels
   sockit http-serve ./site --gzip                  gzip only (= --compress gzip)
   sockit http-serve ./site --clean-urls            /about answers from about.html
+  sockit http-serve ./site --not-found errors/missing.html   a custom 404 page
+  sockit http-serve ./site --no-not-found          plain-text 404s, even with a 404.html
+  sockit http-serve ./build.iso                    one file: a page at /, the file at /build.iso
   sockit http-serve ./site --watch                 edit a file, the open page follows
   sockit http-serve ./api --cors --header 'X-Frame-Options: DENY' --header 'X-Env: dev'
   sockit http-serve . --tls-cert cert.pem --tls-key key.pem    HTTPS
@@ -524,7 +532,8 @@ Examples:
   curl -O -J 'http://localhost:8000/photos/?download=tar'   a folder as one .tar
   curl -r 0-99 http://localhost:8000/video.mp4     the first 100 bytes (206 Partial Content)
   curl --compressed -z index.html http://localhost:8000/index.html   br/gzip; 304 unless newer
-  curl 'http://localhost:8000/?format=json&sort=size&order=desc'`,
+  curl 'http://localhost:8000/?format=json&sort=size&order=desc'
+  curl http://localhost:8000/.well-known/sockit/health   200 ok (no auth, not logged)`,
     )
     .action(async (dir: string | undefined, opts) => {
       const { runHttpServe } = await import("./lib/http/server/serve.ts");

@@ -55,6 +55,11 @@ export interface HttpResponse {
   body?: ResponseBody;
   /** Close the connection after this response. */
   close?: boolean;
+  /**
+   * Not traffic (the health endpoint): left out of the access log and `--metrics`, so a
+   * load balancer polling every second neither floods the log nor skews the counts.
+   */
+  untracked?: boolean;
 }
 
 /** A request body as handlers see it; the transport discards whatever is left unread. */

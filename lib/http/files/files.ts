@@ -58,6 +58,12 @@ export interface StaticFilesOptions {
   listingActionsHtml?: string;
   /** The small-file cache to use; pass one to call `forgetFile` after an upload. */
   fileCache?: SmallFileCache;
+  /**
+   * Raw URL path of the page sent as the body of this handler's 404s to GET/HEAD
+   * (`--not-found`, default `/404.html`), looked up per 404 under the same path rules as
+   * any request; when it is not there, the plain-text 404. Absent: always plain text.
+   */
+  notFoundPage?: string;
 }
 
 /** Per-handler settings serveFile needs. */
@@ -146,6 +152,19 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     return await serveFile(found, req.rawPath, req, cache, settings);
   };
 
+  const notFoundPage = options.notFoundPage;
+  const answer = notFoundPage === undefined ? handler : async (req: RequestHead) => {
+    try {
+      return await handler(req);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status !== 404) throw err;
+      if (req.method !== "GET" && req.method !== "HEAD") throw err;
+      const page = await notFoundPageAnswer(root, notFoundPage, dotfiles);
+      if (page === null) throw err;
+      return page;
+    }
+  };
+
   return (req: RequestHead): HttpResponse | Promise<HttpResponse> => {
     // Fast path: a fresh cached small file answers without touching the file system —
     // 200, 206, 304, 412 or 416 alike, since planning the answer is pure.
@@ -153,8 +172,34 @@ export function staticFiles(options: StaticFilesOptions): Handler {
       const hit = cache.fresh(cacheKey(req));
       if (hit !== undefined) return answerFromMemory(req, hit, settings);
     }
-    return handler(req);
+    return answer(req);
   };
+}
+
+/**
+ * The custom 404 page as a 404 answer, or null when it is not a servable file now (it may
+ * come and go while serving; only an explicit `--not-found` is checked at start-up).
+ */
+async function notFoundPageAnswer(
+  root: string,
+  page: string,
+  dotfiles: boolean,
+): Promise<HttpResponse | null> {
+  const found = await resolveSafePath(root, page, { dotfiles }).catch(() => null);
+  if (found === null || !found.info.isFile || found.trailingSlash) return null;
+  const headers: HeaderList = [
+    ["Content-Type", contentTypeFor(found.path)],
+    ["Cache-Control", "no-cache"],
+    ["X-Content-Type-Options", "nosniff"],
+  ];
+  try {
+    if (found.info.size <= SMALL_FILE_BYTES) {
+      return { status: 404, headers, body: await Deno.readFile(found.path) };
+    }
+    return { status: 404, headers, body: await openBody(found, 0, found.info.size) };
+  } catch {
+    return null;
+  }
 }
 
 /**

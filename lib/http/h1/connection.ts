@@ -69,7 +69,7 @@ export interface ConnectionOptions {
   limits?: Readonly<RequestLimits>;
   /** Called with each raw request head as it arrived (`--trace`). */
   onHead?: (client: string, head: Uint8Array) => void;
-  /** Called once per answered request (access log, metrics). */
+  /** Called once per answered request (access log, metrics), unless it is `untracked`. */
   onRequest?: (entry: AccessLogEntry) => void;
   /** Called when a handler throws something that is not an HttpError. */
   onInternalError?: (req: RequestHead, error: unknown) => void;
@@ -111,6 +111,7 @@ export async function serveConnection(
   let inFlight: RequestHead | null = null;
   let inFlightStatus = 0;
   let inFlightStarted = 0;
+  let inFlightTracked = true;
   try {
     for (;;) {
       let headBytes: Uint8Array | null;
@@ -186,10 +187,11 @@ export async function serveConnection(
       inFlight = req;
       inFlightStatus = response.status;
       inFlightStarted = started;
+      inFlightTracked = response.untracked !== true;
       slot.bodyBytesSent = 0;
       const sent = await writeResponse(conn, slot, req, response, keepAlive);
       writing = false;
-      onRequest?.(accessLogEntry(client, req, response.status, started, sent));
+      if (inFlightTracked) onRequest?.(accessLogEntry(client, req, response.status, started, sent));
       // Shutdown may have begun while this response was being written.
       if (!keepAlive || tracker.closing) return;
     }
@@ -198,7 +200,7 @@ export async function serveConnection(
     // mid-response: the connection cannot continue and there is nobody left to answer.
     // A vanished client is routine; the rest is worth a log line.
     linger = false;
-    if (writing) {
+    if (writing && inFlightTracked) {
       onRequest?.(
         accessLogEntry(client, inFlight, inFlightStatus, inFlightStarted, slot.bodyBytesSent),
       );

@@ -4,7 +4,8 @@
  * `--workers` worker and the tests build it here alike.
  *
  * Order, outermost first: methods no handler implements get 501 (as the parser's own
- * refusals, before any feature); `--header` reaches every other answer; CORS sits outside any auth,
+ * refusals, before any feature); the health endpoint (no `--header`, no auth, not
+ * logged); `--header` reaches every other answer; CORS sits outside any auth,
  * since browsers send no credentials on a preflight; authentication comes before anything
  * that looks at the path or method (the metrics endpoint included); `--compress` then sees
  * every answer below it, as finished; then `--watch`'s live-reload stream and script
@@ -23,6 +24,7 @@
  */
 import { SmallFileCache } from "../files/file_cache.ts";
 import { staticFiles } from "../files/files.ts";
+import { singleFile } from "../files/single_file.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
 import { withKnownMethods } from "../methods.ts";
 import { withCompression } from "../middleware/compression.ts";
@@ -34,6 +36,7 @@ import {
   UPLOAD_ALLOWED_METHODS,
   withBasicAuth,
   withCleanUrls,
+  withHealthEndpoint,
   withMetricsEndpoint,
   withTarDownload,
   withUploads,
@@ -65,11 +68,15 @@ export type HandlerConfig = Pick<
   | "upload"
   | "metrics"
   | "liveReload"
+  | "singleFile"
+  | "notFoundPage"
 >;
 
 /** Builds the handler `config` describes (the root must be canonical: see loadHttpConfig). */
 export function buildHandler(config: HandlerConfig): BuiltHandler {
-  const { root, dotfiles, listing, upload } = config;
+  const { root, dotfiles, upload, singleFile: single } = config;
+  // A single file has no folder to list, archive or clean-URL (config.ts refuses the rest).
+  const listing = config.listing && single === undefined;
   const fileCache = new SmallFileCache();
   const metrics = config.metrics ? new HttpMetrics() : undefined;
   const liveReload = config.liveReload
@@ -81,6 +88,8 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     : undefined;
   const middleware: Middleware[] = [
     withKnownMethods(),
+    // Before --auth: a load balancer has no password, and "ok" tells no more than the port.
+    withHealthEndpoint(),
     ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
     ...(config.cors
       ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
@@ -105,6 +114,10 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     ...(listing ? [withTarDownload({ root, dotfiles })] : []),
     ...(config.cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
   ];
+  if (single !== undefined) {
+    const files = singleFile({ ...single, cacheSeconds: config.cacheSeconds, fileCache });
+    return { handler: compose(middleware, files), metrics, close: liveReload?.close };
+  }
   const files = staticFiles({
     root,
     listing,
@@ -113,6 +126,7 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     spa: config.spa,
     listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }),
     fileCache,
+    notFoundPage: config.notFoundPage?.urlPath,
   });
   return { handler: compose(middleware, files), metrics, close: liveReload?.close };
 }

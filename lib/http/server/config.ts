@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ConfigError, describeError, RuntimeFailure } from "../../errors.ts";
 import {
   loadServerTls,
@@ -23,7 +23,7 @@ import {
   type ServerTlsSource,
 } from "../../net/tls.ts";
 import { secondsToMs } from "../../values.ts";
-import { canonicalRoot } from "../files/safe_path.ts";
+import { canonicalRoot, resolveSafePath } from "../files/safe_path.ts";
 import {
   type CompressionSettings,
   MIN_COMPRESS_BYTES,
@@ -120,6 +120,8 @@ export interface HttpServeFlags {
   workers?: number;
   /** --watch: live reload (needs a DIR). */
   watch?: boolean;
+  /** `--not-found FILE` (relative to DIR), or false with `--no-not-found`. */
+  notFound?: string | false;
 }
 
 /** `--upload` settings. */
@@ -130,10 +132,30 @@ export interface UploadConfig {
   overwrite: boolean;
 }
 
+/** `http-serve FILE`: one file shared at `/NAME`, with a page at `/` (single_file.ts). */
+export interface SingleFileConfig {
+  /** The file's canonical path. */
+  path: string;
+  /** The name it is shared under: the last segment of the FILE argument. */
+  name: string;
+}
+
+/** The page sent with a 404 (`--not-found`; files.ts `notFoundPage`). */
+export interface NotFoundPageConfig {
+  /** Raw URL path under the root ("/404.html"). */
+  urlPath: string;
+  /** Named with `--not-found`: must exist at start-up. The default 404.html need not. */
+  explicit: boolean;
+}
+
 /** Everything http-serve runs from: validated, in milliseconds and bytes, cloneable. */
 export interface HttpConfig {
-  /** The folder served; canonical once {@link loadHttpConfig} ran. */
+  /** The folder served; canonical once {@link loadHttpConfig} ran (a single file's folder). */
   root: string;
+  /** Set by {@link loadHttpConfig} when DIR is a file: only that file is shared. */
+  singleFile?: SingleFileConfig;
+  /** The custom 404 page; absent with `--no-not-found` (or a single file). */
+  notFoundPage?: NotFoundPageConfig;
   /** No DIR was given: the built-in site is served. */
   builtInSite: boolean;
   host: string;
@@ -201,6 +223,7 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
   return {
     root: dir ?? defaultSiteRoot(),
     builtInSite: dir === undefined,
+    notFoundPage: notFoundPage(flags.notFound),
     host,
     port: flags.port ?? DEFAULT_HTTP_PORT,
     listing: flags.listing ?? true,
@@ -228,6 +251,20 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
     liveReload,
     workers: flags.workers ?? 1,
     tlsSource,
+  };
+}
+
+/** Default custom 404 page, served when present at the root. */
+export const DEFAULT_NOT_FOUND_PAGE = "404.html";
+
+/** `--not-found FILE` as a URL path under the root (each segment percent-encoded). */
+function notFoundPage(flag: string | false | undefined): NotFoundPageConfig | undefined {
+  if (flag === false) return undefined;
+  const segments = (flag ?? DEFAULT_NOT_FOUND_PAGE).split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.length === 0) throw new ConfigError("--not-found needs a file name under DIR");
+  return {
+    urlPath: `/${segments.map(encodeURIComponent).join("/")}`,
+    explicit: flag !== undefined,
   };
 }
 
@@ -266,7 +303,31 @@ function requestLimits(maxBody: number | undefined, maxUpload: number | undefine
  * built-in site or permission a {@link RuntimeFailure}.
  */
 export async function loadHttpConfig(config: HttpConfig): Promise<HttpConfig> {
+  const single = await singleFileOf(config);
+  if (single !== undefined) {
+    const tls = config.tlsSource === undefined ? undefined : await loadServerTls(config.tlsSource);
+    return {
+      ...config,
+      root: dirname(single.path),
+      singleFile: single,
+      notFoundPage: undefined,
+      tls,
+    };
+  }
   const root = await checkedRoot(config);
+  const page = config.notFoundPage;
+  if (page?.explicit) {
+    const found = await resolveSafePath(root, page.urlPath, { dotfiles: config.dotfiles })
+      .catch(() => null);
+    if (found === null || !found.info.isFile || found.trailingSlash) {
+      throw new ConfigError(
+        `--not-found '${decodeURIComponent(page.urlPath.slice(1))}': no such file under ${root}` +
+          (!config.dotfiles && page.urlPath.includes("/.")
+            ? " (hidden names need --dotfiles)"
+            : ""),
+      );
+    }
+  }
   const tls = config.tlsSource === undefined ? undefined : await loadServerTls(config.tlsSource);
   if (config.upload !== undefined) {
     const permission = await Deno.permissions.query({ name: "write", path: root });
@@ -278,6 +339,28 @@ export async function loadHttpConfig(config: HttpConfig): Promise<HttpConfig> {
     }
   }
   return { ...config, root, tls };
+}
+
+/**
+ * DIR names a file: what sharing it alone needs (its canonical path, the name it is shared
+ * under), after refusing the flags that need a folder. Undefined for a folder or anything
+ * {@link checkedRoot} will explain.
+ */
+async function singleFileOf(config: HttpConfig): Promise<SingleFileConfig | undefined> {
+  if (config.builtInSite) return undefined;
+  const info = await Deno.stat(config.root).catch(() => null);
+  if (info === null || !info.isFile) return undefined;
+  const needsFolder = [
+    config.upload !== undefined && "--upload",
+    config.liveReload && "--watch",
+    config.spa && "--spa",
+    config.cleanUrls && "--clean-urls",
+    config.notFoundPage?.explicit && "--not-found",
+  ].find((flag) => flag !== false && flag !== undefined);
+  if (needsFolder) {
+    throw new ConfigError(`${needsFolder} needs a DIR; '${config.root}' is a single file`);
+  }
+  return { path: await Deno.realPath(config.root), name: basename(config.root) };
 }
 
 async function checkedRoot(config: HttpConfig): Promise<string> {

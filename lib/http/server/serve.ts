@@ -50,7 +50,9 @@ function announce(
 ) {
   const scheme = config.tls === undefined ? "http" : "https";
   const notes = [
-    `serving ${dir ?? "the built-in site"}`,
+    config.singleFile === undefined
+      ? `serving ${dir ?? "the built-in site"}`
+      : `serving the file ${dir}`,
     ...(workers > 1 ? [`${workers} workers`] : []),
   ];
   for (const line of listeningLines("http-serve", "http", addr, notes, config.tls)) {

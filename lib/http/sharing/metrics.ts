@@ -19,6 +19,12 @@
 /** Where the metrics are served (RFC 8615 well-known prefix, so it cannot clash with a site). */
 export const METRICS_PATH = "/.well-known/sockit/metrics";
 
+/**
+ * The health endpoint (always on, answered before `--auth`): 200 `ok`, never logged or
+ * counted (`withHealthEndpoint`, sharing/middleware.ts).
+ */
+export const HEALTH_PATH = "/.well-known/sockit/health";
+
 /** Content-Type of the Prometheus text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -39,7 +39,7 @@ import {
   verifyBasicCredentials,
 } from "./auth.ts";
 import { cleanUrlCandidate } from "../files/clean_urls.ts";
-import { type HttpMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } from "./metrics.ts";
+import { HEALTH_PATH, type HttpMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } from "./metrics.ts";
 import { multipartBoundary, MultipartError } from "./multipart.ts";
 import {
   isTarDownloadQuery,
@@ -88,6 +88,27 @@ export function withMetricsEndpoint(metrics: HttpMetrics): Middleware {
       status: 200,
       headers: [["Content-Type", METRICS_CONTENT_TYPE], ["Cache-Control", "no-store"]],
       body: metrics.render(),
+    };
+  };
+}
+
+/**
+ * GET/HEAD {@link HEALTH_PATH} answers 200 `ok` at once, touching no file, marked
+ * `untracked` so neither the access log nor `--metrics` counts a load balancer's polling.
+ * It sits outside `--auth` (build_handler.ts): a health checker has no password, and the
+ * answer says no more than an open port does.
+ */
+export function withHealthEndpoint(): Middleware {
+  return (next) => (req, ctx) => {
+    if (req.path !== HEALTH_PATH) return next(req, ctx);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return textResponse(405, `${req.method} is not allowed here`, [["Allow", "GET, HEAD"]]);
+    }
+    return {
+      status: 200,
+      headers: [["Content-Type", "text/plain; charset=utf-8"], ["Cache-Control", "no-store"]],
+      body: "ok\n",
+      untracked: true,
     };
   };
 }
