@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../framing.ts";
 import type {
   Handler,
   HeaderList,
@@ -134,18 +135,8 @@ async function readBody(body: ResponseBody | undefined): Promise<Uint8Array> {
     }
   }
   const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body.stream) {
-    parts.push(chunk.slice());
-    total += chunk.length;
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  for await (const chunk of body.stream) parts.push(chunk.slice());
+  return concatBytes(...parts);
 }
 
 /** Closes the file of a response that will not be sent. */
