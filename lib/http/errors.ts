@@ -52,6 +52,8 @@ export type HttpErrorCode =
   | "NOT_FOUND"
   | "FORBIDDEN"
   | "METHOD_NOT_ALLOWED"
+  // 503: a bounded resource is in use by other clients.
+  | "BUSY"
   | "INTERNAL";
 
 /** Options for {@link HttpError}. */

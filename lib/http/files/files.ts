@@ -24,7 +24,7 @@
 import mime from "mime-types";
 import { errorBody, HttpError } from "../errors.ts";
 import type { FileBody, Handler, HeaderList, HttpResponse, RequestHead } from "../handler.ts";
-import { type ListingEntry, renderListing } from "./listing.ts";
+import { type ListingEntry, renderListing, renderSearchResults } from "./listing.ts";
 import { isInsideRoot, isUploadTempName, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
 import { encodingCandidates } from "../semantics/encoding.ts";
 import { type CachedFile, SmallFileCache } from "./file_cache.ts";
@@ -32,6 +32,7 @@ import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
 import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
+import { MAX_SEARCH_QUERY_CHARS, searchGate, searchJson, searchNames } from "./search.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -386,6 +387,9 @@ async function serveListing(
   actionsHtml?: string,
 ): Promise<HttpResponse> {
   const urlPath = req.path;
+  const query = new URLSearchParams(req.query);
+  const term = query.get("q") ?? "";
+  if (term !== "") return await serveSearch(root, dir, req, query, term, dotfiles);
   const entries: (ListingEntry & { isSymlink: boolean })[] = [];
   try {
     for await (const entry of Deno.readDir(dir.path)) {
@@ -410,7 +414,6 @@ async function serveListing(
     throw fileError(err);
   }
   const path = urlPath.endsWith("/") ? urlPath : `${urlPath}/`;
-  const query = new URLSearchParams(req.query);
   const sort = parseListingSort(query);
   if (wantsJson(query, req.headers.get("accept") ?? null)) {
     return {
@@ -438,5 +441,48 @@ async function serveListing(
       ["X-Content-Type-Options", "nosniff"],
     ],
     body: html,
+  };
+}
+
+/** `GET /dir/?q=term`: names matching below the folder (search.ts), as HTML or JSON. */
+async function serveSearch(
+  root: string,
+  dir: ResolvedPath,
+  req: RequestHead,
+  query: URLSearchParams,
+  term: string,
+  dotfiles: boolean,
+): Promise<HttpResponse> {
+  if (term.length > MAX_SEARCH_QUERY_CHARS) {
+    throw new HttpError(
+      400,
+      "BAD_TARGET", // the query is part of the request target
+      `q is longer than ${MAX_SEARCH_QUERY_CHARS} characters`,
+    );
+  }
+  const path = req.path.endsWith("/") ? req.path : `${req.path}/`;
+  if (!searchGate.tryEnter()) {
+    throw new HttpError(503, "BUSY", "too many searches at once, retry shortly", {
+      headers: [["Retry-After", "1"]],
+    });
+  }
+  let result;
+  try {
+    result = await searchNames({ root, dir: dir.path, query: term, dotfiles });
+  } finally {
+    searchGate.leave();
+  }
+  const json = wantsJson(query, req.headers.get("accept") ?? null);
+  return {
+    status: 200,
+    headers: [
+      ["Content-Type", json ? "application/json; charset=utf-8" : "text/html; charset=utf-8"],
+      ["Vary", "Accept"],
+      ["Cache-Control", "no-cache"],
+      ["X-Content-Type-Options", "nosniff"],
+    ],
+    body: json
+      ? JSON.stringify(searchJson(path, term, result)) + "\n"
+      : renderSearchResults({ path, query: term, hits: result.hits, truncated: result.truncated }),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * Pure HTML rendering of a directory listing: a breadcrumb heading (each folder of the path
  * a link), then directories and files in natural order, each with an icon by type, size and
- * modification time, in one self-contained page (inline CSS and SVG, no script, no external
- * request) that reads well on a phone: viewport meta, rows 44 px tall to tap, and below 30rem
+ * modification time, in one self-contained page (inline CSS and SVG, no external request;
+ * no script element, only the filter box's `oninput`) that reads well on a phone: viewport meta, rows 44 px tall to tap, and below 30rem
  * the size/date line moves under the name so nothing overflows a 375 px screen. Names are
  * HTML-escaped for display and URL-encoded in links, so a file called `<script>` or
  * `a b#c?.txt` is shown and linked correctly. Order follows `?sort=name|size|time&order=…`
@@ -12,6 +12,7 @@
  * ```ts
  * import { renderListing } from "./listing.ts";
  * import { parseListingSort } from "./listing_json.ts";
+import type { SearchHit } from "./search.ts";
  * const html = renderListing({
  *   path: "/docs/",
  *   showParent: true,
@@ -30,6 +31,7 @@ import {
   sortLinkQuery,
   sortListingEntries,
 } from "./listing_json.ts";
+import type { SearchHit } from "./search.ts";
 
 /** One row of a listing. */
 export interface ListingEntry {
@@ -223,9 +225,88 @@ li>a .i{position:absolute;left:0;top:.75rem}
 .actions a{display:inline-block;padding:.5rem 0}
 .upload{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:0 0 .75rem}
 .upload input{max-width:100%}
+li[hidden]{display:none}
+li.find{display:block;border:0}
+.find input{box-sizing:border-box;width:100%;font:inherit;padding:.5rem;margin:.25rem 0}
 footer{margin-top:1rem;color:#888;font-size:.8rem}
 @media (max-width:30rem){li:not(.head){grid-template-columns:minmax(0,1fr)}li:not(.head) .meta{text-align:left;padding:0 0 .5rem 2rem;margin-top:-.4rem}}
 @media (prefers-color-scheme:dark){body{background:#111;color:#ddd}li{border-color:#333}li>a,.crumbs a,.actions a{color:#8ab4f8}.meta{color:#aaa}}`;
+
+/**
+ * The filter box (a first row of the listing, so actions stay right after the heading): a
+ * plain GET form, so Enter searches this folder and below on the server
+ * (`?q=`, search.ts) without JavaScript; as one types, an inline handler hides the rows of
+ * this page whose names do not match (no request). A handler attribute rather than a
+ * `<script>` element keeps the page script-free for anything that does not type in the box.
+ */
+function renderFindForm(query: string): string {
+  const filter = `const t=this.value.toLowerCase();` +
+    `for(const a of document.querySelectorAll('li:not(.head)>a:not([href="../"],[href="./"])'))` +
+    `a.parentNode.hidden=!a.textContent.toLowerCase().includes(t)`;
+  return `<form class="find" method="get" role="search"><input name="q" type="search" ` +
+    `value="${escapeHtml(query)}" placeholder="Find a file" aria-label="Find a file" ` +
+    `oninput="${escapeHtml(filter)}"></form>`;
+}
+
+/** What {@link renderSearchResults} shows. */
+export interface SearchPage {
+  /** Decoded URL path of the searched folder, ending in "/". */
+  path: string;
+  query: string;
+  /** Matches in the order shown; paths relative to the folder. */
+  hits: readonly SearchHit[];
+  /** A limit stopped the search. */
+  truncated: boolean;
+}
+
+/** The page answering `?q=`: matches below the folder, linked relative to it. */
+export function renderSearchResults(page: SearchPage): string {
+  const used = new Set<ListingIcon>(["up"]);
+  let rows = `<li><a href="./">${iconHtml("up")}./</a>` +
+    `<span class="meta">back to the listing</span></li>\n`;
+  for (const hit of page.hits) {
+    const slash = hit.isDirectory ? "/" : "";
+    const href = hit.path.split("/").map((segment) => encodeURIComponent(segment)).join("/");
+    const icon = listingIcon(hit.name, hit.isDirectory);
+    used.add(icon);
+    rows += `<li><a href="${escapeHtml(href)}${slash}">${iconHtml(icon)}${
+      escapeHtml(hit.path)
+    }${slash}</a><span class="meta">${escapeHtml(rowMeta(hit))}</span></li>\n`;
+  }
+  const count = `${page.hits.length} ${page.hits.length === 1 ? "match" : "matches"}`;
+  const note = page.truncated
+    ? `<p class="truncated">Search stopped at a limit: there may be more matches.</p>\n`
+    : "";
+  return pageHtml(
+    `Find “${escapeHtml(page.query)}” in ${escapeHtml(page.path)}`,
+    used,
+    `${renderBreadcrumb(page.path)}\n${renderFindForm(page.query)}\n${note}<ul>\n${rows}</ul>\n` +
+      `<footer>${count} · served by sockit</footer>`,
+  );
+}
+
+function rowMeta(entry: { isDirectory: boolean; size: number | null; modified: Date | null }) {
+  return [
+    entry.isDirectory || entry.size === null ? "" : formatSize(entry.size),
+    entry.modified === null ? "" : formatModified(entry.modified),
+  ].filter((s) => s !== "").join(" · ");
+}
+
+function pageHtml(title: string, used: ReadonlySet<ListingIcon>, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+${iconSprite(used)}${body}
+</body>
+</html>
+`;
+}
 
 /** The whole listing page. */
 export function renderListing(page: ListingPage): string {
@@ -244,30 +325,17 @@ export function renderListing(page: ListingPage): string {
     const href = escapeHtml(encodeURIComponent(entry.name)) + slash;
     const icon = listingIcon(entry.name, entry.isDirectory);
     used.add(icon);
-    const meta = [
-      entry.isDirectory || entry.size === null ? "" : formatSize(entry.size),
-      entry.modified === null ? "" : formatModified(entry.modified),
-    ].filter((s) => s !== "").join(" · ");
+    const meta = rowMeta(entry);
     rows += `<li><a href="${href}">${iconHtml(icon)}${
       escapeHtml(entry.name)
     }${slash}</a><span class="meta">${escapeHtml(meta)}</span></li>\n`;
   }
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-${iconSprite(used)}${renderBreadcrumb(page.path)}
-${page.actionsHtml ?? ""}<ul>
-${rows}</ul>
-<footer>${page.entries.length} ${
-    page.entries.length === 1 ? "entry" : "entries"
-  } · served by sockit</footer>
-</body>
-</html>
-`;
+  const count = `${page.entries.length} ${page.entries.length === 1 ? "entry" : "entries"}`;
+  return pageHtml(
+    title,
+    used,
+    `${renderBreadcrumb(page.path)}\n${page.actionsHtml ?? ""}<ul>\n` +
+      `<li class="find">${renderFindForm("")}</li>\n${rows}` +
+      `</ul>\n<footer>${count} · served by sockit</footer>`,
+  );
 }
