@@ -45,3 +45,8 @@ export class RuntimeFailure extends Error {
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** {@link describeError} without the trailing "(os error N)" the user does not need. */
+export function describeOsError(err: unknown): string {
+  return describeError(err).replace(/\s*\(os error \d+\)$/, "");
+}

@@ -371,6 +371,13 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
   return concatBytes(encodeFramePrefix(payload.length), payload);
 }
 
+/** True when `a` and `b` hold the same bytes. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The parts joined into one new buffer (one write instead of several). */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;

@@ -347,8 +347,8 @@ export class EventLog {
     this.#worker = options.worker === undefined ? {} : { worker: options.worker };
   }
 
-  /** Logs one event. */
-  event(event: string, fields: Record<string, unknown>, text: string): void {
+  /** Logs one event; an arrow property, so it can be passed on as a plain callback. */
+  event = (event: string, fields: Record<string, unknown>, text: string): void => {
     if (this.json) {
       this.#write(
         JSON.stringify({ time: new Date().toISOString(), ...this.#worker, event, ...fields }),
@@ -356,5 +356,5 @@ export class EventLog {
     } else {
       this.#write(`${new Date().toISOString()} ${text}`);
     }
-  }
+  };
 }

@@ -185,3 +185,25 @@ Deno.test("load mode over TLS: --tls --insecure against echo-server --tls-cert a
   assert.equal(r.summary.mismatches, 0);
   assert.ok(r.summary.messages > 10, `${r.summary.messages}`);
 });
+
+Deno.test("load mode: messages at and past the 16 KiB write-then-read size take both paths, echoes verified", async () => {
+  await using server = await serveLocal("echo-server", "--quiet");
+  // 16384 bytes are written before the echo is read; one more is written while it is read.
+  for (const size of ["16384", "16385", "256KiB"]) {
+    const r = await load(
+      server.port,
+      "--mode",
+      "raw",
+      "--connections",
+      "4",
+      "--duration",
+      "0.5",
+      "--size",
+      size,
+    );
+    assert.equal(r.code, 0, `${size}: ${r.stderr}`);
+    assert.equal(r.summary.mismatches, 0, size);
+    assert.equal(r.summary.errors, 0, size);
+    assert.ok(r.summary.messages >= 4, `${size}: ${r.summary.messages}`);
+  }
+});

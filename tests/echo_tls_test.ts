@@ -13,21 +13,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runCli, type RunningServer, serveLocal, tempTree } from "./helpers.ts";
+import { commandExists, runCli, type RunningServer, serveLocal, tempTree } from "./helpers.ts";
 import { makeSelfSignedCert } from "./tls_cert.ts";
 
 const dec = new TextDecoder();
 const FINGERPRINT = /sha256 Fingerprint=((?:[0-9A-F]{2}:){31}[0-9A-F]{2})/;
 
-async function hasOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-const ignore = !(await hasOpenssl());
+const ignore = !(await commandExists("openssl"));
 if (ignore) console.error("echo_tls_test: ignored: openssl not found");
 
 /** `echo-server --host 127.0.0.1 --port 0 ...flags`, and the fingerprint it printed. */

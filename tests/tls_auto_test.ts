@@ -19,15 +19,7 @@ import { commandExists, entryNames, runCli, startServer, tempTree } from "./help
 
 const dec = new TextDecoder();
 
-async function hasOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-const noOpenssl = !(await hasOpenssl());
+const noOpenssl = !(await commandExists("openssl"));
 const noCurl = !(await commandExists("curl"));
 if (noOpenssl || noCurl) console.error("tls_auto_test: some tests ignored: openssl/curl missing");
 

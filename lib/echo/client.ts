@@ -23,7 +23,15 @@ import {
 } from "./client_flags.ts";
 import { runUdpMode } from "./udp_client.ts";
 import {
+  BufferedReader,
+  concatBytes,
+  encodeFrame,
   equalBytes,
+  stripLineEnding,
+  UnexpectedEofError,
+  writeAll,
+} from "../framing.ts";
+import {
   NEWLINE,
   printLine,
   printSummary,
@@ -41,14 +49,6 @@ import {
   parseAddress,
   withReplyTimeout,
 } from "./connect.ts";
-import {
-  BufferedReader,
-  concatBytes,
-  encodeFrame,
-  stripLineEnding,
-  UnexpectedEofError,
-  writeAll,
-} from "../framing.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

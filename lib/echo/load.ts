@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { BufferedReader, encodeFrame, writeAll } from "../framing.ts";
-import { ConfigError, EXIT_FAILURE, EXIT_OK } from "../errors.ts";
+import { BufferedReader, encodeFrame, equalBytes, writeAll } from "../framing.ts";
+import { ConfigError, describeOsError, EXIT_FAILURE, EXIT_OK } from "../errors.ts";
 import { type EchoClientFlags, MAX_REPLY_BYTES, type Mode } from "./client_flags.ts";
 import type { EchoMode } from "./config.ts";
 import { connectWithRetry, type ServerAddress } from "./connect.ts";
@@ -157,16 +157,6 @@ function stampSequence(payload: Uint8Array, seq: number): void {
   }
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function describe(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s*\(os error \d+\)$/, "");
-}
-
 /** What the message looks like on the wire in `mode`. */
 function frame(mode: EchoMode, payload: Uint8Array): Uint8Array {
   if (mode === "length") return encodeFrame(payload);
@@ -202,7 +192,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     if (result.status === "fulfilled") conns.push(result.value);
     else {
       connectFailures++;
-      firstError ??= `connect: ${describe(result.reason)}`;
+      firstError ??= `connect: ${describeOsError(result.reason)}`;
     }
   }
   for (const conn of conns) {
@@ -289,7 +279,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         fail(
           timedOut[id]
             ? `connection ${id + 1}: no echo within ${timeoutMs / 1000} s`
-            : `connection ${id + 1}: ${describe(err)}`,
+            : `connection ${id + 1}: ${describeOsError(err)}`,
         );
         return;
       } finally {

@@ -57,12 +57,6 @@ export function quote(bytes: Uint8Array): string {
   return JSON.stringify(shown);
 }
 
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Writes to stdout; a closed stdout (e.g. `| head`) just stops the output. */
 export async function writeStdout(bytes: Uint8Array): Promise<void> {
   try {

@@ -54,8 +54,12 @@ import { type RunnableServer, runServer } from "../net/run.ts";
 import { TcpServer } from "../net/server.ts";
 import { listeningLines } from "../net/tls.ts";
 import { workerCountOrFallback } from "../net/workers.ts";
-import type { EchoServerConfig, EchoServerFlags } from "./config.ts";
-import { loadEchoServerConfig, resolveEchoServerConfig } from "./config.ts";
+import {
+  type EchoServerConfig,
+  type EchoServerFlags,
+  loadEchoServerConfig,
+  resolveEchoServerConfig,
+} from "./config.ts";
 
 export type { EchoMode, EchoServerConfig, EchoServerFlags } from "./config.ts";
 
@@ -134,13 +138,10 @@ export class EchoServer implements RunnableServer {
       ...listen,
       maxConnections: config.maxConnections,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
-      log: (event, fields, text) => this.log.event(event, fields, text),
+      log: this.log.event,
     }, {
       handle: (conn) => this.#admit(conn),
-      refuse: closingRefusal(
-        config.maxConnections,
-        (event, fields, text) => this.log.event(event, fields, text),
-      ),
+      refuse: closingRefusal(config.maxConnections, this.log.event),
       beginShutdown: () => this.#beginShutdown(),
       closeAll: () => {
         for (const c of this.#connections) this.#close(c, "shutdown timeout");

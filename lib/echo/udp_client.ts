@@ -23,11 +23,10 @@
  */
 
 import { ConfigError, EXIT_FAILURE, EXIT_OK } from "../errors.ts";
-import { concatBytes, stripLineEnding } from "../framing.ts";
+import { concatBytes, equalBytes, stripLineEnding } from "../framing.ts";
 import type { EchoClientFlags, Mode } from "./client_flags.ts";
 import { describeNetworkError, type ServerAddress } from "./connect.ts";
 import {
-  equalBytes,
   NEWLINE,
   printLine,
   printSummary,

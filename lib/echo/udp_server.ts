@@ -41,7 +41,7 @@ export function createEchoUdpServer(
     host: config.host,
     port: config.port,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    log: (event, fields, text) => log.event(event, fields, text),
+    log: log.event,
     handler: (data, peer) => {
       if (!config.quiet) {
         const who = describePeer(peer);

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { ConfigError, describeError, RuntimeFailure } from "../errors.ts";
+import { ConfigError, describeError, describeOsError, RuntimeFailure } from "../errors.ts";
 import { formatHost } from "./address.ts";
 
 /**
@@ -68,7 +68,7 @@ export function listenTcp(options: ListenOptions): Deno.Listener {
     throw new RuntimeFailure(
       "LISTEN_FAILED",
       `cannot listen on ${formatHost(host)}:${port}: ${
-        cause ?? describeError(err).replace(/\s*\(os error \d+\)$/, "").toLowerCase()
+        cause ?? describeOsError(err).toLowerCase()
       }`,
     );
   }

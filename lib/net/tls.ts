@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { ConfigError, describeError } from "../errors.ts";
+import { ConfigError, describeError, describeOsError } from "../errors.ts";
 import { lanAddresses, listeningLine } from "./address.ts";
 import type { TlsPem } from "./listen.ts";
 import { certificatePins, generateSelfSignedCert, isIpLiteral, pemCertificates } from "./x509.ts";
@@ -218,7 +218,7 @@ const TLS_ERROR_CAUSES: [RegExp, (host: string) => string][] = [
 
 /** See {@link TLS_ERROR_CAUSES}. */
 export function describeTlsError(err: unknown, host: string): string {
-  const message = describeError(err).replace(/\s*\(os error \d+\)$/, "");
+  const message = describeOsError(err);
   const cause = TLS_ERROR_CAUSES.find(([pattern]) => pattern.test(message));
   return cause === undefined ? message : `${cause[1](host)} (${message})`;
 }

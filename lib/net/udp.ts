@@ -31,7 +31,7 @@
  *
  * @module
  */
-import { describeError, RuntimeFailure } from "../errors.ts";
+import { describeError, describeOsError, RuntimeFailure } from "../errors.ts";
 import type { AcceptLog } from "./accept.ts";
 import { formatHost } from "./address.ts";
 import { bindFailureCause } from "./listen.ts";
@@ -115,7 +115,7 @@ export function bindUdp(host: string, port: number): DatagramSocket {
     return Deno.listenDatagram({ hostname: host, port, transport: "udp" });
   } catch (err) {
     const cause = bindFailureCause(err, host) ??
-      describeError(err).replace(/\s*\(os error \d+\)$/, "").toLowerCase();
+      describeOsError(err).toLowerCase();
     throw new RuntimeFailure(
       "LISTEN_FAILED",
       `cannot listen on udp://${formatHost(host)}:${port}: ${cause}`,

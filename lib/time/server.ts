@@ -70,13 +70,10 @@ export class TimeServer implements RunnableServer {
       ...listen,
       maxConnections: config.maxConnections,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
-      log: (event, fields, text) => this.log.event(event, fields, text),
+      log: this.log.event,
     }, {
       handle: (conn) => this.#answer(conn),
-      refuse: closingRefusal(
-        config.maxConnections,
-        (event, fields, text) => this.log.event(event, fields, text),
-      ),
+      refuse: closingRefusal(config.maxConnections, this.log.event),
       // Nothing to cut short: every open connection is already sending its line or in its
       // bounded drain, well within any sensible --shutdown-timeout.
       beginShutdown: () => {},
@@ -157,7 +154,7 @@ export function createTimeUdpServer(
     host: config.host,
     port: config.port,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    log: (event, fields, text) => log.event(event, fields, text),
+    log: log.event,
     handler: (data, addr) => {
       const line = daytimeLine(new Date(), config.format);
       if (!config.quiet) {
