@@ -74,12 +74,32 @@ export interface RequestBody {
   readonly received: number;
 }
 
+/**
+ * Who the client is and what it may change, as the access layer (auth, access rules, share
+ * links) decided. Features that write (uploads, file management, WebDAV) ask it before
+ * changing anything; when it is absent no rules are configured and the server's flags
+ * alone decide (`--upload` on → writes allowed).
+ */
+export interface RequestAccess {
+  /** The authenticated user, or null for an anonymous client. */
+  readonly user: string | null;
+  /** Whether this client may create, replace, delete or move things at `path` (decoded URL path). */
+  canWrite(path: string): boolean;
+}
+
 /** Per-request context for handlers. */
 export interface RequestContext {
   /** The client's address. */
   remoteAddr: Deno.NetAddr;
   /** The request body; read it to consume it, or leave it and it is discarded. */
   body: RequestBody;
+  /** Set by the access layer; see {@link RequestAccess}. */
+  access?: RequestAccess;
+}
+
+/** Whether `ctx` may write at `path`: the access layer's answer, or yes when it set none. */
+export function mayWrite(ctx: RequestContext, path: string): boolean {
+  return ctx.access?.canWrite(path) ?? true;
 }
 
 /** Turns a request into a response. */
