@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { RUNTIME_V8_FLAGS } from "../scripts/compile.ts";
 import type { TargetCheck } from "./stats.ts";
 import { runTool, which } from "./procs.ts";
 import type { CompressionBenchRow } from "./compression.ts";
@@ -90,10 +91,19 @@ export interface BenchResults extends SectionData {
 
 /** The command that runs sockit from source, as the README documents it. */
 export function sockitCommand(args: string[]): { cmd: string; args: string[] } {
-  // --unstable-net: --workers shares the port with reusePort, which needs it in Deno 2.
+  // --unstable-net: --workers shares the port with reusePort, which needs it in Deno 2;
+  // the V8 flags are the binary's and `deno task start`'s (scripts/compile.ts).
   return {
     cmd: Deno.execPath(),
-    args: ["run", "-A", "--quiet", "--unstable-net", `${ROOT}/main.ts`, ...args],
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "--unstable-net",
+      ...RUNTIME_V8_FLAGS,
+      `${ROOT}/main.ts`,
+      ...args,
+    ],
   };
 }
 

@@ -28,6 +28,7 @@ import {
   RELEASE_TARGETS,
   RUNTIME_PERMISSIONS,
   RUNTIME_UNSTABLE_FEATURES,
+  RUNTIME_V8_FLAGS,
   SOURCE_DIRS,
   workerEntryPoints,
 } from "../scripts/compile.ts";
@@ -154,6 +155,12 @@ Deno.test("compile: `deno task start` runs with the same permissions as the bina
   assert.deepEqual(grants.toSorted(), [...RUNTIME_PERMISSIONS].sort());
   const unstable = flags.filter((a) => a.startsWith("--unstable-"));
   assert.deepEqual(unstable.toSorted(), [...RUNTIME_UNSTABLE_FEATURES].sort());
+  const v8 = flags.filter((a) => a.startsWith("--v8-flags"));
+  assert.deepEqual(v8, [...RUNTIME_V8_FLAGS]);
+  assert.ok(
+    compileArgs({ target: "x86_64-unknown-linux-gnu", output: "x" }).includes(RUNTIME_V8_FLAGS[0]),
+    "the binary carries the same V8 flags",
+  );
 });
 
 /** `deno run` with exactly the binary's permissions: what the binary can do, runnable anywhere. */
