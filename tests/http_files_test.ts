@@ -1,5 +1,6 @@
 /** Unit tests for lib/http/files.ts pure parts and the handler called in-process. */
 import assert from "node:assert/strict";
+import { contentTypeTable } from "../scripts/gen_content_types.ts";
 import type { RequestContext } from "../lib/http/handler.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import {
@@ -12,6 +13,19 @@ import { FILE_CACHE_VALID_MS, SmallFileCache } from "../lib/http/files/file_cach
 import { parseRequestHead } from "../lib/http/h1/request.ts";
 import { canonicalRoot } from "../lib/http/files/safe_path.ts";
 import { tempTree } from "./helpers.ts";
+
+Deno.test("contentTypeFor: the generated table answers as mime-types does, for every extension", () => {
+  const expected = contentTypeTable();
+  assert.ok(Object.keys(expected).length > 1000, "mime-types knows its usual ~1200 extensions");
+  const wrong = Object.entries(expected).filter(([ext, type]) =>
+    contentTypeFor(`f.${ext}`) !== type
+  );
+  assert.deepEqual(
+    wrong,
+    [],
+    "lib/http/files/content_types.json is stale: run deno run -A scripts/gen_content_types.ts",
+  );
+});
 
 Deno.test("contentTypeFor: mime-types, charset on text, octet-stream when unknown", () => {
   assert.equal(contentTypeFor("/x/index.HTML"), "text/html; charset=utf-8");
