@@ -89,24 +89,8 @@ Deno.test("encodingCandidates: siblings br then gz, then identity", () => {
   assert.deepEqual(encodingCandidates(null), [{ source: "identity", coding: "identity" }]);
 });
 
-Deno.test("encodingCandidates: on-the-fly gzip only when allowed and gzip is acceptable", () => {
-  assert.deepEqual(encodingCandidates("gzip, br", { gzipOnTheFly: true }), [
-    { source: "sibling", coding: "br", suffix: ".br" },
-    { source: "sibling", coding: "gzip", suffix: ".gz" },
-    { source: "on-the-fly", coding: "gzip" },
-    { source: "identity", coding: "identity" },
-  ]);
-  assert.deepEqual(encodingCandidates("br", { gzipOnTheFly: true }), [
-    { source: "sibling", coding: "br", suffix: ".br" },
-    { source: "identity", coding: "identity" },
-  ]);
-  assert.deepEqual(encodingCandidates("gzip;q=0", { gzipOnTheFly: true }), [
-    { source: "identity", coding: "identity" },
-  ]);
-});
-
 Deno.test("encodingCandidates: codings ranked below identity are never tried", () => {
-  assert.deepEqual(encodingCandidates("identity, gzip;q=0.5", { gzipOnTheFly: true }), [
+  assert.deepEqual(encodingCandidates("identity, gzip;q=0.5"), [
     { source: "identity", coding: "identity" },
   ]);
 });

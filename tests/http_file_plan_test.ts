@@ -1,7 +1,7 @@
 /**
  * Unit tests for lib/http/file_plan.ts: every status the planner can choose (200, 206
  * single and multipart, 304, 412, 416) with the exact headers, for identity files,
- * precompressed siblings and on-the-fly gzip.
+ * precompressed siblings.
  *
  * @module
  */
@@ -180,26 +180,4 @@ Deno.test("planFileResponse: a sibling serves one range, not several", () => {
   const multi = planFileResponse("GET", h({ range: "bytes=0-9,20-29" }), rep, opts);
   assert.equal(multi.status, 200);
   assert.deepEqual(multi.body, { kind: "whole", length: 1000 });
-});
-
-Deno.test("planFileResponse: on-the-fly gzip → weak ETag, unknown length, no ranges", () => {
-  const rep: FileRepresentation = {
-    size: 50_000,
-    mtimeMs: MTIME,
-    contentType: "application/json",
-    encoding: "gzip",
-    compressedOnTheFly: true,
-  };
-  const plan = planFileResponse("GET", h({ range: "bytes=0-9" }), rep, opts);
-  const headers = new Map(plan.headers);
-  assert.equal(plan.status, 200);
-  assert.deepEqual(plan.body, { kind: "whole", length: null });
-  assert.equal(headers.get("Content-Encoding"), "gzip");
-  assert.match(headers.get("ETag")!, /^W\/".*-gzip"$/);
-  assert.equal(headers.has("Accept-Ranges"), false);
-  // The weak tag still revalidates (If-None-Match uses weak comparison).
-  assert.equal(
-    planFileResponse("GET", h({ "if-none-match": headers.get("ETag")! }), rep, opts).status,
-    304,
-  );
 });

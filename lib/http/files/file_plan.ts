@@ -7,8 +7,8 @@
  *
  * ```ts
  * import { planFileResponse } from "./file_plan.ts";
- * // After content negotiation picked the bytes to send (the file, file.br, file.gz, or
- * // gzip on the fly) and stat'ed them:
+ * // After content negotiation picked the bytes to send (the file, file.br or file.gz)
+ * // and stat'ed them:
  * const plan = planFileResponse("GET", new Map([["range", "bytes=0-99"]]), {
  *   size: 1000,
  *   mtimeMs: Date.UTC(2026, 0, 1),
@@ -52,11 +52,6 @@ export interface FileRepresentation {
   contentType: string;
   /** Content-Encoding of the bytes sent. */
   encoding: "identity" | "br" | "zstd" | "gzip";
-  /**
-   * Gzipped while streaming (`--gzip`): the length is unknown, the ETag weak and ranges
-   * are not offered, since a byte offset into an on-the-fly encoding is meaningless.
-   */
-  compressedOnTheFly?: boolean;
 }
 
 /** Options for {@link planFileResponse}. */
@@ -80,7 +75,7 @@ export type FileBodyPlan =
   /** No file bytes: 304 (no body at all) or 412/416 (caller sends `message` as text). */
   | { kind: "none" }
   /** The whole representation; `length` null when compressed on the fly (chunked). */
-  | { kind: "whole"; length: number | null }
+  | { kind: "whole"; length: number }
   /** One range, `start`..`end` inclusive. */
   | { kind: "range"; start: number; end: number }
   /** Several ranges as multipart/byteranges. */
@@ -100,7 +95,7 @@ export interface FileResponsePlan {
  * Plans the answer to `method` (GET or HEAD) for `rep`, given the request headers:
  *
  * 1. validators: a strong ETag from size+mtime (suffixed with the coding for `.br`/`.gz`
- *    siblings, weak for on-the-fly gzip), Last-Modified;
+ *    siblings), Last-Modified;
  * 2. preconditions (§13.2.2): 412, or 304 carrying ETag, Cache-Control and Vary (§15.4.5);
  * 3. Range (GET only, §14.2), unless If-Range says the client's copy is stale: 206 with
  *    Content-Range, multipart/byteranges for several ranges (of identity bytes only), or
@@ -113,11 +108,8 @@ export function planFileResponse(
   rep: FileRepresentation,
   options: FilePlanOptions = {},
 ): FileResponsePlan {
-  const onTheFly = rep.compressedOnTheFly === true;
   const stamp = { size: rep.size, mtimeMs: rep.mtimeMs };
-  const etag = onTheFly
-    ? makeEtag(stamp, { weak: true, suffix: "gzip" })
-    : makeEtag(stamp, { suffix: rep.encoding === "identity" ? undefined : rep.encoding });
+  const etag = makeEtag(stamp, { suffix: rep.encoding === "identity" ? undefined : rep.encoding });
   const validators = { etag, lastModifiedMs: rep.mtimeMs };
 
   // §8.8.2.1: never claim a modification later than the response itself.
@@ -147,7 +139,7 @@ export function planFileResponse(
     const list = [...validatorHeaders];
     if (lastModified !== null) list.push(["Last-Modified", lastModified]);
     list.push(["Cache-Control", cacheControl]);
-    if (!onTheFly) list.push(["Accept-Ranges", "bytes"]);
+    list.push(["Accept-Ranges", "bytes"]);
     if (vary) list.push(["Vary", "Accept-Encoding"]);
     return list;
   };
@@ -156,7 +148,7 @@ export function planFileResponse(
     : [["Content-Encoding", rep.encoding]];
 
   const rangeHeader = requestHeaders.get("range");
-  const rangeApplies = method === "GET" && !onTheFly && rangeHeader !== null &&
+  const rangeApplies = method === "GET" && rangeHeader !== null &&
     rangeHeader !== undefined && rangeAllowedByIfRange(method, requestHeaders, validators);
   if (rangeApplies) {
     const result = parseRange(rangeHeader, rep.size);
@@ -192,5 +184,5 @@ export function planFileResponse(
   }
 
   headers.push(["Content-Type", rep.contentType], ...encodingHeader, ...common());
-  return { status: 200, headers, body: { kind: "whole", length: onTheFly ? null : rep.size } };
+  return { status: 200, headers, body: { kind: "whole", length: rep.size } };
 }

@@ -1,15 +1,14 @@
 /**
  * Content-coding negotiation (RFC 9110 §12.5.3, §8.4): read `Accept-Encoding` with its
  * q-values and list what to try, best first — a precompressed sibling (`file.br`,
- * `file.zst`, `file.gz`), gzip on the fly, or the file as is; plus which media types are
- * worth compressing. The parsing is pure; the two streaming helpers at the end
- * ({@link gzipStream}, {@link gzipFileChunks}) are kept apart.
+ * `file.zst`, `file.gz`) or the file as is; plus which media types are worth compressing
+ * (compressing on the fly is the `--compress` middleware's, middleware/compression.ts).
  *
  * ```ts
  * import { encodingCandidates } from "./encoding.ts";
- * const candidates = encodingCandidates("gzip, br;q=0.9", { gzipOnTheFly: true });
- * // [{ source: "sibling", coding: "br", … }, …]: try file.br, then file.gz, then gzip on
- * // the fly, then the file as is; always add `Vary: Accept-Encoding`.
+ * const candidates = encodingCandidates("gzip, br;q=0.9");
+ * // [{ source: "sibling", coding: "gzip", … }, …]: try file.gz, then file.br, then the
+ * // file as is; always add `Vary: Accept-Encoding`.
  * console.log(candidates.map((c) => c.source));
  * ```
  *
@@ -87,19 +86,8 @@ export function acceptableCodings(header: string | null | undefined): Coding[] {
 export type EncodingCandidate =
   /** A precompressed file next to the original: `path + suffix`. */
   | { source: "sibling"; coding: "br" | "zstd" | "gzip"; suffix: ".br" | ".zst" | ".gz" }
-  /** Gzip the original while streaming it (no Content-Length, weak ETag). */
-  | { source: "on-the-fly"; coding: "gzip" }
   /** The file as it is. */
   | { source: "identity"; coding: "identity" };
-
-/** Options for {@link encodingCandidates}. */
-export interface EncodingCandidateOptions {
-  /**
-   * Whether this response may be gzipped on the fly: `--gzip` given, no Range, a
-   * compressible type ({@link isCompressibleType}) and at least {@link MIN_GZIP_BYTES}.
-   */
-  gzipOnTheFly?: boolean;
-}
 
 /**
  * What to try for a body, best first; the caller stats siblings and takes the first that
@@ -108,7 +96,6 @@ export interface EncodingCandidateOptions {
  */
 export function encodingCandidates(
   acceptEncoding: string | null | undefined,
-  options: EncodingCandidateOptions = {},
 ): EncodingCandidate[] {
   const candidates: EncodingCandidate[] = [];
   for (const coding of acceptableCodings(acceptEncoding)) {
@@ -117,7 +104,6 @@ export function encodingCandidates(
       candidates.push({ source: "sibling", coding: "zstd", suffix: ".zst" });
     } else if (coding === "gzip") {
       candidates.push({ source: "sibling", coding: "gzip", suffix: ".gz" });
-      if (options.gzipOnTheFly) candidates.push({ source: "on-the-fly", coding: "gzip" });
     } else break; // identity: anything ranked below it is never better than the file itself
   }
   candidates.push({ source: "identity", coding: "identity" });
