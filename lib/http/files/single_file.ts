@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { baseName, dirName } from "../../paths.ts";
 import { HttpError } from "../errors.ts";
 import type { Handler, HttpResponse, RequestHead } from "../handler.ts";
 import { ALLOWED_METHODS, staticFiles } from "./files.ts";
@@ -33,9 +33,9 @@ export interface SingleFileOptions {
 /** Builds the handler that shares the one file `options.path`. */
 export function singleFile(options: SingleFileOptions): Handler {
   const { path, name } = options;
-  const filePath = `/${encodeURIComponent(basename(path))}`;
+  const filePath = `/${encodeURIComponent(baseName(path))}`;
   const files = staticFiles({
-    root: dirname(path),
+    root: dirName(path),
     listing: false,
     // The user named this file, so a dotfile is shared too; nothing else can be reached.
     dotfiles: true,

@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
 import { ConfigError, describeError, RuntimeFailure } from "../../errors.ts";
+import { baseName, dirName, joinPath } from "../../paths.ts";
 import {
   loadServerTls,
   resolveServerTls,
@@ -63,7 +63,7 @@ export const DEFAULT_MAX_CONNECTIONS = 0;
  */
 function defaultSiteRoot(): string {
   const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
-  return join(here, "..", "..", "..", "static");
+  return joinPath(here, "..", "..", "..", "static");
 }
 
 /** Flags of `sockit http-serve`, as commander delivers them. */
@@ -308,7 +308,7 @@ export async function loadHttpConfig(config: HttpConfig): Promise<HttpConfig> {
     const tls = config.tlsSource === undefined ? undefined : await loadServerTls(config.tlsSource);
     return {
       ...config,
-      root: dirname(single.path),
+      root: dirName(single.path),
       singleFile: single,
       notFoundPage: undefined,
       tls,
@@ -360,7 +360,7 @@ async function singleFileOf(config: HttpConfig): Promise<SingleFileConfig | unde
   if (needsFolder) {
     throw new ConfigError(`${needsFolder} needs a DIR; '${config.root}' is a single file`);
   }
-  return { path: await Deno.realPath(config.root), name: basename(config.root) };
+  return { path: await Deno.realPath(config.root), name: baseName(config.root) };
 }
 
 async function checkedRoot(config: HttpConfig): Promise<string> {
