@@ -49,7 +49,7 @@ export interface RunServerOptions<Config extends ServerBasics> {
   /** Starts one worker (`WorkerPoolOptions.spawn` in workers.ts). */
   spawnWorker: () => Worker;
   /** Prints the listening line and whatever goes with it, once, after binding. */
-  announce: (addr: Deno.NetAddr) => void;
+  announce: (addr: Deno.NetAddr) => void | Promise<void>;
 }
 
 /**
@@ -93,7 +93,7 @@ export async function runServer<Config extends ServerBasics>(
     const addr = await pool.start();
     // Handlers first: a script may send SIGTERM as soon as it reads the listening line.
     const removeHandlers = onShutdownSignal((signal) => pool.shutdown(signal));
-    options.announce(addr);
+    await options.announce(addr);
     try {
       if (!(await pool.finished)) {
         throw new RuntimeFailure("WORKERS_DIED", `all ${options.workers} workers crashed`);
@@ -109,7 +109,7 @@ export async function runServer<Config extends ServerBasics>(
   const removeHandlers = onShutdownSignal((signal) => {
     stopped = server.shutdown(signal);
   });
-  options.announce(addr);
+  await options.announce(addr);
   await server.serve();
   await stopped;
   removeHandlers();

@@ -22,7 +22,6 @@ import {
   loadHttpConfig,
   resolveHttpConfig,
 } from "./config.ts";
-import { printQr } from "./lan.ts";
 import { HttpServer } from "./server.ts";
 
 /** Builds the server a loaded config describes (the main thread's, or a worker's). */
@@ -42,7 +41,7 @@ export function createHttpServer(
  * The listening line (TLS: the certificate's fingerprint, then its public-key pin), LAN
  * URLs, `--qr` and the open-upload warning; printed once.
  */
-function announce(
+async function announce(
   addr: Deno.NetAddr,
   dir: string | undefined,
   config: HttpConfig,
@@ -61,7 +60,11 @@ function announce(
   for (const address of lanAddresses(addr.hostname)) {
     writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
   }
-  if (config.qr) printQr(addr.hostname, addr.port, scheme);
+  if (config.qr) {
+    // Loaded for --qr only: the QR encoder is not needed by any other start-up.
+    const { printQr } = await import("./lan.ts");
+    printQr(addr.hostname, addr.port, scheme);
+  }
   if (
     config.upload !== undefined && config.credentials.length === 0 &&
     !isLoopbackHost(addr.hostname)
