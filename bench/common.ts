@@ -73,6 +73,8 @@ export interface StartupResult {
   name: string;
   sockit: boolean;
   startupMs: number | null;
+  /** RSS after start-up, before any connection. */
+  startedRssMiB?: number | null;
   idleGrowthMiB: number | null;
   /** How many idle connections {@link StartupResult.idleGrowthMiB} is measured with. */
   idleConnections: number;

@@ -43,6 +43,8 @@ import {
 
 /** Connections in fan-out mode. */
 export const FANOUT_CONNECTIONS = 200;
+/** Target: fan-out round trips/s of sockit ÷ the C epoll echo (issue #16). */
+export const FANOUT_TARGET_RATIO = 0.85;
 
 interface EchoPeer {
   name: string;
@@ -276,6 +278,12 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<SectionRe
       "echo bulk: sockit ÷ C epoll",
       ratio(s?.bulkMiBps, med("C epoll")?.bulkMiBps),
       0.7,
+      "atLeast",
+    ),
+    checkTarget(
+      `echo fan-out ${FANOUT_CONNECTIONS}: sockit ÷ C epoll`,
+      ratio(s?.fanPerSec, med("C epoll")?.fanPerSec),
+      FANOUT_TARGET_RATIO,
       "atLeast",
     ),
     checkTarget(

@@ -42,6 +42,9 @@ import {
   sockitHelp,
 } from "./common.ts";
 
+/** Target: sockit's peak RSS during the 1 KiB keep-alive load, in MiB (issue #16). */
+export const PEAK_RSS_TARGET_MIB = 72;
+
 /** Files every server serves, generated once per run: URL path → size in bytes. */
 export const HTTP_FILES: Record<string, number> = {
   "/1k.bin": 1024,
@@ -474,6 +477,19 @@ function summarize(
       "atLeast",
       "×",
       s2 ? "not measured" : "sockit http-serve has no --workers",
+    ),
+    checkTarget(
+      "http 1 KiB Connection: close: sockit ÷ nginx, 1 worker each",
+      ratio(med("sockit", "close")?.reqPerSec, med("nginx 1w", "close")?.reqPerSec),
+      1,
+      "atLeast",
+    ),
+    checkTarget(
+      "http 1 KiB keep-alive: sockit peak RSS",
+      s1?.peakRssMiB,
+      PEAK_RSS_TARGET_MIB,
+      "atMost",
+      " MiB",
     ),
     checkTarget(
       "http 10 MiB: sockit MiB/s ÷ nginx 1w",

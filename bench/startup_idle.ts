@@ -43,6 +43,10 @@ export const IDLE_CONNECTIONS = 1000;
 export const IDLE_SETTLE_MS = 2000;
 /** Target: RSS growth with {@link IDLE_CONNECTIONS} idle connections, in MiB. */
 export const IDLE_TARGET_MIB = 20;
+/** Target: a sockit server's RSS once started, before any connection, in MiB (issue #16). */
+export const STARTED_RSS_TARGET_MIB = 45;
+/** Target: spawn → accepting for `sockit http-serve`, in ms (issue #16). */
+export const HTTP_STARTUP_TARGET_MS = 40;
 
 interface Subject {
   name: string;
@@ -111,8 +115,14 @@ async function measureStartupMs(subject: Subject, dir: string): Promise<number> 
   return median(times);
 }
 
-/** RSS growth (MiB) of the server while it holds {@link IDLE_CONNECTIONS} idle connections. */
-async function measureIdleMiB(subject: Subject, dir: string): Promise<number> {
+/**
+ * RSS (MiB) of the server once started, and its growth while it holds
+ * {@link IDLE_CONNECTIONS} idle connections.
+ */
+async function measureIdleMiB(
+  subject: Subject,
+  dir: string,
+): Promise<{ startedMiB: number; growthMiB: number }> {
   const port = freePort();
   const server = await startProcess(subject.spec(port, dir));
   const conns: Deno.TcpConn[] = [];
@@ -126,7 +136,7 @@ async function measureIdleMiB(subject: Subject, dir: string): Promise<number> {
       conns.push(...batch);
     }
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-    return (treeRssKiB(server.pid) - baseline) / 1024;
+    return { startedMiB: baseline / 1024, growthMiB: (treeRssKiB(server.pid) - baseline) / 1024 };
   } finally {
     for (const c of conns) {
       try {
@@ -156,22 +166,49 @@ export async function runStartupIdleBench(options: StartupIdleOptions): Promise<
       options.log(`bench: start-up and idle memory: ${subject.name}`);
       let startup = NaN;
       let idle = NaN;
+      let started = NaN;
       try {
         startup = await measureStartupMs(subject, dir);
-        idle = await measureIdleMiB(subject, dir);
+        ({ startedMiB: started, growthMiB: idle } = await measureIdleMiB(subject, dir));
       } catch (err) {
         notes.push(`${subject.name}: ${(err as Error).message}`);
         options.log(`bench: ${subject.name} failed: ${(err as Error).message}`);
       }
-      rows.push([subject.name, formatNumber(startup), formatNumber(idle, 1)]);
+      rows.push([
+        subject.name,
+        formatNumber(startup),
+        formatNumber(started, 1),
+        formatNumber(idle, 1),
+      ]);
       data.push({
         name: subject.name,
         sockit: subject.sockit,
         startupMs: finiteOrNull(startup),
+        startedRssMiB: finiteOrNull(started),
         idleGrowthMiB: finiteOrNull(idle),
         idleConnections: IDLE_CONNECTIONS,
       });
       if (subject.sockit) {
+        targets.push(
+          checkTarget(
+            `${subject.name}: RSS once started`,
+            started,
+            STARTED_RSS_TARGET_MIB,
+            "atMost",
+            " MiB",
+          ),
+        );
+        if (subject.group === "http") {
+          targets.push(
+            checkTarget(
+              `${subject.name}: start → accepting`,
+              startup,
+              HTTP_STARTUP_TARGET_MS,
+              "atMost",
+              " ms",
+            ),
+          );
+        }
         targets.push(
           checkTarget(
             `${subject.name}: RSS growth with ${IDLE_CONNECTIONS} idle connections`,
@@ -193,6 +230,7 @@ export async function runStartupIdleBench(options: StartupIdleOptions): Promise<
       [
         "server",
         `start → accepting, ms (median of ${STARTUP_RUNS})`,
+        "RSS once started, MiB",
         `RSS growth, ${IDLE_CONNECTIONS} idle conns, MiB`,
       ],
       rows,
