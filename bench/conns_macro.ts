@@ -84,6 +84,9 @@ export const C10K_NGINX_WORKER_CONNECTIONS = 2 * C10K_CONNECTIONS;
 /** Beyond the client's own bound (connect phase + schedule + margin): then it is killed. */
 export const CLIENT_KILL_GRACE_MS = 30_000;
 
+/** nginx's default keepalive_timeout; sockit gets the same for these rows. */
+export const NGINX_KEEPALIVE_TIMEOUT_S = 75;
+
 /** The file both rows fetch. */
 const FILE_PATH = "/1k.bin";
 const FILE_BYTES = 1024;
@@ -129,6 +132,10 @@ async function connsPeers(): Promise<ConnsPeer[]> {
             "http-serve",
             dir,
             ...quiet,
+            // nginx's keepalive_timeout default: sockit's 5 s would close connections that
+            // wait for the other 9 999 to open on a loaded machine, before their first request.
+            "--keep-alive-timeout",
+            String(NGINX_KEEPALIVE_TIMEOUT_S),
             "--port",
             String(port),
             "--host",
@@ -258,6 +265,7 @@ export async function runConnsBench(options: ConnsBenchOptions): Promise<Section
             log(
               `bench:   ${formatNumber(m.reqPerSec)} req/s, p50 ${m.p50Ms.toFixed(2)} ms, ` +
                 `p99 ${m.p99Ms.toFixed(2)} ms, ${m.answered}/${m.requests} answered, ` +
+                (row === "c10k" ? `opened in ${m.connectSeconds.toFixed(1)} s, ` : "") +
                 `${m.errors} errors${m.firstError ? ` (first: ${m.firstError})` : ""}, ` +
                 `peak RSS ${formatNumber(m.peakRssMiB, 1)} MiB`,
             );

@@ -102,6 +102,7 @@ static size_t request_len;
 static int epfd;
 static long long errors, answered, sent_requests;
 static const char *first_error = "";
+static double connect_seconds; /* keepalive: how long opening every connection took */
 
 static void note_error(const char *what) {
   if (errors++ == 0) first_error = what;
@@ -174,13 +175,14 @@ static long long parse_head(struct conn *c, size_t head_end) {
   return -1;
 }
 
-/* Reads what is there; returns 1 when an answer completed, 0 to wait, -1 on error/EOF. */
+/* Reads what is there; returns 1 when an answer completed, 0 to wait, -1 on a bad answer or
+ * socket error, -2 when the server closed the connection first. */
 static int read_answer(struct conn *c) {
   char buf[16384];
   for (;;) {
     if (c->state == HEAD) {
       ssize_t n = recv(c->fd, c->head + c->head_len, HEAD_MAX - 1 - c->head_len, 0);
-      if (n == 0) return -1;
+      if (n == 0) return -2;
       if (n < 0) return errno == EAGAIN ? 0 : -1;
       size_t old = c->head_len;
       c->head_len += (size_t)n;
@@ -201,7 +203,7 @@ static int read_answer(struct conn *c) {
     if (c->body_left == 0) return 1;
     size_t want_bytes = c->body_left < (long long)sizeof buf ? (size_t)c->body_left : sizeof buf;
     ssize_t n = recv(c->fd, buf, want_bytes, 0);
-    if (n == 0) return -1;
+    if (n == 0) return -2;
     if (n < 0) return errno == EAGAIN ? 0 : -1;
     c->body_left -= n;
   }
@@ -226,9 +228,9 @@ static void print_result(const char *mode, long long requests, double seconds, l
   qsort(samples, nsamples, sizeof *samples, cmp_u32);
   printf("{\"ok\":true,\"mode\":\"%s\",\"connections\":%ld,\"requests\":%lld,\"sent\":%lld,"
          "\"answered\":%lld,\"errors\":%lld,\"first_error\":\"%s\",\"seconds\":%.3f,"
-         "\"per_s\":%.1f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}\n",
+         "\"connect_s\":%.3f,\"per_s\":%.1f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}\n",
          mode, conns, requests, sent_requests, answered, errors, first_error, seconds,
-         seconds > 0 ? (double)answered / seconds : 0, percentile(0.50), percentile(0.99),
+         connect_seconds, seconds > 0 ? (double)answered / seconds : 0, percentile(0.50), percentile(0.99),
          nsamples ? (double)samples[nsamples - 1] : -1);
 }
 
@@ -287,7 +289,7 @@ static void run_short(long total, long inflight) {
           answered++;
           done = 1;
         } else if (r < 0) {
-          note_error("bad or cut answer");
+          note_error(r == -2 ? "closed before the whole answer" : "bad answer");
           done = -1;
         }
       }
@@ -343,6 +345,7 @@ static void run_keepalive(long nconns, double seconds) {
       }
     }
   }
+  connect_seconds = now_s() - (connect_deadline - CONNECT_PHASE_MAX_S);
   /* Phase 2: request k of connection i is due at t0 + k + i / nconns. */
   long long total = (long long)nconns * (long long)seconds;
   long long next = 0;
@@ -395,7 +398,7 @@ static void run_keepalive(long nconns, double seconds) {
       int r = read_answer(c);
       if (r == 0) continue;
       if (r < 0) {
-        note_error("bad or cut answer");
+        note_error(r == -2 ? "closed before the whole answer" : "bad answer");
         kill_conn(c);
         outstanding -= 1 + (c->pending ? 1 : 0);
         continue;

@@ -179,9 +179,11 @@ export interface HttpConnsResult {
   answered: number;
   /** Failed connects, cut or wrong answers, connections the server dropped. */
   errors: number;
-  /** The first error's kind ("connect refused", "bad or cut answer", ...), or "". */
+  /** The first error's kind ("connect refused", "bad answer", ...), or "". */
   firstError: string;
   seconds: number;
+  /** keepalive: seconds it took to open every connection before the schedule began. */
+  connectSeconds: number;
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -214,6 +216,7 @@ export function parseHttpConnsOutput(stdout: string): HttpConnsResult {
     errors: j.errors,
     firstError: j.first_error ?? "",
     seconds: j.seconds,
+    connectSeconds: j.connect_s ?? 0,
     reqPerSec: j.per_s,
     p50Ms: ms(j.p50_us),
     p99Ms: ms(j.p99_us),

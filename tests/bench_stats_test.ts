@@ -92,8 +92,8 @@ Deno.test("formatRatio and markdownTable render what the report shows", () => {
 Deno.test("parseHttpConnsOutput reads http_conns' JSON line in ms, and throws its error", () => {
   const r = parseHttpConnsOutput(
     '{"ok":true,"mode":"keepalive","connections":10000,"requests":200000,"sent":199990,' +
-      '"answered":199980,"errors":3,"first_error":"bad or cut answer","seconds":20.004,' +
-      '"per_s":9997.0,"p50_us":390,"p99_us":196740,"max_us":316400}\n',
+      '"answered":199980,"errors":3,"first_error":"bad answer","seconds":20.004,' +
+      '"connect_s":1.25,"per_s":9997.0,"p50_us":390,"p99_us":196740,"max_us":316400}\n',
   );
   assert.deepEqual(r, {
     mode: "keepalive",
@@ -102,8 +102,9 @@ Deno.test("parseHttpConnsOutput reads http_conns' JSON line in ms, and throws it
     sent: 199990,
     answered: 199980,
     errors: 3,
-    firstError: "bad or cut answer",
+    firstError: "bad answer",
     seconds: 20.004,
+    connectSeconds: 1.25,
     reqPerSec: 9997,
     p50Ms: 0.39,
     p99Ms: 196.74,
