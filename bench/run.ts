@@ -8,7 +8,7 @@
  * end, on error and on Ctrl-C.
  *
  * ```sh
- * deno task bench                       # 3 rounds × 10 s per load (about 25 minutes)
+ * deno task bench                       # 3 rounds × 10 s per load (about 27 minutes)
  * deno task bench --quick               # 1 round × 3 s: a smoke run (about 4 minutes)
  * deno task bench --only http --rounds 5 --duration 20
  * deno task bench --only compression    # --compress: bytes saved, CPU per request
