@@ -1,7 +1,8 @@
 /**
  * The benchmark report as a picture: turns one run's numbers (bench/out/results.json, the
  * {@link BenchResults} that bench/run.ts collects) into a self-contained SVG of horizontal
- * bars — one panel per HTTP load (req/s or MiB/s, and peak RSS per server), one for echo
+ * bars — one panel per HTTP load (req/s or MiB/s, and peak RSS per server), one per
+ * connection-heavy load (req/s or share answered, p99, peak RSS), one for echo
  * (bulk, ping-pong, fan-out, peak RSS) and one for start-up and idle memory. sockit's rows
  * are highlighted. Pure string building: no DOM, no browser, no network; tested in
  * `tests/bench_chart_test.ts`.
@@ -81,7 +82,10 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** The panels of one run: HTTP loads in run order, then echo, then start-up and idle. */
+/**
+ * The panels of one run: HTTP loads in run order, the connection rows, then echo, then
+ * start-up and idle.
+ */
 export function chartPanels(results: BenchResults): ChartPanel[] {
   const panels: ChartPanel[] = [];
   for (const load of results.http ?? []) {
@@ -100,6 +104,34 @@ export function chartPanels(results: BenchResults): ChartPanel[] {
         name: s.name,
         sockit: s.sockit,
         values: [s[load.metric], s.peakRssMiB],
+      })),
+    });
+  }
+  for (const load of results.conns ?? []) {
+    if (load.servers.length === 0) continue;
+    // conns is judged by its request rate; c10k holds a fixed rate, so by its p99.
+    const lead: ChartColumn = load.id === "conns"
+      ? { heading: "requests/s, higher is better", unit: "req/s", digits: 0 }
+      : { heading: "answered, % of requests", unit: "% answered", digits: 1 };
+    panels.push({
+      title: `HTTP · ${load.label}`,
+      columns: [
+        lead,
+        { heading: "p99 ms, lower is better", unit: "ms p99", digits: 2 },
+        { heading: "peak RSS MiB, lower is better", unit: "MiB peak RSS", digits: 1 },
+      ],
+      rows: load.servers.map((s) => ({
+        name: s.name,
+        sockit: s.sockit,
+        values: [
+          load.id === "conns"
+            ? s.reqPerSec
+            : s.requests > 0
+            ? (s.answered / s.requests) * 100
+            : null,
+          s.p99Ms,
+          s.peakRssMiB,
+        ],
       })),
     });
   }

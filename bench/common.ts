@@ -37,6 +37,30 @@ export interface SectionData {
   startup?: StartupResult[];
   /** `--only compression`: bytes and CPU per coding (bench/compression.ts). */
   compression?: CompressionBenchRow[];
+  /** `--only conns,c10k`: the connection-heavy rows of bench/conns_macro.ts. */
+  conns?: ConnsLoadResult[];
+}
+
+/** One connection-heavy load (bench/conns_macro.ts) and every server measured under it. */
+export interface ConnsLoadResult {
+  /** "conns": 10 000 short connections; "c10k": 10 000 keep-alive connections. */
+  id: "conns" | "c10k";
+  label: string;
+  servers: ConnsServerResult[];
+}
+
+/** One server's medians under one connection-heavy load; null where not measured. */
+export interface ConnsServerResult {
+  name: string;
+  sockit: boolean;
+  reqPerSec: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Requests the load made, and how many got a complete 200 (all rounds added up). */
+  requests: number;
+  answered: number;
+  /** Peak RSS of the server's process tree (VmHWM of each process, added up). */
+  peakRssMiB: number | null;
 }
 
 /** One HTTP load and every server measured under it. */

@@ -141,14 +141,29 @@ async function ensureHttpServer(log: (line: string) => void): Promise<string | n
   return r.code === 0 ? null : `npm install http-server failed: ${r.stderr.trim().split("\n")[0]}`;
 }
 
-function nginxConf(prefix: string, port: number, dir: string, workers: number): string {
+/** nginx's connection limits: the defaults suit wrk; bench/conns_macro.ts raises them. */
+export interface NginxLimits {
+  workerConnections: number;
+  /** `worker_rlimit_nofile`: the worker's open-file limit, or the inherited one. */
+  rlimitNofile?: number;
+}
+
+/** The nginx.conf every nginx peer runs with (its own temp prefix, serving `dir`). */
+export function nginxConf(
+  prefix: string,
+  port: number,
+  dir: string,
+  workers: number,
+  limits: NginxLimits = { workerConnections: 4096 },
+): string {
   // access_log off and sendfile on as the issue asks; keepalive_requests raised from the
   // default 1000 so nginx is not made to reconnect mid-run when sockit never does.
+  const rlimit = limits.rlimitNofile ? `worker_rlimit_nofile ${limits.rlimitNofile};\n` : "";
   return `worker_processes ${workers};
-daemon off;
+${rlimit}daemon off;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections ${limits.workerConnections}; }
 http {
   access_log off;
   sendfile on;

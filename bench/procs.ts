@@ -267,12 +267,18 @@ export function sampleTreeRss(pid: number): { stop(): number } {
 export async function runTool(
   cmd: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    /** Kill the tool (SIGTERM) after this long; its exit code is then non-zero. */
+    timeoutMs?: number;
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(cmd, {
     args,
     cwd: options.cwd,
     env: options.env,
+    signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

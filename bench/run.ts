@@ -8,10 +8,11 @@
  * end, on error and on Ctrl-C.
  *
  * ```sh
- * deno task bench                       # 3 rounds × 10 s per load (about 25 minutes)
+ * deno task bench                       # 3 rounds × 10 s per load (about 27 minutes)
  * deno task bench --quick               # 1 round × 3 s: a smoke run (about 4 minutes)
  * deno task bench --only http --rounds 5 --duration 20
  * deno task bench --only compression    # --compress: bytes saved, CPU per request
+ * deno task bench --only conns,c10k      # 10 000 short / 10 000 keep-alive connections
  * ```
  *
  * @module
@@ -24,6 +25,7 @@ import { runHttpBench } from "./http_macro.ts";
 import { runEchoBench } from "./echo_macro.ts";
 import { runCompressionBench } from "./compression.ts";
 import { runStartupIdleBench } from "./startup_idle.ts";
+import { type ConnsRow, runConnsBench } from "./conns_macro.ts";
 import type { TargetCheck } from "./stats.ts";
 
 /** Rounds and seconds per load of a full run, and of `--quick`. */
@@ -35,11 +37,11 @@ export const QUICK_SECONDS = 3;
 export const BULK_BYTES = 1024 * 1024 * 1024;
 export const QUICK_BULK_BYTES = 256 * 1024 * 1024;
 
-const SECTIONS = ["micro", "http", "echo", "compression"] as const;
+const SECTIONS = ["micro", "http", "echo", "compression", "conns", "c10k"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE =
-  "usage: deno task bench [--quick] [--only http|echo|micro|compression] [--rounds N] [--duration S]";
+  "usage: deno task bench [--quick] [--only http|echo|micro|compression|conns|c10k] [--rounds N] [--duration S]";
 
 function usage(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -164,6 +166,10 @@ async function main(): Promise<number> {
     if (options.only.includes("echo")) sections.push(await runEchoBench({ ...options, log }));
     if (options.only.includes("compression")) {
       sections.push(await runCompressionBench({ quick: options.quick, log }));
+    }
+    const connsRows = options.only.filter((s): s is ConnsRow => s === "conns" || s === "c10k");
+    if (connsRows.length > 0) {
+      sections.push(await runConnsBench({ ...options, rows: connsRows, log }));
     }
     const groups = options.only.filter((s) => s === "http" || s === "echo");
     if (groups.length > 0) sections.push(await runStartupIdleBench({ groups, log }));

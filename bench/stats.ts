@@ -167,3 +167,78 @@ export function checkTarget(
     line: `${verdict}  ${label}: ${measured.toFixed(2)}${unit} (target ${sign} ${bound}${unit})`,
   };
 }
+
+/** One bench/http_conns.c run (short connections, or many keep-alive connections). */
+export interface HttpConnsResult {
+  mode: "short" | "keepalive";
+  connections: number;
+  /** Requests the load meant to make (short: TOTAL; keepalive: CONNS × SECONDS). */
+  requests: number;
+  sent: number;
+  /** Complete `200` answers with their whole body. */
+  answered: number;
+  /** Failed connects, cut or wrong answers, connections the server dropped. */
+  errors: number;
+  /** The first error's kind ("connect refused", "bad answer", ...), or "". */
+  firstError: string;
+  seconds: number;
+  /** keepalive: seconds it took to open every connection before the schedule began. */
+  connectSeconds: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * Parses http_conns' one JSON line; throws with its error text when it failed. Latencies
+ * are null-safe: a run with no answer at all reports them as NaN.
+ */
+export function parseHttpConnsOutput(stdout: string): HttpConnsResult {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  let j;
+  try {
+    j = JSON.parse(line);
+  } catch {
+    throw new Error(`http_conns printed no result line: ${JSON.stringify(stdout.slice(0, 200))}`);
+  }
+  if (!j.ok) throw new Error(`http_conns: ${j.error}`);
+  if (j.mode !== "short" && j.mode !== "keepalive") {
+    throw new Error(`http_conns: unknown mode ${JSON.stringify(j.mode)}`);
+  }
+  const ms = (us: unknown) => typeof us === "number" && us >= 0 ? us / 1000 : NaN;
+  return {
+    mode: j.mode,
+    connections: j.connections,
+    requests: j.requests,
+    sent: j.sent,
+    answered: j.answered,
+    errors: j.errors,
+    firstError: j.first_error ?? "",
+    seconds: j.seconds,
+    connectSeconds: j.connect_s ?? 0,
+    reqPerSec: j.per_s,
+    p50Ms: ms(j.p50_us),
+    p99Ms: ms(j.p99_us),
+    maxMs: ms(j.max_us),
+  };
+}
+
+/**
+ * The open-file limits in /proc/PID/limits ("Max open files  SOFT  HARD  files");
+ * "unlimited" is Infinity. Throws when the line is missing.
+ */
+export function parseOpenFilesLimit(limits: string): { soft: number; hard: number } {
+  const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)\s+files/m.exec(limits);
+  if (!m) throw new Error("no 'Max open files' line in /proc/self/limits");
+  const value = (s: string) => s === "unlimited" ? Infinity : Number(s);
+  return { soft: value(m[1]), hard: value(m[2]) };
+}
+
+/**
+ * The open-file limit to start a load's processes with: `wanted`, lowered to the hard
+ * limit (an unprivileged process cannot go above it). The caller checks it is enough.
+ */
+export function openFilesLimitFor(wanted: number, limits: { hard: number }): number {
+  return Math.min(wanted, limits.hard);
+}

@@ -1,6 +1,7 @@
 /**
  * Builds the standalone `sockit` executable with `deno compile`: the built-in site
- * (`static/`) embedded, and only the permissions the three subcommands need (never `-A`).
+ * (`static/`) embedded, only the npm packages the program imports (`--exclude-unused-npm`),
+ * and only the permissions the three subcommands need (never `-A`).
  *
  * ```sh
  * deno task compile                                  # dist/sockit for this machine
@@ -73,6 +74,24 @@ export const RUNTIME_UNSTABLE_FEATURES: readonly string[] = ["--unstable-net"];
 export const RUNTIME_V8_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=2"];
 
 /**
+ * Flags that make the binary smaller without changing what it does.
+ * `--exclude-unused-npm` embeds only the npm packages reachable from the module graph,
+ * not every package of deno.json "imports" / the lockfile. The graph holds static imports
+ * and dynamic imports whose specifier is a string literal (`await import("tar-stream")`,
+ * mapped or `npm:`), so lazily imported packages stay embedded; a package reached only
+ * through a computed specifier (`import(name)`) would be dropped and must be listed in
+ * {@link NPM_DYNAMIC_INCLUDES}. tests/compile_test.ts checks both with `deno info`.
+ */
+export const SIZE_FLAGS: readonly string[] = ["--exclude-unused-npm"];
+
+/**
+ * npm packages the program imports only through computed specifiers, which the module
+ * graph cannot see: each is embedded with `--include npm:<name>`. None today; the
+ * compile test fails when a computed `import()` appears in main.ts or lib/.
+ */
+export const NPM_DYNAMIC_INCLUDES: readonly string[] = [];
+
+/**
  * Why a build failed; `code` is stable, `message` is the one line the user sees. `detail`
  * keeps deno's own output for failures in the program itself (type errors), which the user
  * needs in full.
@@ -114,6 +133,24 @@ export function workerEntryPoints(source: string): string[] {
   return [...source.matchAll(pattern)].map((m) => m[2]);
 }
 
+/**
+ * The `import(…)` expressions of `source`, comments aside: `literal` holds the specifiers
+ * written as one string literal (deno's module graph sees those), `computed` the source
+ * text of every other argument (deno cannot know what it loads).
+ */
+export function dynamicImports(source: string): { literal: string[]; computed: string[] } {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const literal: string[] = [];
+  const computed: string[] = [];
+  for (const m of code.matchAll(/(?<![\w$.])import\s*\(\s*([^)]*)\)/g)) {
+    const arg = m[1].trim();
+    const str = /^(["'`])([^"'`$]*)\1\s*(?:,[\s\S]*)?$/.exec(arg);
+    if (str) literal.push(str[2]);
+    else computed.push(arg);
+  }
+  return { literal, computed };
+}
+
 /** Every worker entry point under {@link SOURCE_DIRS}, relative to {@link ROOT}, sorted. */
 export async function findWorkerModules(): Promise<string[]> {
   const found = new Set<string>();
@@ -146,8 +183,10 @@ export function compileArgs(
     ...RUNTIME_PERMISSIONS,
     ...RUNTIME_UNSTABLE_FEATURES,
     ...RUNTIME_V8_FLAGS,
+    ...SIZE_FLAGS,
     "--include",
     SITE_DIR,
+    ...NPM_DYNAMIC_INCLUDES.flatMap((name) => ["--include", `npm:${name}`]),
     ...(options.workerModules ?? []).flatMap((module) => ["--include", module]),
     "--target",
     options.target,

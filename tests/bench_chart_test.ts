@@ -303,3 +303,92 @@ Deno.test("bench chart: docs/performance.svg (a real run, formatted by deno fmt)
     .map((r) => r.children.find((c) => c.attrs.class === "name")?.text.trim());
   assert.ok(sockitNames.includes("sockit"), "sockit's rows are highlighted");
 });
+
+Deno.test("bench chart: the connection rows get a panel each: req/s or share answered, p99, RSS", () => {
+  const results: BenchResults = {
+    started: RESULTS.started,
+    command: "deno task bench --quick --only conns,c10k",
+    commit: null,
+    machine: "m",
+    conns: [
+      {
+        id: "conns",
+        label: "10,000 short connections, 64 at once, 1 KiB",
+        servers: [
+          {
+            name: "sockit",
+            sockit: true,
+            reqPerSec: 21928,
+            p50Ms: 2.1,
+            p99Ms: 7.6,
+            requests: 10000,
+            answered: 10000,
+            peakRssMiB: 82.1,
+          },
+          {
+            name: "nginx 1w",
+            sockit: false,
+            reqPerSec: 26455,
+            p50Ms: 1.67,
+            p99Ms: 2.77,
+            requests: 10000,
+            answered: 10000,
+            peakRssMiB: 14.9,
+          },
+        ],
+      },
+      {
+        id: "c10k",
+        label: "10,000 keep-alive connections, 1 req/s each for 20 s",
+        servers: [
+          {
+            name: "sockit",
+            sockit: true,
+            reqPerSec: 10000,
+            p50Ms: 0.4,
+            p99Ms: 196.74,
+            requests: 200000,
+            answered: 200000,
+            peakRssMiB: 258.2,
+          },
+          {
+            name: "nginx 1w",
+            sockit: false,
+            reqPerSec: 9457,
+            p50Ms: 0.26,
+            p99Ms: 36.47,
+            requests: 50000,
+            answered: 47285,
+            peakRssMiB: 19.3,
+          },
+          {
+            name: "not run",
+            sockit: false,
+            reqPerSec: null,
+            p50Ms: null,
+            p99Ms: null,
+            requests: 0,
+            answered: 0,
+            peakRssMiB: null,
+          },
+        ],
+      },
+    ],
+  };
+  const root = parseXml(renderChart(results));
+  const panels = [...walk(root)].filter((e) => e.attrs.class === "panel");
+  assert.equal(panels.length, 2);
+  const title = (p: XmlElement) => p.children.find((c) => c.attrs.class === "panel-title")!.text;
+  assert.equal(title(panels[0]), "HTTP · 10,000 short connections, 64 at once, 1 KiB");
+  assert.match(title(panels[1]), /10,000 keep-alive connections/);
+  const values = (panel: XmlElement) =>
+    panel.children.filter((c) => c.attrs.class?.startsWith("row ")).map((r) =>
+      r.children.filter((c) => c.attrs.class === "value").map((c) => c.text)
+    );
+  assert.deepEqual(values(panels[0]), [["21,928", "7.60", "82.1"], ["26,455", "2.77", "14.9"]]);
+  assert.deepEqual(values(panels[1]), [
+    ["100.0", "196.74", "258.2"],
+    ["94.6", "36.47", "19.3"],
+    ["–", "–", "–"],
+  ]);
+});

@@ -8,7 +8,10 @@ import {
   formatRatio,
   markdownTable,
   median,
+  openFilesLimitFor,
   parseEchoLoadOutput,
+  parseHttpConnsOutput,
+  parseOpenFilesLimit,
   parseWrkOutput,
 } from "../bench/stats.ts";
 
@@ -84,4 +87,63 @@ Deno.test("formatRatio and markdownTable render what the report shows", () => {
       "| nginx  |      8 |",
     ].join("\n"),
   );
+});
+
+Deno.test("parseHttpConnsOutput reads http_conns' JSON line in ms, and throws its error", () => {
+  const r = parseHttpConnsOutput(
+    '{"ok":true,"mode":"keepalive","connections":10000,"requests":200000,"sent":199990,' +
+      '"answered":199980,"errors":3,"first_error":"bad answer","seconds":20.004,' +
+      '"connect_s":1.25,"per_s":9997.0,"p50_us":390,"p99_us":196740,"max_us":316400}\n',
+  );
+  assert.deepEqual(r, {
+    mode: "keepalive",
+    connections: 10000,
+    requests: 200000,
+    sent: 199990,
+    answered: 199980,
+    errors: 3,
+    firstError: "bad answer",
+    seconds: 20.004,
+    connectSeconds: 1.25,
+    reqPerSec: 9997,
+    p50Ms: 0.39,
+    p99Ms: 196.74,
+    maxMs: 316.4,
+  });
+  // No answer at all: http_conns prints -1 for the latencies, which are not numbers then.
+  const none = parseHttpConnsOutput(
+    '{"ok":true,"mode":"short","connections":64,"requests":10,"sent":0,"answered":0,' +
+      '"errors":10,"first_error":"connect refused","seconds":0.01,"per_s":0.0,' +
+      '"p50_us":-1,"p99_us":-1,"max_us":-1}',
+  );
+  assert.equal(none.answered, 0);
+  assert.ok(Number.isNaN(none.p99Ms));
+  assert.throws(
+    () => parseHttpConnsOutput('{"ok":false,"error":"connect phase took longer than 30 s"}'),
+    /^Error: http_conns: connect phase took longer than 30 s$/,
+  );
+  assert.throws(() => parseHttpConnsOutput(""), /no result line/);
+  assert.throws(() => parseHttpConnsOutput('{"ok":true,"mode":"pipelined"}'), /unknown mode/);
+});
+
+Deno.test("parseOpenFilesLimit reads /proc/PID/limits; openFilesLimitFor stays under the hard limit", () => {
+  const limits = [
+    "Limit                     Soft Limit           Hard Limit           Units     ",
+    "Max processes             63459                63459                processes ",
+    "Max open files            1024                 20000                files     ",
+  ].join("\n");
+  assert.deepEqual(parseOpenFilesLimit(limits), { soft: 1024, hard: 20000 });
+  assert.deepEqual(
+    parseOpenFilesLimit(
+      "Max open files            unlimited            unlimited            files",
+    ),
+    { soft: Infinity, hard: Infinity },
+  );
+  assert.throws(() => parseOpenFilesLimit("Max processes 1 1 processes"), /Max open files/);
+  assert.equal(openFilesLimitFor(65536, { hard: 20000 }), 20000);
+  assert.equal(openFilesLimitFor(65536, { hard: 1048576 }), 65536);
+  assert.equal(openFilesLimitFor(65536, { hard: Infinity }), 65536);
+  // The real file of this process parses.
+  const own = parseOpenFilesLimit(Deno.readTextFileSync("/proc/self/limits"));
+  assert.ok(own.soft <= own.hard && own.soft > 0);
 });

@@ -21,14 +21,17 @@ import { join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import {
   compileArgs,
+  dynamicImports,
   explainCompileFailure,
   findWorkerModules,
   hostTarget,
+  NPM_DYNAMIC_INCLUDES,
   outputName,
   RELEASE_TARGETS,
   RUNTIME_PERMISSIONS,
   RUNTIME_UNSTABLE_FEATURES,
   RUNTIME_V8_FLAGS,
+  SIZE_FLAGS,
   SOURCE_DIRS,
   workerEntryPoints,
 } from "../scripts/compile.ts";
@@ -87,6 +90,151 @@ Deno.test("compile: every module that starts a Worker has its entry point embedd
     const files = new TextDecoder().decode((await scan.output()).stdout).trim();
     if (files) assert.ok(modules.length > 0, `workers started in ${files}, none embedded`);
   }
+});
+
+Deno.test("compile: --exclude-unused-npm is on; worker modules, static/ and npm includes embedded", async () => {
+  const workerModules = await findWorkerModules();
+  // Every subcommand that takes --workers starts one: http-serve, echo-server, time-server.
+  assert.deepEqual(workerModules, [
+    "lib/echo/worker.ts",
+    "lib/http/server/worker.ts",
+    "lib/time/worker.ts",
+  ]);
+  const args = compileArgs({ target: hostTarget(), output: "dist/x", workerModules });
+  assert.ok(args.includes("--exclude-unused-npm"), "the binary embeds only imported npm packages");
+  for (const flag of SIZE_FLAGS) assert.ok(args.includes(flag), flag);
+  const included = args.flatMap((a, i) => args[i - 1] === "--include" ? [a] : []);
+  assert.deepEqual(included, [
+    "static",
+    ...NPM_DYNAMIC_INCLUDES.map((name) => `npm:${name}`),
+    ...workerModules,
+  ]);
+  // The options that change behaviour sit before the entry point, never after it (script args).
+  assert.ok(args.indexOf("--exclude-unused-npm") < args.indexOf("main.ts"));
+});
+
+Deno.test("compile: dynamicImports tells string-literal specifiers from computed ones", () => {
+  const { literal, computed } = dynamicImports(`
+    const { pack } = await import("tar-stream");          // mapped in deno.json
+    const qr = await import('npm:@paulmillr/qr@^0.3.0', { with: {} });
+    const mod = await import(\`./lib/\${name}.ts\`);
+    const other = await import(specifier);
+    // await import(commented);
+    /* import(blockCommented) */
+    thing.import(notAnImport);
+  `);
+  assert.deepEqual(literal, ["tar-stream", "npm:@paulmillr/qr@^0.3.0"]);
+  assert.deepEqual(computed, ["`./lib/${name}.ts`", "specifier"]);
+});
+
+/** Every .ts file the binary is built from: main.ts and everything under lib/. */
+async function programSources(): Promise<{ path: string; text: string }[]> {
+  const out = [{ path: "main.ts", text: await Deno.readTextFile(`${ROOT}main.ts`) }];
+  const visit = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(`${ROOT}${dir}`)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) await visit(path);
+      else if (entry.name.endsWith(".ts")) {
+        out.push({ path, text: await Deno.readTextFile(`${ROOT}${path}`) });
+      }
+    }
+  };
+  await visit("lib");
+  return out;
+}
+
+/** npm package names (no version) in deno's module graph of `modules` (`deno info --json`). */
+async function npmPackagesInGraph(modules: string[], cwd = ROOT): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const module of modules) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", "--config", `${ROOT}deno.json`, module],
+      cwd,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const info = JSON.parse(new TextDecoder().decode(out.stdout));
+    // `npmPackages` lists the whole lockfile snapshot; the graph's own npm entries are the
+    // modules of kind "npm": the roots --exclude-unused-npm keeps (with their dependencies).
+    for (const m of info.modules as { kind: string; npmPackage?: string }[]) {
+      if (m.kind === "npm" && m.npmPackage) names.add(m.npmPackage.replace(/(.)@[^@]*$/, "$1"));
+    }
+  }
+  return names;
+}
+
+/** The npm package a specifier loads (via deno.json "imports" or `npm:`), or null. */
+function npmPackageOf(specifier: string): string | null {
+  const imports = denoJson.imports as Record<string, string>;
+  const target = imports[specifier] ?? specifier;
+  const m = /^npm:(@[^/@]+\/[^/@]+|[^/@]+)/.exec(target);
+  return m ? m[1] : null;
+}
+
+Deno.test("compile: --exclude-unused-npm keeps what lazy imports load — deno's graph sees them", async (t) => {
+  await t.step(
+    "a string-literal import() of a mapped package is in the graph; a computed one is not",
+    async () => {
+      // What tests the premise on this deno: deno info builds the graph deno compile prunes by.
+      const dir = await Deno.makeTempDir({ prefix: "sockit-lazy-npm-" });
+      try {
+        await Deno.writeTextFile(
+          `${dir}/lazy.ts`,
+          'export const load = () => import("commander");\n' +
+            'const name = "mime-types";\nexport const hidden = () => import(name);\n',
+        );
+        const graph = await npmPackagesInGraph([`${dir}/lazy.ts`], dir);
+        assert.ok(graph.has("commander"), `lazy literal import missing from ${[...graph]}`);
+        assert.ok(!graph.has("mime-types"), "a computed import() is invisible to the graph");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+
+  const sources = await programSources();
+  await t.step("main.ts and lib/ have no computed import() (or list its package)", () => {
+    for (const { path, text } of sources) {
+      const { computed } = dynamicImports(text);
+      assert.ok(
+        computed.length === 0 || NPM_DYNAMIC_INCLUDES.length > 0,
+        `${path}: import(${computed[0]}) is invisible to deno compile's module graph; use a ` +
+          "string literal, or add its npm package to NPM_DYNAMIC_INCLUDES in scripts/compile.ts",
+      );
+    }
+  });
+
+  await t.step(
+    "every npm package the source imports, eagerly or lazily, is in the graph",
+    async () => {
+      const imported = new Set<string>();
+      for (const { text } of sources) {
+        const code = text.replace(/\/\*[\s\S]*?\*\//g, "");
+        const specifiers = [
+          ...[...code.matchAll(/^\s*(?:import|export)\b[^"';]*?\bfrom\s*["']([^"']+)["']/gm)]
+            .map((m) => m[1]),
+          ...[...code.matchAll(/^\s*import\s*["']([^"']+)["']/gm)].map((m) => m[1]),
+          ...dynamicImports(text).literal,
+        ];
+        for (const specifier of specifiers) {
+          const name = npmPackageOf(specifier);
+          if (name) imported.add(name);
+        }
+      }
+      assert.ok(imported.size > 0, "the scan found the program's npm imports");
+      const graph = await npmPackagesInGraph([
+        `${ROOT}main.ts`,
+        ...(await findWorkerModules()).map((m) => `${ROOT}${m}`),
+      ]);
+      for (const name of [...imported, ...NPM_DYNAMIC_INCLUDES]) {
+        assert.ok(
+          graph.has(name) || NPM_DYNAMIC_INCLUDES.includes(name),
+          `${name} is imported but not in deno's module graph: --exclude-unused-npm would drop it`,
+        );
+      }
+    },
+  );
 });
 
 Deno.test("compile: release set covers linux/macOS x86_64+aarch64 and Windows x86_64", () => {
