@@ -1,8 +1,9 @@
 /**
  * sockit — TCP echo and a static HTTP/1.1 server, in one binary.
  *
- * The one entry point: parses argv with commander and dispatches to a subcommand in
- * `lib/`. Usage errors are one line on stderr and exit code 2; runtime failures exit 1.
+ * The one entry point: parses argv with lib/cli/command.ts (commander's API, in-repo for
+ * start-up time) and dispatches to a subcommand in `lib/`. Usage errors are one line on stderr
+ * and exit code 2; runtime failures exit 1.
  *
  * ```sh
  * deno run -A main.ts http-serve ./public --port 8080
@@ -12,7 +13,13 @@
  *
  * @module
  */
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import {
+  Argument,
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+} from "./lib/cli/command.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { parseCacheSeconds } from "./lib/http/semantics/conditional.ts";
 import { parseHeaderFlag } from "./lib/http/middleware/cors.ts";

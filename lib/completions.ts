@@ -1,5 +1,5 @@
 /**
- * Shell completion scripts (bash, zsh, fish) written from a commander program's own
+ * Shell completion scripts (bash, zsh, fish) written from a program's own (lib/cli/command.ts)
  * definitions: its subcommands, each one's flags (which take a value, which values are
  * allowed: `--mode raw|line|length`) and arguments. A flag added in `main.ts` completes
  * without touching this file.
@@ -9,7 +9,7 @@
  * port). One level of subcommands, as sockit has.
  *
  * ```ts
- * import { Command, Option } from "commander";
+ * import { Command, Option } from "./cli/command.ts";
  * import { completionScript } from "./completions.ts";
  * const program = new Command("demo");
  * program.command("serve")
@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { Argument, Command, Option } from "commander";
+import type { Argument, Command, Option } from "./cli/command.ts";
 
 /** The shells {@link completionScript} writes for. */
 export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
@@ -91,7 +91,7 @@ export function completionScript(program: Command, options: CompletionScriptOpti
   }
 }
 
-// --- reading the commander definitions -----------------------------------------------------
+// --- reading the command definitions -------------------------------------------------------
 
 function programSpec(program: Command): ProgramSpec {
   const help = program.createHelp();

@@ -46,15 +46,14 @@ export const RELEASE_TARGETS = [
  * - write: `http-serve --upload` stores files in the served folder (uploads are off unless
  *   asked for, and then confined to that folder by the same path rules as reading).
  * - sys=networkInterfaces: http-serve lists its LAN URLs when bound to 0.0.0.0.
- * - env=…: commander asks these three to decide on colour in `--help` output; without
- *   them `sockit --help` fails with "Requires env access to CLICOLOR_FORCE".
+ * - no env: nothing reads the environment (commander read three colour variables; the
+ *   in-repo lib/cli/command.ts reads none).
  */
 export const RUNTIME_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-sys=networkInterfaces",
-  "--allow-env=NO_COLOR,FORCE_COLOR,CLICOLOR_FORCE",
 ];
 
 /**

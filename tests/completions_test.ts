@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Command, Option } from "commander";
+import { Command, Option } from "../lib/cli/command.ts";
 import { completionScript } from "../lib/completions.ts";
 import { buildProgram } from "../main.ts";
 import { commandExists, runCli, tempTree } from "./helpers.ts";

@@ -17,6 +17,8 @@ import { ROOT } from "./helpers.ts";
 
 /** Layers, top to bottom, and what each may import (README, Architecture). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
+  // The argv parser (lib/cli/) and the completion scripts written from its definitions.
+  cli: ["cli", "bottom"],
   echo: ["echo", "net", "bottom"],
   time: ["time", "net", "bottom"],
   "http-server": ["http-server", "h1", "features", "api", "net", "bottom"],
@@ -30,6 +32,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 const MAX_MODULE_LINES = 500;
 
 function layerOf(path: string): string {
+  if (path.startsWith("lib/cli/") || path === "lib/completions.ts") return "cli";
   if (path.startsWith("lib/echo/")) return "echo";
   if (path.startsWith("lib/time/")) return "time";
   if (path.startsWith("lib/http/server/")) return "http-server";
