@@ -8,6 +8,7 @@ import {
   decodeHpackInteger,
   DEFAULT_MAX_HEADER_LIST_SIZE,
   encodeHpackInteger,
+  HPACK_ENCODER_MAX_NAMES,
   HPACK_LITERAL_CACHE_ENTRIES,
   HPACK_MAX_INTEGER,
   HPACK_MAX_INTEGER_CONTINUATION_BYTES,
@@ -541,6 +542,23 @@ Deno.test(`hpack encoder: at most ${HPACK_LITERAL_CACHE_ENTRIES} cached literals
   encoder.encode([["content-length", `${HPACK_LITERAL_CACHE_ENTRIES}`]]);
   assert.equal(encoder.literalCacheSize, 1, "emptied when full, then the new one");
   assert.equal(encoder.tableSize, 0, "content-length is never indexed");
+});
+
+Deno.test(`hpack encoder: at most ${HPACK_ENCODER_MAX_NAMES} remembered names`, () => {
+  const encoder = new HpackEncoder();
+  const decoder = new HpackDecoder();
+  const send = (fields: Fields) => decoder.decode(encoder.encode(fields));
+  send([["Content-Type", "text/plain"]]); // two names: as given and lowercase
+  for (let i = 2; i < HPACK_ENCODER_MAX_NAMES; i++) {
+    assert.deepEqual(decoder.decode(encoder.encode([[`x-${i}`, "v"]])), [[`x-${i}`, "v"]]);
+  }
+  assert.equal(encoder.nameCount, HPACK_ENCODER_MAX_NAMES);
+  send([["Content-Type", "text/plain"]]); // known: nothing added
+  assert.equal(encoder.nameCount, HPACK_ENCODER_MAX_NAMES);
+  assert.deepEqual(send([["x-new", "v"]]), [["x-new", "v"]]);
+  assert.equal(encoder.nameCount, 1, "forgotten, then the new one");
+  assert.deepEqual(send([["Content-Type", "text/plain"]]), [["content-type", "text/plain"]]);
+  assert.equal(decoder.tableSize, encoder.tableSize, "the table itself is not touched");
 });
 
 Deno.test("hpack encoder: non-ASCII values go out as UTF-8 (as HTTP/1.1 writes them)", () => {

@@ -32,7 +32,11 @@ export {
   HpackError,
   type HpackErrorCode,
 } from "./hpack_integer.ts";
-export { HPACK_LITERAL_CACHE_ENTRIES, HpackEncoder } from "./hpack_encoder.ts";
+export {
+  HPACK_ENCODER_MAX_NAMES,
+  HPACK_LITERAL_CACHE_ENTRIES,
+  HpackEncoder,
+} from "./hpack_encoder.ts";
 
 /** SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 §6.5.2), both directions. */
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
