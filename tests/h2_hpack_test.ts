@@ -12,6 +12,7 @@ import {
   HPACK_LITERAL_CACHE_ENTRIES,
   HPACK_MAX_INTEGER,
   HPACK_MAX_INTEGER_CONTINUATION_BYTES,
+  HPACK_MAX_KEPT_SCRATCH_BYTES,
   HpackDecoder,
   HpackEncoder,
   HpackError,
@@ -351,6 +352,16 @@ Deno.test("hpack strings: Huffman errors are compression errors", () => {
   assertHpackError(() => new HpackDecoder().decode(block("04", "82", "f8ff")), "COMPRESSION_ERROR");
   assertHpackError(() => new HpackDecoder().decode(block("04", "81", "1e")), "COMPRESSION_ERROR");
   assert.deepEqual(new HpackDecoder().decode(block("04", "81", "1f")), [[":path", "a"]]);
+});
+
+Deno.test(`hpack strings: Huffman output up to ${HPACK_MAX_KEPT_SCRATCH_BYTES} bytes in the kept buffer, past it in its own`, () => {
+  // "0" is 5 bits: n of them take ceil(5n / 8) bytes, room for floor(8 × bytes / 5) = n.
+  const decoder = new HpackDecoder();
+  for (const n of [HPACK_MAX_KEPT_SCRATCH_BYTES, HPACK_MAX_KEPT_SCRATCH_BYTES + 1, 3]) {
+    const coded = huffmanEncode(ascii("0".repeat(n)));
+    const fields = decoder.decode(block("04", integer(coded.length, 7, 0x80), coded));
+    assert.deepEqual(fields, [[":path", "0".repeat(n)]]);
+  }
 });
 
 Deno.test("hpack indexes: 0 and past the dynamic table are refused; the last entry is not", () => {
