@@ -21,9 +21,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ["cli", "bottom"],
   echo: ["echo", "net", "bottom"],
   time: ["time", "net", "bottom"],
-  "http-server": ["http-server", "h1", "features", "api", "net", "bottom"],
+  "http-server": ["http-server", "h1", "h2", "features", "api", "net", "bottom"],
   features: ["features", "api", "bottom"],
   h1: ["h1", "api", "net", "bottom"],
+  // HTTP/2 is a transport beside h1 (neither imports the other); features never import it.
+  h2: ["h2", "api", "net", "bottom"],
   api: ["api", "bottom"],
   net: ["net", "bottom"],
   bottom: ["bottom"],
@@ -37,6 +39,7 @@ function layerOf(path: string): string {
   if (path.startsWith("lib/time/")) return "time";
   if (path.startsWith("lib/http/server/")) return "http-server";
   if (path.startsWith("lib/http/h1/")) return "h1";
+  if (path.startsWith("lib/http/h2/")) return "h2";
   if (/^lib\/http\/(files|sharing|middleware)\//.test(path)) return "features";
   if (path.startsWith("lib/http/")) return "api";
   if (path.startsWith("lib/net/")) return "net";
