@@ -38,6 +38,7 @@ body.dragging .drop{border-color:#0645ad;background:rgba(6,69,173,.08)}
 .up.err .note{color:#c00}
 li .ops{grid-column:1/-1;display:flex;gap:.5rem;padding:0 0 .5rem 2rem}
 #sockit-status:empty{display:none}
+@media (hover:none){.drop{display:none}}
 </style>
 `;
 
@@ -60,7 +61,8 @@ let running = 0;
 async function refresh() {
   const res = await fetch(location.href, { headers: { Accept: "text/html" } });
   const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-  for (const sel of ["body > ul", "footer"]) {
+  // The icon sprite too: it defines only the icons the page it came with uses.
+  for (const sel of ["svg.sprite", "body > ul", "footer"]) {
     const fresh = doc.querySelector(sel), old = document.querySelector(sel);
     if (fresh && old) old.replaceWith(document.adoptNode(fresh));
   }
@@ -79,6 +81,7 @@ function row(label) {
 async function upload(file, rel) {
   const r = row(rel), bar = r.querySelector("progress"), note = r.querySelector(".note");
   const job = { x: null, cancelled: false }, size = file.size, url = base + enc(rel);
+  let resumedAt = 0;
   r.querySelector("button").addEventListener("click", () => { job.cancelled = true; if (job.x) job.x.abort(); });
   const req = (headers, body, onProgress) => new Promise((ok, fail) => {
     const x = new XMLHttpRequest();
@@ -104,7 +107,7 @@ async function upload(file, rel) {
           const q = await req({ "Content-Range": "bytes */" + size }, null);
           if (q.status !== 308) throw refused(q);
           let off = offsetOf(q);
-          if (off > 0) note.textContent = "resumed at byte " + off;
+          if (off > 0) note.textContent = "resuming at byte " + (resumedAt = off);
           show(off);
           for (;;) {
             const end = Math.min(off + CHUNK, size), from = off;
@@ -125,7 +128,7 @@ async function upload(file, rel) {
     show(size);
     r.classList.add("done");
     r.querySelector("button").remove();
-    note.textContent = "done";
+    note.textContent = resumedAt ? "done, resumed at byte " + resumedAt : "done";
   } catch (e) {
     r.classList.add("err");
     note.textContent = job.cancelled ? "cancelled" : e.message;
@@ -249,7 +252,7 @@ edit.className = "edit";
 edit.textContent = "Edit";
 edit.addEventListener("click", () => {
   editing = !editing;
-  edit.textContent = editing ? "Done" : "Edit";
+  edit.textContent = editing ? "Stop editing" : "Edit";
   if (editing) addOps(); else for (const o of document.querySelectorAll(".ops")) o.remove();
 });
 document.querySelector("form.upload").append(edit);
