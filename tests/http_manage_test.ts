@@ -216,7 +216,7 @@ Deno.test("manage: the listing's urlencoded forms; a browser is sent back with 3
 
 Deno.test("manage: a browser on another site cannot delete, move or upload (CSRF)", async () => {
   await using tree = await tempTree({ "a.txt": "A" });
-  await using server = await serveHttp(tree.path, "--upload", "--cors", "--quiet");
+  await using server = await serveHttp(tree.path, "--upload", "--quiet");
   const u = server.url;
   const host = new URL(u).host;
   const attempts: string[][] = [
@@ -254,6 +254,20 @@ Deno.test("manage: a browser on another site cannot delete, move or upload (CSRF
   const fetchLike = await curl("-X", "DELETE", "-H", "Sec-Fetch-Site: same-origin", `${u}/b.txt`);
   assert.equal(fetchLike.status, 204);
   assert.deepEqual(await entryNames(tree.path), []);
+
+  // --cors invites other origins: PUT and DELETE (which a browser sends only after the
+  // preflight --cors answers) pass; a POST, which any page's form can send, still does not.
+  await using cors = await serveHttp(tree.path, "--upload", "--cors", "--quiet");
+  const other = ["-H", "Origin: https://app.example", "-H", "Sec-Fetch-Site: cross-site"];
+  const put = await curl(...other, "-X", "PUT", "--data-binary", "x", `${cors.url}/p.txt`);
+  assert.equal(put.status, 201);
+  const post = await curl(...other, "-X", "POST", `${cors.url}/p.txt?move=q.txt`);
+  assert.equal(post.status, 403);
+  const form = await curl(...other, "--data", "path=p.txt&delete=1", `${cors.url}/`);
+  assert.equal(form.status, 403);
+  assert.deepEqual(await entryNames(tree.path), ["p.txt"]);
+  assert.equal((await curl(...other, "-X", "DELETE", `${cors.url}/p.txt`)).status, 204);
+  assert.deepEqual(await entryNames(tree.path), []);
 });
 
 Deno.test("csrf: crossSiteWriteReason decides from Sec-Fetch-Site, then Origin", () => {
@@ -272,6 +286,9 @@ Deno.test("csrf: crossSiteWriteReason decides from Sec-Fetch-Site, then Origin",
     ),
     null,
   );
+  const crossSite = h({ "sec-fetch-site": "cross-site" });
+  assert.equal(crossSiteWriteReason("PUT", "a:1", crossSite, { allowPreflighted: true }), null);
+  assert.notEqual(crossSiteWriteReason("POST", "a:1", crossSite, { allowPreflighted: true }), null);
 });
 
 Deno.test("targetSegments: absolute, relative, refused", () => {

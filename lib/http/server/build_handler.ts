@@ -110,6 +110,7 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
         dotfiles,
         maxBytes: upload.maxBytes,
         overwrite: upload.overwrite,
+        cors: config.cors,
         onChanged: (path) => fileCache.forgetFile(path),
       })]
       : []),

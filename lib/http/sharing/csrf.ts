@@ -20,7 +20,12 @@
  * - `Origin` (sent by browsers on every POST, PUT, DELETE) is `null` or names another
  *   host:port than the request's `Host`.
  * A client that sends neither (curl, scripts) is not a browser riding on a visitor's
- * credentials, and passes. `--cors` does not open writes to other sites.
+ * credentials, and passes.
+ *
+ * With `--cors` (`allowPreflighted`), the operator has invited pages of other origins, and
+ * PUT / DELETE from them pass: a browser sends those only after a preflight that `--cors`
+ * answered. A cross-site POST is refused even then: it needs no preflight (an HTML form can
+ * send one from any page), which is exactly the forgery this module is for.
  *
  * @module
  */
@@ -35,8 +40,10 @@ export function crossSiteWriteReason(
   method: string,
   host: string | null,
   headers: ReadonlyMap<string, string>,
+  options: { allowPreflighted?: boolean } = {},
 ): string | null {
   if (SAFE_METHODS.has(method)) return null;
+  if (options.allowPreflighted && method !== "POST") return null;
   const site = headers.get("sec-fetch-site")?.trim().toLowerCase();
   if (site !== undefined) {
     if (site === "same-origin" || site === "none") return null;

@@ -69,6 +69,8 @@ export interface FileManagementOptions {
   /** `--max-upload`: the largest total of a resumable upload. */
   maxBytes?: number;
   overwrite?: boolean;
+  /** `--cors`: cross-origin PUT and DELETE (preflighted) pass the CSRF check (csrf.ts). */
+  cors?: boolean;
   /** Told every real path changed (serve.ts forgets it in the file cache). */
   onChanged?: (path: string) => void;
 }
@@ -256,7 +258,9 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
   };
 
   return (next) => async (req, ctx) => {
-    const reason = crossSiteWriteReason(req.method, req.host, req.headers);
+    const reason = crossSiteWriteReason(req.method, req.host, req.headers, {
+      allowPreflighted: options.cors,
+    });
     if (reason !== null) {
       const response = textResponse(403, reason);
       return req.body.kind === "none" ? response : { ...response, close: true };
