@@ -20,7 +20,8 @@ import {
 } from "../lib/http/sharing/manage_middleware.ts";
 import { crossSiteWriteReason } from "../lib/http/sharing/csrf.ts";
 import { targetSegments } from "../lib/http/sharing/manage.ts";
-import type { RequestContext, RequestHead } from "../lib/http/handler.ts";
+import { compose, type RequestContext, type RequestHead } from "../lib/http/handler.ts";
+import { withUploads } from "../lib/http/sharing/middleware.ts";
 import { canonicalRoot } from "../lib/http/files/safe_path.ts";
 
 function curl(...args: string[]): Promise<CurlResult> {
@@ -300,14 +301,26 @@ Deno.test("targetSegments: absolute, relative, refused", () => {
   }
 });
 
-Deno.test("manage: every change asks mayWrite; a refusal is 403 and changes nothing", async () => {
-  await using tree = await tempTree({ "keep.txt": "k", "dir/": null });
+Deno.test("manage: every write asks mayWrite; a refusal is 403 and changes nothing", async () => {
+  await using tree = await tempTree({ "keep.txt": "k", "dir/": null, "open/": null });
   const root = await canonicalRoot(tree.path);
-  const handler = withFileManagement({ root })(() => ({ status: 418 }));
+  // The real middleware order of build_handler.ts for these two.
+  const handler = compose(
+    [withFileManagement({ root }), withUploads({ root })],
+    () => ({ status: 418 }),
+  );
   const asked: string[] = [];
-  const head = (method: string, target: string): RequestHead => {
+  const enc = new TextEncoder();
+  const request = (
+    method: string,
+    target: string,
+    headers: Record<string, string> = {},
+    body = "",
+  ): [RequestHead, RequestContext] => {
     const [rawPath, query = ""] = target.split("?");
-    return {
+    const bytes = enc.encode(body);
+    let sent = bytes.length === 0;
+    const head: RequestHead = {
       method,
       target,
       version: "HTTP/1.1",
@@ -315,40 +328,81 @@ Deno.test("manage: every change asks mayWrite; a refusal is 403 and changes noth
       path: decodeURIComponent(rawPath),
       query,
       host: "x",
-      headers: new Map(),
+      headers: new Map(Object.entries(headers)),
       keepAlive: true,
-      body: { kind: "none" },
+      body: bytes.length === 0 ? { kind: "none" } : { kind: "length", length: bytes.length },
       expectContinue: false,
     };
-  };
-  const ctx: RequestContext = {
-    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
-    body: {
-      read: () => Promise.resolve(null),
-      discard: () => Promise.resolve(),
-      done: true,
-      received: 0,
-    },
-    access: {
-      user: "guest",
-      canWrite: (path) => {
-        asked.push(path);
-        return false;
+    const ctx: RequestContext = {
+      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+      body: {
+        read: () => {
+          const chunk = sent ? null : bytes;
+          sent = true;
+          return Promise.resolve(chunk);
+        },
+        discard: () => {
+          sent = true;
+          return Promise.resolve();
+        },
+        get done() {
+          return sent;
+        },
+        get received() {
+          return sent ? bytes.length : 0;
+        },
       },
-    },
+      access: {
+        user: "guest",
+        canWrite: (path) => {
+          asked.push(path);
+          return path.startsWith("/open/");
+        },
+      },
+    };
+    return [head, ctx];
   };
-  for (
-    const [method, target] of [
-      ["DELETE", "/keep.txt"],
-      ["POST", "/keep.txt?move=/dir/keep.txt"],
-      ["POST", "/dir/?mkdir=new"],
-      ["POST", "/?path=keep.txt&delete=1"],
-    ]
-  ) {
-    const response = await handler(head(method, target), ctx);
-    assert.equal(response.status, 403, target);
+  const form =
+    "--B\r\nContent-Disposition: form-data; name=file; filename=f.txt\r\n\r\nF\r\n--B--\r\n";
+  const multipart = { "content-type": "multipart/form-data; boundary=B" };
+  const refused: [string, string, Record<string, string>?, string?][] = [
+    ["DELETE", "/keep.txt"],
+    ["POST", "/keep.txt?move=/dir/keep.txt"],
+    ["POST", "/keep.txt?move=/open/keep.txt"], // the source is not writable
+    ["POST", "/dir/?mkdir=new"],
+    ["POST", "/?path=keep.txt&delete=1"],
+    ["PUT", "/dir/new.txt", {}, "body"],
+    ["PUT", "/dir/new.txt", { "content-range": "bytes 0-3/4" }, "body"],
+    ["POST", "/dir/", multipart, form],
+  ];
+  for (const [method, target, headers, body] of refused) {
+    const response = await handler(...request(method, target, headers, body));
+    assert.equal(response.status, 403, `${method} ${target}`);
   }
-  assert.deepEqual(asked, ["/keep.txt", "/keep.txt", "/dir/new", "/keep.txt"]);
-  assert.deepEqual(await entryNames(tree.path), ["dir", "keep.txt"]);
+  assert.deepEqual(asked, [
+    "/keep.txt",
+    "/keep.txt",
+    "/keep.txt",
+    "/dir/new",
+    "/keep.txt",
+    "/dir/new.txt",
+    "/dir/new.txt",
+    "/dir/f.txt",
+  ]);
+  assert.deepEqual(await entryNames(tree.path), ["dir", "keep.txt", "open"]);
   assert.deepEqual(await entryNames(`${tree.path}/dir`), []);
+  // Where the rules allow it, the same requests work: the 403s above were the rules.
+  const allowed: [string, string, Record<string, string>?, string?][] = [
+    ["POST", "/open/?mkdir=new"],
+    ["PUT", "/open/a.txt", {}, "body"],
+    ["PUT", "/open/b.txt", { "content-range": "bytes 0-3/4" }, "body"],
+    ["POST", "/open/", multipart, form],
+    ["POST", "/open/a.txt?move=c.txt"],
+    ["DELETE", "/open/b.txt"],
+  ];
+  for (const [method, target, headers, body] of allowed) {
+    const response = await handler(...request(method, target, headers, body));
+    assert.ok([201, 204].includes(response.status), `${method} ${target}: ${response.status}`);
+  }
+  assert.deepEqual(await entryNames(`${tree.path}/open`), ["c.txt", "f.txt", "new"]);
 });

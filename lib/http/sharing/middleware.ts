@@ -209,7 +209,7 @@ function uploadFailure(err: unknown): HttpResponse {
   if (err instanceof UploadError) {
     // A body refused for its size is still on the wire: close rather than read it all.
     const response = textResponse(err.status, err.message);
-    return err.status === 413 ? { ...response, close: true } : response;
+    return err.status === 413 || err.status === 403 ? { ...response, close: true } : response;
   }
   if (err instanceof MultipartError) return { ...textResponse(400, err.message), close: true };
   if (err instanceof DigestSyntaxError) return { ...textResponse(400, err.message), close: true };
@@ -298,9 +298,6 @@ export function withUploads(options: UploadOptions): Middleware {
       return textResponse(404, "Not Found");
     }
     if (!dir.trailingSlash) return textResponse(400, "POST uploads go to a folder URL ending in /");
-    if (!mayWrite(ctx, `/${dir.segments.join("/")}/`)) {
-      return { ...textResponse(403, "you may not change this"), close: true };
-    }
     let boundary: string;
     try {
       boundary = multipartBoundary(req.headers.get("content-type"));
@@ -319,6 +316,7 @@ export function withUploads(options: UploadOptions): Middleware {
         overwrite,
         dotfiles,
         onSaved: (s) => options.onStored?.(s.path),
+        mayStore: (name) => mayWrite(ctx, `/${[...dir.segments, name].join("/")}`),
       });
       if (wantsHtml(req)) {
         return { status: 303, headers: [["Location", req.rawPath]], body: null };

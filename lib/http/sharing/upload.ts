@@ -46,7 +46,8 @@ export type UploadErrorCode =
   | "UPLOAD_BAD_NAME"
   | "UPLOAD_NO_PARENT"
   | "UPLOAD_TARGET_IS_DIRECTORY"
-  | "UPLOAD_DIGEST_MISMATCH";
+  | "UPLOAD_DIGEST_MISMATCH"
+  | "UPLOAD_FORBIDDEN";
 
 /** An upload that cannot be stored; `status` is the HTTP answer. */
 export class UploadError extends Error {
@@ -265,6 +266,8 @@ export interface SaveMultipartOptions extends UploadNameOptions {
   overwrite?: boolean;
   /** Told about each file as soon as it is stored, even if a later part then fails. */
   onSaved?: (saved: SavedUpload) => void;
+  /** Asked before each file is stored (the access rules); false → 403, nothing stored. */
+  mayStore?: (name: string) => boolean;
 }
 
 /**
@@ -285,6 +288,9 @@ export async function saveMultipartUploads(
   for await (const part of parseMultipart(body, boundary)) {
     if (part.filename === null || part.filename === "") continue; // a field or an empty input
     const name = sanitizeUploadFilename(part.filename, options);
+    if (options.mayStore && !options.mayStore(name)) {
+      throw new UploadError("UPLOAD_FORBIDDEN", 403, `you may not store '${name}' here`);
+    }
     const remaining = maxBytes - used;
     try {
       const result = await writeUploadedFile(`${dir.replace(/\/+$/, "")}/${name}`, part.body, {
