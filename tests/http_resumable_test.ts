@@ -14,7 +14,14 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { curlResponse, type CurlResult, entryNames, serveHttp, tempTree } from "./helpers.ts";
+import {
+  curlResponse,
+  type CurlResult,
+  entryNames,
+  readAll,
+  serveHttp,
+  tempTree,
+} from "./helpers.ts";
 import {
   MAX_PARTIAL_UPLOADS_PER_FOLDER,
   parseUploadContentRange,
@@ -295,4 +302,76 @@ Deno.test("parseUploadContentRange and parseDigestField: pure parsing", () => {
   ]);
   assert.deepEqual(parseDigestField(""), []);
   assert.throws(() => parseDigestField("sha-256=AAAA"), DigestSyntaxError);
+});
+
+Deno.test("resumable: a second writer of the same partial is 409; a short chunked body is undone", async () => {
+  await using tree = await tempTree();
+  await using server = await serveHttp(tree.path, "--upload", "--quiet");
+  const url = `${server.url}/c.bin`;
+  const total = 100_000;
+  const data = randomBytes(total);
+
+  // A slow client: announces the whole file, sends 1000 bytes, keeps the connection open.
+  const slow = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const head = `PUT /c.bin HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n` +
+    `Content-Range: bytes 0-${total - 1}/${total}\r\n\r\n`;
+  await slow.write(new TextEncoder().encode(head));
+  await slow.write(data.subarray(0, 1000));
+  let range: string | undefined;
+  for (let i = 0; i < 200 && range !== "bytes=0-999"; i++) {
+    range = header(await ask(url, total), "range");
+    if (range !== "bytes=0-999") await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.equal(range, "bytes=0-999");
+  // Another request for the next range, while the first still writes: refused, not mixed in.
+  await using work = await tempTree();
+  const second = await putRange(url, work.path, data, 1000, 1999, total);
+  assert.equal(second.status, 409);
+  assert.match(second.body, /another request is uploading/);
+  slow.close();
+  for (let i = 0; i < 200; i++) {
+    const again = await putRange(url, work.path, data, 1000, 1999, total);
+    if (again.status === 308) break;
+    assert.equal(again.status, 409, "busy until the first request has ended");
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.equal(header(await ask(url, total), "range"), "bytes=0-1999");
+
+  // A chunked body that ends before its range does: 400, and the partial is as it was.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const chunked = `PUT /c.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n` +
+    `Content-Range: bytes 2000-2999/${total}\r\nConnection: close\r\n\r\n5\r\nabcde\r\n0\r\n\r\n`;
+  await conn.write(new TextEncoder().encode(chunked));
+  const answer = new TextDecoder().decode(await readAll(conn));
+  conn.close();
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(answer, /the body has 5 bytes; its Content-Range says 1000/);
+  assert.equal(header(await ask(url, total), "range"), "bytes=0-1999");
+});
+
+Deno.test("resumable: asking about an expired partial deletes it and starts over", async () => {
+  await using tree = await tempTree();
+  await using work = await tempTree();
+  await using server = await serveHttp(tree.path, "--upload", "--quiet");
+  const url = `${server.url}/e.bin`;
+  const data = randomBytes(10);
+  assert.equal((await putRange(url, work.path, data, 0, 4, 10)).status, 308);
+  const [name] = await partials(tree.path);
+  // Just inside the TTL it is kept; past it, it is gone.
+  const inside = new Date(Date.now() - PARTIAL_UPLOAD_TTL_MS + 60_000);
+  await Deno.utime(`${tree.path}/${name}`, inside, inside);
+  assert.equal(header(await ask(url, 10), "range"), "bytes=0-4");
+  const past = new Date(Date.now() - PARTIAL_UPLOAD_TTL_MS - 60_000);
+  await Deno.utime(`${tree.path}/${name}`, past, past);
+  const asked = await ask(url, 10);
+  assert.equal(asked.status, 308);
+  assert.equal(header(asked, "range"), undefined);
+  assert.deepEqual(await entryNames(tree.path), []);
+  assert.equal(
+    (await putRange(url, work.path, data, 5, 9, 10)).status,
+    409,
+    "must start at 0 again",
+  );
+  assert.equal((await putRange(url, work.path, data, 0, 9, 10)).status, 201);
+  assert.deepEqual(await Deno.readFile(`${tree.path}/e.bin`), data);
 });
