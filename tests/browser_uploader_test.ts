@@ -59,6 +59,27 @@ function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/** The next paused request whose Content-Range starts with `rangePrefix`. */
+function nextPausedFor(devtools: DevTools, rangePrefix: string): Promise<Record<string, unknown>> {
+  return devtools.waitFor(
+    (e) =>
+      e.method === "Fetch.requestPaused" &&
+      String(
+        (e.params.request as { headers: Record<string, string> }).headers["Content-Range"],
+      ).startsWith(rangePrefix),
+    `a paused request with Content-Range: ${rangePrefix}…`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function drop(devtools: DevTools, sessionId: string, files: string[]): Promise<void> {
   const data = { items: [], files, dragOperationsMask: 1 };
   for (const type of ["dragEnter", "dragOver", "drop"]) {
@@ -218,6 +239,40 @@ await chromiumTest(
         `up done flaky.bindone, resumed at byte ${UPLOADER_CHUNK_BYTES}`,
       ]);
       assert.deepEqual(await Deno.readFile(`${site.path}/flaky.bin`), flaky);
+
+      // Cancel while a chunk is on its way (held by DevTools): the row says so, the request
+      // is aborted, nothing is published.
+      const held = randomBytes(1024 * 1024);
+      await Deno.writeFile(`${local.path}/held.bin`, held);
+      await devtools.send("Fetch.enable", {
+        patterns: [{ urlPattern: "*/held.bin", requestStage: "Request" }],
+      }, sessionId);
+      await devtools.evaluate(
+        sessionId,
+        `document.getElementById("sockit-uploads").replaceChildren()`,
+      );
+      const heldQuery = nextPausedFor(devtools, "bytes */");
+      await drop(devtools, sessionId, [`${local.path}/held.bin`]);
+      const query = await heldQuery;
+      const heldChunk = nextPausedFor(devtools, "bytes 0-");
+      await devtools.send("Fetch.continueRequest", { requestId: query.requestId }, sessionId);
+      await heldChunk; // the chunk is in flight now, and stays there
+      await devtools.evaluate(sessionId, `document.querySelector(".up button").click()`);
+      await devtools.evaluate(sessionId, until(ALL_FINISHED, ROWS_STATE));
+      assert.deepEqual(await devtools.evaluate<string[]>(sessionId, ROWS_STATE), [
+        "up err held.bincancelled",
+      ]);
+      await devtools.send("Fetch.disable", {}, sessionId);
+      assert.equal(await exists(`${site.path}/held.bin`), false);
+      const after = await curlResponse([
+        "-X",
+        "PUT",
+        "-H",
+        `Content-Range: bytes */${held.length}`,
+        `${server.url}/held.bin`,
+      ]);
+      assert.equal(after.status, 308);
+      assert.doesNotMatch(after.headers, /^Range:/im, "no byte of the cancelled chunk was kept");
 
       // New folder from the page, without leaving it.
       await devtools.evaluate(

@@ -23,6 +23,9 @@
 /** Bytes per `PUT` of the browser uploader: a dropped connection costs at most this. */
 export const UPLOADER_CHUNK_BYTES = 8 * 1024 * 1024;
 
+/** Files the browser uploads at once; the rest wait in line (each can be cancelled). */
+export const UPLOADER_PARALLEL_FILES = 3;
+
 /** Retries of one chunk after a network error before the file is marked failed. */
 export const UPLOADER_MAX_RETRIES = 5;
 
@@ -50,6 +53,7 @@ li .ops{grid-column:1/-1;display:flex;gap:.5rem;padding:0 0 .5rem 2rem}
  */
 export const UPLOADER_SCRIPT = `(() => {
 const CHUNK = ${UPLOADER_CHUNK_BYTES}, RETRIES = ${UPLOADER_MAX_RETRIES};
+const PARALLEL = ${UPLOADER_PARALLEL_FILES};
 const base = location.pathname, list = document.getElementById("sockit-uploads");
 const status = document.getElementById("sockit-status");
 const enc = (p) => p.split("/").map(encodeURIComponent).join("/");
@@ -78,11 +82,23 @@ function row(label) {
   return r;
 }
 
-async function upload(file, rel) {
-  const r = row(rel), bar = r.querySelector("progress"), note = r.querySelector(".note");
-  const job = { x: null, cancelled: false }, size = file.size, url = base + enc(rel);
+function queued(file, rel) {
+  const job = { file, rel, r: row(rel), x: null, cancelled: false };
+  job.r.querySelector(".note").textContent = "waiting";
+  job.r.querySelector("button").addEventListener("click", () => {
+    job.cancelled = true;
+    if (job.x) job.x.abort();
+    job.r.classList.add("err");
+    job.r.querySelector(".note").textContent = "cancelled";
+  });
+  return job;
+}
+
+async function upload(job) {
+  const { file, r } = job, bar = r.querySelector("progress"), note = r.querySelector(".note");
+  const size = file.size, url = base + enc(job.rel);
   let resumedAt = 0;
-  r.querySelector("button").addEventListener("click", () => { job.cancelled = true; if (job.x) job.x.abort(); });
+  note.textContent = "";
   const req = (headers, body, onProgress) => new Promise((ok, fail) => {
     const x = new XMLHttpRequest();
     job.x = x;
@@ -96,7 +112,6 @@ async function upload(file, rel) {
   });
   const show = (n) => { bar.value = size ? n / size : 1; };
   const refused = (x) => Object.assign(new Error(x.status + " " + x.responseText.trim()), { final: true });
-  running++;
   try {
     if (size === 0) {
       const x = await req({}, file);
@@ -132,8 +147,8 @@ async function upload(file, rel) {
   } catch (e) {
     r.classList.add("err");
     note.textContent = job.cancelled ? "cancelled" : e.message;
-  } finally {
-    if (--running === 0) await refresh();
+    const cancel = r.querySelector("button");
+    if (cancel) cancel.remove();
   }
 }
 
@@ -172,7 +187,20 @@ async function uploadAll(files, dirs) {
     say("new folder failed: " + e.message);
     return;
   }
-  await Promise.all(files.map(([file, rel]) => upload(file, rel)));
+  const jobs = files.map(([file, rel]) => queued(file, rel));
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      if (!job.cancelled) await upload(job);
+    }
+  };
+  running++;
+  try {
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+  } finally {
+    if (--running === 0) await refresh();
+  }
 }
 
 document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
