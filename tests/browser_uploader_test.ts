@@ -20,7 +20,10 @@
 import assert from "node:assert/strict";
 import { curlResponse, entryNames, serveHttp, tempTree } from "./helpers.ts";
 import { chromiumTest, DevTools, launchChromium } from "./chromium.ts";
-import { UPLOADER_CHUNK_BYTES } from "../lib/http/sharing/uploader_page.ts";
+import {
+  UPLOADER_CHUNK_BYTES,
+  UPLOADER_PARALLEL_FILES,
+} from "../lib/http/sharing/uploader_page.ts";
 
 /** Resolves in the page when `condition` holds; rejects with `state` after 20 s. */
 function until(condition: string, state: string): string {
@@ -274,6 +277,54 @@ await chromiumTest(
       assert.equal(after.status, 308);
       assert.doesNotMatch(after.headers, /^Range:/im, "no byte of the cancelled chunk was kept");
 
+      // UPLOADER_PARALLEL_FILES at once: with every request held, that many files have
+      // asked the server, and the one past the limit is still waiting its turn.
+      const names = Array.from({ length: UPLOADER_PARALLEL_FILES + 1 }, (_, i) => `par-${i}.txt`);
+      for (const name of names) await Deno.writeTextFile(`${local.path}/${name}`, name);
+      await devtools.send("Fetch.enable", {
+        patterns: [{ urlPattern: "*/par-*", requestStage: "Request" }],
+      }, sessionId);
+      await devtools.evaluate(
+        sessionId,
+        `document.getElementById("sockit-uploads").replaceChildren()`,
+      );
+      const handled = new Set<string>();
+      const pausedNow = () =>
+        devtools.events.filter((e) =>
+          e.method === "Fetch.requestPaused" && !handled.has(e.params.requestId as string) &&
+          (e.params.request as { url: string }).url.includes("/par-")
+        );
+      await drop(devtools, sessionId, names.map((n) => `${local.path}/${n}`));
+      await devtools.evaluate(
+        sessionId,
+        until(`document.querySelectorAll(".up").length === ${names.length}`, ROWS_STATE),
+      );
+      for (let i = 0; i < 400 && pausedNow().length < UPLOADER_PARALLEL_FILES; i++) {
+        await new Promise((ok) => setTimeout(ok, 25));
+      }
+      assert.equal(pausedNow().length, UPLOADER_PARALLEL_FILES);
+      const notes = await devtools.evaluate<string[]>(
+        sessionId,
+        `[...document.querySelectorAll(".up .note")].map((n) => n.textContent)`,
+      );
+      assert.deepEqual(notes, [...Array(UPLOADER_PARALLEL_FILES).fill(""), "waiting"]);
+      // Let everything through until all files are done.
+      for (let i = 0; i < 800; i++) {
+        for (const event of pausedNow()) {
+          handled.add(event.params.requestId as string);
+          await devtools.send("Fetch.continueRequest", {
+            requestId: event.params.requestId,
+          }, sessionId);
+        }
+        if (await devtools.evaluate<boolean>(sessionId, ALL_FINISHED)) break;
+        await new Promise((ok) => setTimeout(ok, 25));
+      }
+      await devtools.send("Fetch.disable", {}, sessionId);
+      assert.equal(handled.size, names.length * 2, "a query and one chunk per file");
+      for (const name of names) {
+        assert.equal(await Deno.readTextFile(`${site.path}/${name}`), name);
+      }
+
       // New folder from the page, without leaving it.
       await devtools.evaluate(
         sessionId,
@@ -308,6 +359,7 @@ await chromiumTest(
         "existing.txt",
         "flaky.bin",
         "made on a phone",
+        ...names,
         "resume.bin",
         "single & odd #name.txt",
         "trip",
@@ -326,6 +378,7 @@ await chromiumTest(
       assert.deepEqual(await entryNames(site.path), [
         "flaky.bin",
         "made on a phone",
+        ...names,
         "resume.bin",
         "single & odd #name.txt",
         "trip",
