@@ -70,6 +70,15 @@ Deno.test("manage: DELETE files and folders, exact statuses, never outside the r
   assert.equal(await exists(`${tree.path}/full/deep/y.txt`), true);
   assert.equal((await curl("-X", "DELETE", `${u}/full/?recursive=1`)).status, 204);
   assert.equal(await exists(`${tree.path}/full`), false);
+  // Hidden entries the client cannot see are not deleted with their folder (a .git).
+  await Deno.mkdir(`${tree.path}/repo/src/.git`, { recursive: true });
+  const withHidden = await curl("-X", "DELETE", `${u}/repo/?recursive=1`);
+  assert.equal(withHidden.status, 409);
+  assert.match(withHidden.body, /hidden entries/);
+  assert.equal(await exists(`${tree.path}/repo/src/.git`), true);
+  await using dots = await serveHttp(tree.path, "--upload", "--dotfiles", "--quiet");
+  assert.equal((await curl("-X", "DELETE", `${dots.url}/repo/?recursive=1`)).status, 204);
+  assert.equal(await exists(`${tree.path}/repo`), false);
   assert.equal((await curl("-X", "DELETE", `${u}/empty/`)).status, 204);
 
   // The root, dotfiles, escapes: refused, nothing touched.

@@ -41,7 +41,8 @@ export type ManageErrorCode =
   | "MANAGE_INTO_ITSELF"
   | "MANAGE_FORBIDDEN"
   | "MANAGE_BAD_NAME"
-  | "MANAGE_CROSS_DEVICE";
+  | "MANAGE_CROSS_DEVICE"
+  | "MANAGE_HAS_HIDDEN";
 
 /** A refused file operation; `status` is the HTTP answer. */
 export class ManageError extends Error {
@@ -206,6 +207,16 @@ export interface DeleteOptions extends ManageOptions {
 /** Deletes the file, link or folder at `rawPath`; resolves the real path removed. */
 export async function deleteEntry(rawPath: string, options: DeleteOptions): Promise<string> {
   const entry = await resolveExisting(rawPath, options);
+  if (entry.info.isDirectory && options.recursive && !options.dotfiles) {
+    // The client cannot see hidden entries, so it cannot mean to delete them (a `.git`).
+    if (await containsHiddenEntry(entry.path)) {
+      throw new ManageError(
+        "MANAGE_HAS_HIDDEN",
+        409,
+        "the folder holds hidden entries (names starting with '.'), which this server does not show",
+      );
+    }
+  }
   try {
     await Deno.remove(entry.path, { recursive: entry.info.isDirectory && options.recursive });
   } catch (err) {
@@ -321,4 +332,13 @@ async function linkIfSupported(from: string, to: string): Promise<boolean> {
     }
     throw err;
   }
+}
+
+/** True when a name below `dir` (symlinks not followed) starts with ".". */
+async function containsHiddenEntry(dir: string): Promise<boolean> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(".")) return true;
+    if (entry.isDirectory && await containsHiddenEntry(`${dir}/${entry.name}`)) return true;
+  }
+  return false;
 }
