@@ -270,8 +270,13 @@ async function writeRange(
 ): Promise<number> {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(partial, { write: true, create: true });
+    // Only a range at 0 creates the partial: a later range whose partial vanished (swept
+    // meanwhile) must not become a file with a hole of zeros at its start.
+    file = await Deno.open(partial, { write: true, create: offset === 0 });
   } catch (err) {
+    if (offset > 0 && err instanceof Deno.errors.NotFound) {
+      throw new ResumeError("RESUME_OFFSET_MISMATCH", 409, "the partial upload expired", 0);
+    }
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
       throw new UploadError("UPLOAD_NO_PARENT", 409, "the folder for this upload does not exist");
     }
