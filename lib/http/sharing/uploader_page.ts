@@ -46,12 +46,13 @@ li .ops{grid-column:1/-1;display:flex;gap:.5rem;padding:0 0 .5rem 2rem}
 `;
 
 /**
- * The uploader, as shipped. Kept readable rather than minified: ~4 KiB, gzip-friendly.
+ * The uploader, as shipped: written readable, sent with its indentation stripped (lines
+ * kept, so no statement changes meaning): ~8 KiB, ~3 KiB gzipped.
  * The upload protocol: `PUT url` with `Content-Range: bytes *&#47;SIZE` → 308 with `Range`
  * (or none) gives the offset; then chunks of {@link UPLOADER_CHUNK_BYTES}; after a network
  * error ask again and resume, up to {@link UPLOADER_MAX_RETRIES} times in a row.
  */
-export const UPLOADER_SCRIPT = `(() => {
+export const UPLOADER_SCRIPT: string = `(() => {
 const CHUNK = ${UPLOADER_CHUNK_BYTES}, RETRIES = ${UPLOADER_MAX_RETRIES};
 const PARALLEL = ${UPLOADER_PARALLEL_FILES};
 const base = location.pathname, list = document.getElementById("sockit-uploads");
@@ -285,7 +286,7 @@ edit.addEventListener("click", () => {
 });
 document.querySelector("form.upload").append(edit);
 document.querySelector(".drop").hidden = false;
-})();`;
+})();`.replace(/^[ ]+/gm, "");
 
 /**
  * The HTML after the listing's heading with `--upload`: the drop zone (shown by the
