@@ -23,7 +23,9 @@ import { chromiumTest, DevTools, launchChromium } from "./chromium.ts";
 import {
   UPLOADER_CHUNK_BYTES,
   UPLOADER_PARALLEL_FILES,
+  UPLOADER_SCRIPT,
 } from "../lib/http/sharing/uploader_page.ts";
+import { createHash } from "node:crypto";
 
 /** Resolves in the page when `condition` holds; rejects with `state` after 20 s. */
 function until(condition: string, state: string): string {
@@ -393,6 +395,51 @@ await chromiumTest(
         const png = Uint8Array.from(atob(shot.data), (c) => c.charCodeAt(0));
         await Deno.writeFile(`${screenshotDir}/sockit-uploader-phone.png`, png);
       }
+    } finally {
+      await devtools.close();
+    }
+  },
+);
+
+await chromiumTest(
+  "browser_uploader_test",
+  "browser: the uploader runs under a CSP that allows only its hash",
+  async (chromium) => {
+    await using site = await tempTree({ "a.txt": "a" });
+    const hash = createHash("sha256").update(UPLOADER_SCRIPT).digest("base64");
+    const csp = `Content-Security-Policy: default-src 'self'; script-src 'sha256-${hash}'`;
+    await using server = await serveHttp(site.path, "--upload", "--quiet", "--header", csp);
+    await using browser = await launchChromium(chromium);
+    const devtools = await DevTools.connect(browser.devtoolsUrl);
+    try {
+      const sessionId = await devtools.openPage();
+      await devtools.send("Page.enable", {}, sessionId);
+      await devtools.navigate(sessionId, `${server.url}/`);
+      // The script ran (it adds the Edit button and shows the drop zone)…
+      assert.equal(
+        await devtools.evaluate<string>(
+          sessionId,
+          `document.querySelector("button.edit")?.textContent`,
+        ),
+        "Edit",
+      );
+      // …and works: a folder made through it.
+      await devtools.evaluate(
+        sessionId,
+        `(() => {
+        const form = document.querySelector(".manage form.mkdir");
+        form.mkdir.value = "under csp";
+        form.requestSubmit();
+      })()`,
+      );
+      await devtools.evaluate(
+        sessionId,
+        until(
+          `document.querySelector('body > ul a[href="under%20csp/"]')`,
+          `document.body.innerText`,
+        ),
+      );
+      assert.equal((await Deno.stat(`${site.path}/under csp`)).isDirectory, true);
     } finally {
       await devtools.close();
     }
