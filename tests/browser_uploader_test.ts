@@ -4,8 +4,11 @@
  * `Input.dispatchDragEvent` (real file-system entries, so `webkitGetAsEntry` walks the
  * folder), every file on disk byte for byte with its folders, `upload.onprogress` events
  * reaching the file's size, progress bars full; a half-uploaded file (its first part sent
- * by curl) resumed from the server's offset; a folder made from the page without leaving
- * it; Edit → Delete; and the page never scrolls sideways.
+ * by curl) resumed from the server's offset; a second chunk whose connection drops
+ * (`Fetch.failRequest`) resent from the server's offset; Cancel of a chunk in flight;
+ * at most `UPLOADER_PARALLEL_FILES` files at once; a folder made from the page without
+ * leaving it; Edit → Rename and Delete (a non-empty folder after a third tap); the page
+ * never scrolls sideways; and the script runs under a CSP that allows only its hash.
  *
  * Set `SOCKIT_SCREENSHOT_DIR=/tmp` to keep a PNG of the phone view to look at by eye.
  * Needs Debian's `chromium` (in `.ci/run`); without it the test is ignored, with the
@@ -385,6 +388,50 @@ await chromiumTest(
         "single & odd #name.txt",
         "trip",
       ]);
+      // Rename: the row's button fills the form (old name, new name focused); submit it.
+      await devtools.evaluate(
+        sessionId,
+        `(() => {
+        const row = document.querySelector('body > ul a[href="resume.bin"]').parentNode;
+        row.querySelector(".ops .rename").click();
+        const form = document.querySelector(".manage form.move");
+        if (document.activeElement !== form.move) throw new Error("new name not focused");
+        form.move.value = "renamed on a phone.bin";
+        form.querySelector("button:not([name])").click();
+      })()`,
+      );
+      await devtools.evaluate(
+        sessionId,
+        until(
+          `document.querySelector('body > ul a[href="renamed%20on%20a%20phone.bin"]')`,
+          `document.getElementById("sockit-status").textContent`,
+        ),
+      );
+      assert.deepEqual(await Deno.readFile(`${site.path}/renamed on a phone.bin`), resume);
+
+      // A folder with files: Delete, Sure?, then "Not empty: delete all?" deletes it all.
+      const folderOps = `document.querySelector('body > ul a[href="trip/"]').parentNode` +
+        `.querySelector(".ops .delete")`;
+      await devtools.evaluate(sessionId, `${folderOps}.click()`); // arm
+      await devtools.evaluate(sessionId, `${folderOps}.click()`); // 409: not empty
+      await devtools.evaluate(
+        sessionId,
+        until(`${folderOps}.textContent === "Not empty: delete all?"`, `${folderOps}.textContent`),
+      );
+      assert.equal(await exists(`${site.path}/trip/photos/big.bin`), true);
+      await devtools.evaluate(sessionId, `${folderOps}.click()`); // recursive
+      await devtools.evaluate(
+        sessionId,
+        until(`!document.querySelector('body > ul a[href="trip/"]')`, `document.body.innerText`),
+      );
+      assert.deepEqual(await entryNames(site.path), [
+        "flaky.bin",
+        "made on a phone",
+        ...names,
+        "renamed on a phone.bin",
+        "single & odd #name.txt",
+      ]);
+
       const screenshotDir = Deno.env.get("SOCKIT_SCREENSHOT_DIR");
       if (screenshotDir) {
         await devtools.evaluate(sessionId, `document.querySelector(".manage").open = true`);
