@@ -8,7 +8,8 @@
  * (`Fetch.failRequest`) resent from the server's offset; Cancel of a chunk in flight;
  * at most `UPLOADER_PARALLEL_FILES` files at once; a folder made from the page without
  * leaving it; Edit → Rename and Delete (a non-empty folder after a third tap); the page
- * never scrolls sideways; and the script runs under a CSP that allows only its hash.
+ * never scrolls sideways; the script runs under a CSP that allows only its hash; and with
+ * JavaScript off the plain forms upload (file input), make a folder, rename and delete.
  *
  * Set `SOCKIT_SCREENSHOT_DIR=/tmp` to keep a PNG of the phone view to look at by eye.
  * Needs Debian's `chromium` (in `.ci/run`); without it the test is ignored, with the
@@ -487,6 +488,91 @@ await chromiumTest(
         ),
       );
       assert.equal((await Deno.stat(`${site.path}/under csp`)).isDirectory, true);
+    } finally {
+      await devtools.close();
+    }
+  },
+);
+
+await chromiumTest(
+  "browser_uploader_test",
+  "browser: with JavaScript off, the plain forms upload, make a folder, rename and delete",
+  async (chromium) => {
+    await using site = await tempTree({ "old.txt": "old" });
+    await using local = await tempTree({ "picked.txt": "picked with the file input" });
+    await using server = await serveHttp(site.path, "--upload", "--quiet");
+    await using browser = await launchChromium(chromium);
+    const devtools = await DevTools.connect(browser.devtoolsUrl);
+    try {
+      const sessionId = await devtools.openPage();
+      await devtools.send("Page.enable", {}, sessionId);
+      await devtools.send("DOM.enable", {}, sessionId);
+      await devtools.send("Emulation.setScriptExecutionDisabled", { value: true }, sessionId);
+      await devtools.navigate(sessionId, `${server.url}/`);
+      // The page's own script did not run: no Edit button, drop zone still hidden.
+      assert.equal(
+        await devtools.evaluate<boolean>(sessionId, `!document.querySelector("button.edit")`),
+        true,
+      );
+
+      /** Runs `action` (which submits a form) and waits for the page it leads back to. */
+      const submit = async (action: string) => {
+        const loaded = devtools.waitFor(
+          (e) => e.method === "Page.loadEventFired",
+          "the listing again",
+        );
+        await devtools.evaluate(sessionId, action);
+        await loaded;
+        assert.equal(await devtools.evaluate<string>(sessionId, "location.href"), `${server.url}/`);
+      };
+
+      // Upload through the file input (DOM.setFileInputFiles is what a picker would do).
+      const { root } = await devtools.send<{ root: { nodeId: number } }>(
+        "DOM.getDocument",
+        {},
+        sessionId,
+      );
+      const { nodeId } = await devtools.send<{ nodeId: number }>("DOM.querySelector", {
+        nodeId: root.nodeId,
+        selector: "form.upload input[type=file]",
+      }, sessionId);
+      await devtools.send(
+        "DOM.setFileInputFiles",
+        { nodeId, files: [`${local.path}/picked.txt`] },
+        sessionId,
+      );
+      await submit(`document.querySelector("form.upload button[type=submit]").click()`);
+      assert.equal(
+        await Deno.readTextFile(`${site.path}/picked.txt`),
+        "picked with the file input",
+      );
+
+      await submit(`(() => {
+        const form = document.querySelector(".manage form.mkdir");
+        form.mkdir.value = "no script";
+        form.querySelector("button").click();
+      })()`);
+      assert.equal((await Deno.stat(`${site.path}/no script`)).isDirectory, true);
+
+      await submit(`(() => {
+        const form = document.querySelector(".manage form.move");
+        form.path.value = "old.txt";
+        form.move.value = "no script/moved.txt";
+        form.querySelector("button:not([name])").click();
+      })()`);
+      assert.equal(await Deno.readTextFile(`${site.path}/no script/moved.txt`), "old");
+
+      await submit(`(() => {
+        const form = document.querySelector(".manage form.move");
+        form.path.value = "picked.txt";
+        form.querySelector("button[name=delete]").click();
+      })()`);
+      assert.deepEqual(await entryNames(site.path), ["no script"]);
+      const rows = await devtools.evaluate<string[]>(
+        sessionId,
+        `[...document.querySelectorAll("body > ul li:not(.head):not(.find) > a")].map((a) => a.textContent)`,
+      );
+      assert.deepEqual(rows, ["no script/"]);
     } finally {
       await devtools.close();
     }
