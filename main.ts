@@ -483,7 +483,10 @@ failure, mismatch or error, so a CI job can gate on it.`,
       // Collected raw: runHttpServe checks them, so no error message can echo a password.
       (v: string, previous: string[] = []) => [...previous, v],
     )
-    .option("--upload", "accept uploads: PUT /path/name and the listing's upload form")
+    .option(
+      "--upload",
+      "accept uploads (PUT, the listing's form, drag and drop) and deletes/moves/mkdir",
+    )
     .option(
       "--max-upload <bytes>",
       "largest upload with --upload; more → 413 (default 1GiB)",

@@ -220,7 +220,7 @@ Deno.test("e2e --auth --cors: preflights answered without credentials, requests 
   assert.equal(putPreflight.status, 204);
   assert.match(
     putPreflight.headers,
-    /^Access-Control-Allow-Methods: GET, HEAD, OPTIONS, PUT, POST\r?$/m,
+    /^Access-Control-Allow-Methods: GET, HEAD, OPTIONS, PUT, POST, DELETE\r?$/m,
   );
   const put = await fetch(`${v}/inbox/from-page.txt`, {
     method: "PUT",
@@ -337,7 +337,7 @@ Deno.test("e2e --upload: curl -T stores; limit 413, conflict 409, traversal refu
     assert.ok(!(await entryNames(site.path)).includes("escape.txt"));
     assert.ok(!(await entryNames(`${site.path}/..`)).includes("escape.txt"));
     const options = await curl(["-X", "OPTIONS", `${u}/inbox/`]);
-    assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST\r?$/m);
+    assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r?$/m);
   } finally {
     await Deno.remove(local);
   }

@@ -155,7 +155,7 @@ Deno.test("sharing --upload: PUT stores, refuses conflicts, limits and traversal
     assert.deepEqual(await entryNames(`${root}/up`), ["data.bin"], "no temp files, nothing else");
     assert.ok(!(await entryNames(root)).includes("escape.txt"));
     const options = await curl(["-X", "OPTIONS", `${u}/up/`]);
-    assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST\r?$/m);
+    assert.match(options.headers, /^Allow: GET, HEAD, OPTIONS, PUT, POST, DELETE\r?$/m);
   } finally {
     await Deno.remove(local);
   }

@@ -18,6 +18,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   206: "Partial Content",
   301: "Moved Permanently",
   302: "Found",
+  303: "See Other",
   304: "Not Modified",
   307: "Temporary Redirect",
   308: "Permanent Redirect",
@@ -27,6 +28,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   404: "Not Found",
   405: "Method Not Allowed",
   408: "Request Timeout",
+  409: "Conflict",
   411: "Length Required",
   412: "Precondition Failed",
   413: "Content Too Large",
@@ -40,6 +42,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   501: "Not Implemented",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
+  507: "Insufficient Storage",
 });
 
 /** Reason phrase for `status` ("Unknown" for codes not in {@link STATUS_TEXT}). */

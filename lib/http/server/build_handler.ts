@@ -31,6 +31,7 @@ import { withCompression } from "../middleware/compression.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
 import { createLiveReload } from "../middleware/live_reload.ts";
 import { HttpMetrics } from "../sharing/metrics.ts";
+import { withFileManagement } from "../sharing/manage_middleware.ts";
 import {
   listingActionsHtml,
   UPLOAD_ALLOWED_METHODS,
@@ -101,6 +102,18 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     // stream is as private as the files), outside everything that produces pages.
     ...(liveReload ? [liveReload.middleware] : []),
     ...(metrics ? [withMetricsEndpoint(metrics)] : []),
+    // --upload's delete / move / mkdir / resumable PUT, and the cross-site write check for
+    // every write feature, so it sits right outside the uploads.
+    ...(upload
+      ? [withFileManagement({
+        root,
+        dotfiles,
+        maxBytes: upload.maxBytes,
+        overwrite: upload.overwrite,
+        cors: config.cors,
+        onChanged: (path) => fileCache.forgetFile(path),
+      })]
+      : []),
     ...(upload
       ? [withUploads({
         root,

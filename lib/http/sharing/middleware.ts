@@ -23,12 +23,13 @@
  *
  * @module
  */
-import type {
-  HttpResponse,
-  Middleware,
-  RequestBody,
-  RequestContext,
-  RequestHead,
+import {
+  type HttpResponse,
+  mayWrite,
+  type Middleware,
+  type RequestBody,
+  type RequestContext,
+  type RequestHead,
 } from "../handler.ts";
 import { textResponse } from "../errors.ts";
 import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
@@ -41,6 +42,8 @@ import {
 import { cleanUrlCandidate } from "../files/clean_urls.ts";
 import { HEALTH_PATH, type HttpMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } from "./metrics.ts";
 import { multipartBoundary, MultipartError } from "./multipart.ts";
+import { DigestCheck, DigestSyntaxError, parseDigestField } from "./digest.ts";
+import { uploaderHtml } from "./uploader_page.ts";
 import {
   isTarDownloadQuery,
   TAR_CONTENT_TYPE,
@@ -56,7 +59,7 @@ import {
 } from "./upload.ts";
 
 /** Methods answered when uploads are on (for `Allow`). */
-export const UPLOAD_ALLOWED_METHODS = "GET, HEAD, OPTIONS, PUT, POST";
+export const UPLOAD_ALLOWED_METHODS = "GET, HEAD, OPTIONS, PUT, POST, DELETE";
 
 /** Bytes a multipart body may carry beyond its files: part headers and boundaries. */
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -206,9 +209,10 @@ function uploadFailure(err: unknown): HttpResponse {
   if (err instanceof UploadError) {
     // A body refused for its size is still on the wire: close rather than read it all.
     const response = textResponse(err.status, err.message);
-    return err.status === 413 ? { ...response, close: true } : response;
+    return err.status === 413 || err.status === 403 ? { ...response, close: true } : response;
   }
   if (err instanceof MultipartError) return { ...textResponse(400, err.message), close: true };
+  if (err instanceof DigestSyntaxError) return { ...textResponse(400, err.message), close: true };
   // A read-only folder inside a writable root: the client's request was fine.
   if (err instanceof Deno.errors.PermissionDenied) {
     return { ...textResponse(403, "this folder is not writable"), close: true };
@@ -243,6 +247,9 @@ export function withUploads(options: UploadOptions): Middleware {
     } catch (err) {
       return uploadFailure(err);
     }
+    if (!mayWrite(ctx, `/${segments.join("/")}`)) {
+      return { ...textResponse(403, "you may not change this"), close: true };
+    }
     const parentRaw = req.rawPath.slice(0, req.rawPath.lastIndexOf("/") + 1);
     const parent = await resolveSafePath(root, parentRaw, { dotfiles });
     if (parent === null || !parent.info.isDirectory) {
@@ -255,10 +262,23 @@ export function withUploads(options: UploadOptions): Middleware {
       };
     }
     try {
+      // RFC 9530: for a whole-body PUT, content and representation are the same bytes.
+      const digest = new DigestCheck([
+        ...parseDigestField(req.headers.get("content-digest") ?? ""),
+        ...parseDigestField(req.headers.get("repr-digest") ?? ""),
+      ]);
       const saved = await writeUploadedFile(
         `${parent.path}/${name}`,
         requestBodyChunks(ctx.body),
-        { maxBytes, overwrite },
+        {
+          maxBytes,
+          overwrite,
+          onChunk: (chunk) => digest.update(chunk),
+          beforePublish: () => {
+            const mismatch = digest.mismatch();
+            if (mismatch !== null) throw new UploadError("UPLOAD_DIGEST_MISMATCH", 400, mismatch);
+          },
+        },
       );
       options.onStored?.(saved.path);
       if (saved.replaced) return { status: 204 };
@@ -296,6 +316,7 @@ export function withUploads(options: UploadOptions): Middleware {
         overwrite,
         dotfiles,
         onSaved: (s) => options.onStored?.(s.path),
+        mayStore: (name) => mayWrite(ctx, `/${[...dir.segments, name].join("/")}`),
       });
       if (wantsHtml(req)) {
         return { status: 303, headers: [["Location", req.rawPath]], body: null };
@@ -343,10 +364,6 @@ export function listingActionsHtml(actions: ListingActions): string {
     html +=
       `<p class="actions"><a href="?download=tar" download>Download this folder as .tar</a></p>\n`;
   }
-  if (actions.upload) {
-    html += `<form class="upload" method="post" action="./" enctype="multipart/form-data">` +
-      `<input type="file" name="file" multiple required> <button type="submit">Upload</button>` +
-      `</form>\n`;
-  }
+  if (actions.upload) html += uploaderHtml();
   return html;
 }

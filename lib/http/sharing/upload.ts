@@ -45,7 +45,9 @@ export type UploadErrorCode =
   | "UPLOAD_CONFLICT"
   | "UPLOAD_BAD_NAME"
   | "UPLOAD_NO_PARENT"
-  | "UPLOAD_TARGET_IS_DIRECTORY";
+  | "UPLOAD_TARGET_IS_DIRECTORY"
+  | "UPLOAD_DIGEST_MISMATCH"
+  | "UPLOAD_FORBIDDEN";
 
 /** An upload that cannot be stored; `status` is the HTTP answer. */
 export class UploadError extends Error {
@@ -75,6 +77,13 @@ export interface WriteUploadOptions {
   maxBytes?: number;
   /** Replace an existing file. Default false (409). */
   overwrite?: boolean;
+  /** Sees every chunk as it is written (a digest check hashes them). */
+  onChunk?: (chunk: Uint8Array) => void;
+  /**
+   * Called once the whole body is on disk, before the file gets its name; a throw aborts
+   * the upload and nothing is published (a digest mismatch).
+   */
+  beforePublish?: () => void;
 }
 
 /** What {@link writeUploadedFile} stored. */
@@ -150,14 +159,16 @@ export async function writeUploadedFile(
     for await (const chunk of body) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw new UploadTooLargeError(maxBytes);
+      options.onChunk?.(chunk);
       await writeAll(file, chunk);
     }
+    options.beforePublish?.();
     // Data on disk before the name points at it, so a crash cannot leave an empty file
     // under the final name.
     await file.syncData();
     file.close();
     fileOpen = false;
-    const replaced = await publish(tempPath, targetPath, name, overwrite);
+    const replaced = await publishUpload(tempPath, targetPath, { overwrite });
     return { path: targetPath, bytes, replaced };
   } finally {
     if (fileOpen) {
@@ -169,13 +180,17 @@ export async function writeUploadedFile(
   }
 }
 
-/** Gives the finished temp file its final name; resolves true if it replaced a file. */
-async function publish(
+/**
+ * Gives a finished temp file its final name (see the module doc: link, or rename with
+ * `overwrite`); resolves true if it replaced a file. Throws {@link UploadError} 409.
+ */
+export async function publishUpload(
   tempPath: string,
   targetPath: string,
-  name: string,
-  overwrite: boolean,
+  options: { overwrite: boolean },
 ): Promise<boolean> {
+  const overwrite = options.overwrite;
+  const name = splitPath(targetPath).name;
   if (overwrite) {
     const before = await lstatOrNull(targetPath);
     try {
@@ -251,6 +266,8 @@ export interface SaveMultipartOptions extends UploadNameOptions {
   overwrite?: boolean;
   /** Told about each file as soon as it is stored, even if a later part then fails. */
   onSaved?: (saved: SavedUpload) => void;
+  /** Asked before each file is stored (the access rules); false → 403, nothing stored. */
+  mayStore?: (name: string) => boolean;
 }
 
 /**
@@ -271,6 +288,9 @@ export async function saveMultipartUploads(
   for await (const part of parseMultipart(body, boundary)) {
     if (part.filename === null || part.filename === "") continue; // a field or an empty input
     const name = sanitizeUploadFilename(part.filename, options);
+    if (options.mayStore && !options.mayStore(name)) {
+      throw new UploadError("UPLOAD_FORBIDDEN", 403, `you may not store '${name}' here`);
+    }
     const remaining = maxBytes - used;
     try {
       const result = await writeUploadedFile(`${dir.replace(/\/+$/, "")}/${name}`, part.body, {
