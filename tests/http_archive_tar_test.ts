@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import {
-  isTarDownloadQuery,
-  tarContentDisposition,
-  tarDirectory,
-  type TarDirectoryOptions,
-  TarSourceChangedError,
-} from "../lib/http/sharing/tar.ts";
+  archiveContentDisposition,
+  ArchiveTooLargeError,
+  type ArchiveWalkOptions,
+  parseArchiveQuery,
+  walkArchiveTree,
+} from "../lib/http/sharing/archive_plan.ts";
+import {
+  archiveRangeChunks,
+  ArchiveSourceChangedError,
+} from "../lib/http/sharing/archive_stream.ts";
+import { TAR_BLOCK_BYTES, tarLayout } from "../lib/http/sharing/tar.ts";
 import { sha256, tempTree } from "./helpers.ts";
 
 const LONG_NAME = "long-" + "n".repeat(110) + ".txt"; // > 100 bytes: needs pax or prefix
@@ -50,13 +55,18 @@ async function makeTree() {
 async function writeArchive(
   root: string,
   target: string,
-  options?: TarDirectoryOptions,
+  options?: ArchiveWalkOptions,
 ): Promise<string> {
-  const archive = tarDirectory(root, options);
-  const file = await Deno.open(target, { write: true, create: true, truncate: true });
-  // Not preventClose: Deno 2.9's FsFile.writable holds small writes until it is closed.
-  await archive.stream.pipeTo(file.writable);
-  return archive.rootName;
+  const layout = tarLayout(await walkArchiveTree(root, options));
+  await using file = await Deno.open(target, { write: true, create: true, truncate: true });
+  let written = 0;
+  for await (const chunk of archiveRangeChunks(layout, 0, layout.size - 1)) {
+    await file.write(chunk);
+    written += chunk.length;
+  }
+  assert.equal(written, layout.size, "exactly the planned size");
+  assert.equal(written % TAR_BLOCK_BYTES, 0);
+  return layout.tree.rootName;
 }
 
 async function run(cmd: string, args: string[]): Promise<string> {
@@ -165,74 +175,65 @@ async function openFileOffset(path: string): Promise<number | null> {
   return null;
 }
 
-Deno.test("tar: backpressure — a paused reader stops the producer early in a big file", async () => {
+Deno.test("tar: a paused reader holds the producer; return() closes the open file", async () => {
   await using tree = await makeTree();
-  const { root } = tree;
-  const archive = tarDirectory(await Deno.realPath(root));
-  const reader = archive.stream.getReader();
+  const real = await Deno.realPath(tree.root);
+  const layout = tarLayout(await walkArchiveTree(real));
+  const chunks = archiveRangeChunks(layout, 0, layout.size - 1);
   let received = 0;
-  while (received < 256 * 1024) {
-    const { value, done } = await reader.read();
-    assert.ok(!done);
-    received += value.length;
-  }
+  while (received < 256 * 1024) received += (await chunks.next()).value!.length;
   await new Promise((r) => setTimeout(r, 300)); // ample time to read 5 MiB if unbounded
-  const offset = await openFileOffset(`${await Deno.realPath(root)}/big.bin`);
+  const offset = await openFileOffset(`${real}/big.bin`);
   assert.ok(offset !== null, "big.bin is open while being archived");
-  assert.ok(offset < received + 512 * 1024, `read ahead to ${offset} with ${received} taken`);
-  // And it resumes when pulled again: the rest arrives complete.
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    received += value.length;
-  }
-  assert.ok(received > BIG_BYTES);
-  assert.equal(await openFileOffset(`${await Deno.realPath(root)}/big.bin`), null, "closed");
-});
-
-Deno.test("tar: cancelling the stream closes the open file", async () => {
-  await using tree = await makeTree();
-  const { root } = tree;
-  const real = await Deno.realPath(root);
-  const reader = tarDirectory(real).stream.getReader();
-  await reader.read();
-  await reader.read();
-  await reader.read();
-  assert.notEqual(await openFileOffset(`${real}/big.bin`), null);
-  await reader.cancel();
-  assert.equal(await openFileOffset(`${real}/big.bin`), null);
+  assert.ok(offset < received + 128 * 1024, `read ahead to ${offset} with ${received} taken`);
+  await chunks.return();
+  assert.equal(await openFileOffset(`${real}/big.bin`), null, "closed");
 });
 
 Deno.test("tar: a file that shrinks mid-archive errors the stream", async () => {
   await using tree = await tempTree({ "a.bin": new Uint8Array(1024 * 1024) });
   const base = tree.path;
-  const reader = tarDirectory(base).stream.getReader();
+  const layout = tarLayout(await walkArchiveTree(base));
+  const chunks = archiveRangeChunks(layout, 0, layout.size - 1);
   // Wait until a.bin's header and some content have come out: it is open and being read.
   let received = 0;
-  while (received < 2048) received += (await reader.read()).value!.length;
+  while (received < 2048) received += (await chunks.next()).value!.length;
   await Deno.truncate(`${base}/a.bin`, 1000);
   await assert.rejects(async () => {
-    for (;;) if ((await reader.read()).done) break;
-  }, TarSourceChangedError);
+    for (;;) if ((await chunks.next()).done) break;
+  }, ArchiveSourceChangedError);
 });
 
-Deno.test("tar: a missing directory errors the stream on first read", async () => {
-  const archive = tarDirectory("/nonexistent/sockit-test-dir");
-  assert.equal(archive.rootName, "sockit-test-dir");
-  await assert.rejects(() => archive.stream.getReader().read(), Deno.errors.NotFound);
+Deno.test("tar: a missing directory rejects the walk", async () => {
+  await assert.rejects(() => walkArchiveTree("/nonexistent/sockit-test-dir"), Deno.errors.NotFound);
+});
+
+Deno.test("archive plan: entry and name-byte limits, at the limit and one past", async () => {
+  // Root + 3 files = 4 entries; names "t", "t/a", "t/b", "t/c" = 1 + 3 * 3 = 10 bytes.
+  await using tree = await tempTree({ "a": "1", "b": "2", "c": "3" });
+  const at = await walkArchiveTree(tree.path, { rootName: "t", maxEntries: 4, maxNameBytes: 10 });
+  assert.equal(at.entries.length, 4);
+  await assert.rejects(
+    () => walkArchiveTree(tree.path, { rootName: "t", maxEntries: 3 }),
+    (err) => err instanceof ArchiveTooLargeError && err.limit === "entries" && err.max === 3,
+  );
+  await assert.rejects(
+    () => walkArchiveTree(tree.path, { rootName: "t", maxNameBytes: 9 }),
+    (err) => err instanceof ArchiveTooLargeError && err.limit === "name-bytes",
+  );
 });
 
 Deno.test("tar: query detection and Content-Disposition", () => {
-  assert.equal(isTarDownloadQuery("?download=tar"), true);
-  assert.equal(isTarDownloadQuery("a=1&download=tar"), true);
-  assert.equal(isTarDownloadQuery("?download=zip"), false);
-  assert.equal(isTarDownloadQuery(""), false);
+  assert.deepEqual(parseArchiveQuery("?download=tar"), { format: "tar", version: null });
+  assert.deepEqual(parseArchiveQuery("a=1&download=zip&v=abc"), { format: "zip", version: "abc" });
+  assert.equal(parseArchiveQuery("?download=rar"), null);
+  assert.equal(parseArchiveQuery(""), null);
   assert.equal(
-    tarContentDisposition("photos"),
+    archiveContentDisposition("photos", "tar"),
     `attachment; filename="photos.tar"; filename*=UTF-8''photos.tar`,
   );
   assert.equal(
-    tarContentDisposition('café "x"'),
-    `attachment; filename="caf_ _x_.tar"; filename*=UTF-8''caf%C3%A9%20%22x%22.tar`,
+    archiveContentDisposition('café "x"', "zip"),
+    `attachment; filename="caf_ _x_.zip"; filename*=UTF-8''caf%C3%A9%20%22x%22.zip`,
   );
 });
