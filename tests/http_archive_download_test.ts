@@ -253,6 +253,11 @@ Deno.test("download: a tree changed between the halves gets 412/200, never mixed
   assert.equal(browser.status, 200);
   assert.notEqual(browser.headers.get("etag"), etag);
   await browser.body?.cancel();
+  const pinnedIfRange = await fetch(pinned, {
+    headers: { Range: "bytes=1000-", "If-Range": etag },
+  });
+  assert.equal(pinnedIfRange.status, 200, "If-Range: the whole new archive, not a 412");
+  await pinnedIfRange.body?.cancel();
   // A full GET of the old pinned URL gets the new archive, with its new version.
   const fresh = await fetch(pinned);
   assert.equal(fresh.status, 200);
@@ -286,7 +291,7 @@ Deno.test("download: a file changed while streaming cuts the connection short", 
   }
 });
 
-Deno.test("download: entry limit at and past it (507), concurrency limit (503), HEAD frees its slot", async () => {
+Deno.test("download: entry limit (507), concurrency and entry budget (503), at and past", async () => {
   // c is big enough that an unread download of it cannot finish into the socket buffers.
   await using site = await tempTree({ "d/a": "1", "d/b": "2", "d/c": new Uint8Array(32 << 20) });
   const notFound: Handler = () => ({ status: 404, body: "no\n" });
@@ -317,6 +322,22 @@ Deno.test("download: entry limit at and past it (507), concurrency limit (503), 
   const after = await fetch(`${at.url}/d/?download=tar`);
   assert.equal(after.status, 200);
   await after.arrayBuffer();
+
+  // Entries held by all running downloads together: 8 = two of these archives at once.
+  await using budget = await inProcessServer(
+    compose([withArchiveDownload({ root, maxActiveEntries: 8 })], notFound),
+  );
+  const one = await fetch(`${budget.url}/d/?download=zip`);
+  const two = await fetch(`${budget.url}/d/?download=zip`);
+  assert.equal(two.status, 200, "at the budget");
+  const three = await fetch(`${budget.url}/d/?download=zip`);
+  assert.equal(three.status, 503, "one entry past it");
+  assert.equal(three.headers.get("retry-after"), "5");
+  await three.body?.cancel();
+  await one.arrayBuffer();
+  const four = await fetch(`${budget.url}/d/?download=zip`);
+  assert.equal(four.status, 200, "a finished download gives its entries back");
+  await Promise.all([two.arrayBuffer(), four.arrayBuffer()]);
 });
 
 Deno.test("download: --compress leaves archives alone (ranges stay stitchable)", async () => {
@@ -371,4 +392,52 @@ Deno.test("download: a 2 GiB folder to a slow reader keeps the server under 32 M
   );
   assert.ok(slowKiB - baselineKiB < 32 * 1024, `slow: +${slowKiB - baselineKiB} KiB`);
   assert.ok(peakKiB - baselineKiB < 32 * 1024, `peak: +${peakKiB - baselineKiB} KiB`);
+});
+
+Deno.test("download=zip: a file over 4 GiB gets zip64 fields that python and unzip read", async () => {
+  const HUGE = 4 * 1024 ** 3 + 65_536; // past 0xFFFFFFFF
+  await using site = await tempTree({ "z/a.txt": "alpha\n", "z/zz-huge.bin": "" });
+  await Deno.truncate(`${site.path}/z/zz-huge.bin`, HUGE); // sparse: zeros, no disk
+  await using server = await serveHttp(site.path, "--quiet");
+  await using work = await tempTree();
+  const head = await fetch(`${server.url}/z/?download=zip`, { method: "HEAD" });
+  const length = Number(head.headers.get("content-length"));
+  const pinned = `${server.url}${head.headers.get("content-location")}`;
+  assert.ok(length > HUGE);
+  // Streaming 4 GiB through python would be slow; the archive is headers, zeros, then the
+  // directory, so its first and last MiB over zeros rebuild it exactly, via two ranges.
+  const MIB = 1024 * 1024;
+  const part = async (start: number, end: number) => {
+    const res = await fetch(pinned, { headers: { Range: `bytes=${start}-${end}` } });
+    assert.equal(res.status, 206);
+    return new Uint8Array(await res.arrayBuffer());
+  };
+  const first = await part(0, MIB - 1);
+  const last = await part(length - MIB, length - 1); // needs the huge file's CRC: re-read
+  const path = `${work.path}/z.zip`;
+  {
+    await using file = await Deno.open(path, { write: true, create: true });
+    await file.truncate(length);
+    await file.write(first);
+    await file.seek(length - MIB, Deno.SeekMode.Start);
+    await file.write(last);
+  }
+  const script = [
+    "import json, sys, zipfile",
+    "z = zipfile.ZipFile(sys.argv[1])",
+    "huge = z.getinfo('z/zz-huge.bin')",
+    "with z.open(huge) as f: start = f.read(16)", // parses the zip64 local header
+    "print(json.dumps([z.namelist(), huge.file_size, huge.CRC, z.read('z/a.txt').decode(),",
+    "  start.hex()]))",
+  ].join("\n");
+  const [names, size, crc, alpha, start] = JSON.parse(
+    await runTool("python3", ["-c", script, path]),
+  );
+  assert.deepEqual(names, ["z/", "z/a.txt", "z/zz-huge.bin"]);
+  assert.equal(size, HUGE);
+  assert.equal(crc, 0xe50d43f3); // CRC-32 of 4 GiB + 64 KiB of zeros (python3 zlib.crc32)
+  assert.equal(alpha, "alpha\n");
+  assert.equal(start, "00".repeat(16));
+  assert.match(await runTool("unzip", ["-t", path, "z/a.txt"]), /No errors detected/);
+  assert.match(await runTool("unzip", ["-l", path]), new RegExp(`${HUGE}\\s.*z/zz-huge\\.bin`));
 });

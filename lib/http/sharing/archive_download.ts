@@ -48,12 +48,18 @@ import { zipLayout } from "./zip.ts";
 
 /**
  * Archive downloads (and their tree walks) running at once per process; one more gets 503
- * with Retry-After. Each holds its plan (up to ~30 MiB at the entry limit), so this bounds
- * what many clients asking at once can make the server hold.
+ * with Retry-After: each holds a plan, an open file and a read buffer while it streams.
  */
 export const MAX_CONCURRENT_ARCHIVES = 16;
 
-/** Retry-After (seconds) sent with the 503 when {@link MAX_CONCURRENT_ARCHIVES} are busy. */
+/**
+ * Entries all running archive downloads of a process may hold together (~500 bytes each:
+ * ~100 MiB); an archive whose walk would pass it gets 503 with Retry-After. Without it, 16
+ * downloads of a folder at the entry limit could hold 800 MiB.
+ */
+export const MAX_ACTIVE_ARCHIVE_ENTRIES = 200_000;
+
+/** Retry-After (seconds) sent with the 503 when the limits above are reached. */
 export const ARCHIVE_RETRY_AFTER_SECONDS = 5;
 
 /** Options for {@link withArchiveDownload}. */
@@ -63,10 +69,17 @@ export interface ArchiveDownloadOptions {
   dotfiles?: boolean;
   /** Default {@link MAX_CONCURRENT_ARCHIVES}. */
   maxConcurrent?: number;
+  /** Default {@link MAX_ACTIVE_ARCHIVE_ENTRIES}. */
+  maxActiveEntries?: number;
   /** Default: archive_plan.ts's MAX_ARCHIVE_ENTRIES. */
   maxEntries?: number;
   /** Default: archive_plan.ts's MAX_ARCHIVE_NAME_BYTES. */
   maxNameBytes?: number;
+}
+
+/** The running downloads hold {@link MAX_ACTIVE_ARCHIVE_ENTRIES} already. */
+class ArchivesBusyError extends Error {
+  readonly code = "ARCHIVES_BUSY";
 }
 
 /**
@@ -106,7 +119,9 @@ function releasing(
 export function withArchiveDownload(options: ArchiveDownloadOptions): Middleware {
   const dotfiles = options.dotfiles ?? false;
   const maxConcurrent = options.maxConcurrent ?? MAX_CONCURRENT_ARCHIVES;
+  const maxActiveEntries = options.maxActiveEntries ?? MAX_ACTIVE_ARCHIVE_ENTRIES;
   let running = 0;
+  let activeEntries = 0;
   return (next) => async (req, ctx) => {
     const query = req.method === "GET" || req.method === "HEAD"
       ? parseArchiveQuery(req.query)
@@ -116,22 +131,31 @@ export function withArchiveDownload(options: ArchiveDownloadOptions): Middleware
     if (found === null || !found.info.isDirectory || !found.trailingSlash) {
       return await next(req, ctx);
     }
-    if (running >= maxConcurrent) {
-      return textResponse(503, "too many folder downloads at once; try again shortly", [
+    const busy = () =>
+      textResponse(503, "too many folder downloads at once; try again shortly", [
         ["Retry-After", String(ARCHIVE_RETRY_AFTER_SECONDS)],
       ]);
-    }
+    if (running >= maxConcurrent) return busy();
     running++;
+    let held = 0;
     let released = false;
     const release = () => {
-      if (!released) running--;
+      if (released) return;
       released = true;
+      running--;
+      activeEntries -= held;
+    };
+    const onEntry = () => {
+      if (activeEntries >= maxActiveEntries) throw new ArchivesBusyError();
+      activeEntries++;
+      held++;
     };
     try {
       const response = await answer(req.rawPath, req.method, req.headers, query, found.path, {
         ...options,
         dotfiles,
         rootName: found.segments.at(-1),
+        onEntry,
       }, release);
       return response;
     } catch (err) {
@@ -140,6 +164,7 @@ export function withArchiveDownload(options: ArchiveDownloadOptions): Middleware
         // 507: the server cannot hold the plan this archive needs (RFC 4918 §11.5).
         return textResponse(507, `${err.message}; download a subfolder instead`);
       }
+      if (err instanceof ArchivesBusyError) return busy();
       throw err;
     }
   };
@@ -152,7 +177,7 @@ async function answer(
   headers: Map<string, string>,
   query: { format: ArchiveFormat; version: string | null },
   dir: string,
-  options: ArchiveDownloadOptions & { rootName?: string },
+  options: ArchiveDownloadOptions & { rootName?: string; onEntry: () => void },
   release: () => void,
 ): Promise<HttpResponse> {
   const tree = await walkArchiveTree(dir, {
@@ -164,6 +189,7 @@ async function answer(
     rootName: options.rootName,
     maxEntries: options.maxEntries,
     maxNameBytes: options.maxNameBytes,
+    onEntry: options.onEntry,
   });
   const { format } = query;
   const layout = format === "zip" ? zipLayout(tree) : tarLayout(tree);
@@ -187,7 +213,11 @@ async function answer(
   }
   const range = headers.get("range");
   const pinned = query.version;
-  if (range !== undefined && pinned !== null && pinned !== tree.version) {
+  // A stale pin with a bare Range (curl -C -): 412. With If-Range the client asked for
+  // "the whole thing if it changed" (RFC 9110 §13.1.5): that is answered below with 200.
+  if (
+    range !== undefined && pinned !== null && pinned !== tree.version && !headers.has("if-range")
+  ) {
     return done(textResponse(
       412,
       "the folder changed since this download started; download it again",

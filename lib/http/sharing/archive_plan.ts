@@ -36,9 +36,9 @@ import { createHash } from "node:crypto";
 import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 
 /**
- * Most entries (files and folders) one archive may hold. Each costs a few hundred bytes
- * while its download runs, so this bounds one download's plan to ~30 MiB; it is above
- * 65 535 so zip64's entry count is reachable.
+ * Most entries (files and folders) one archive may hold. Each costs ~500 bytes while its
+ * download runs (measured with 50-byte paths), so this bounds one download's plan to
+ * ~50 MiB; it is above 65 535 so zip64's entry count is reachable.
  */
 export const MAX_ARCHIVE_ENTRIES = 100_000;
 
@@ -110,6 +110,8 @@ export interface ArchiveWalkOptions {
   maxNameBytes?: number;
   /** Told about every entry left out because of an error (not the rule-based skips). */
   onSkip?: (path: string, reason: string) => void;
+  /** Called before each entry is added; throw to stop the walk (a shared memory budget). */
+  onEntry?: () => void;
 }
 
 function basename(path: string): string {
@@ -141,8 +143,10 @@ export async function walkArchiveTree(
   const entries: ArchiveEntry[] = [];
   let nameBytes = 0;
 
+  const onEntry = options.onEntry ?? (() => {});
   const add = (name: string, path: string, stat: Deno.FileInfo) => {
     if (entries.length >= maxEntries) throw new ArchiveTooLargeError("entries", maxEntries);
+    onEntry();
     const bytes = encoder.encode(name);
     nameBytes += bytes.length;
     if (nameBytes > maxNameBytes) throw new ArchiveTooLargeError("name-bytes", maxNameBytes);

@@ -30,8 +30,11 @@
 import zlib from "node:zlib";
 import type { ArchiveEntry, ArchiveLayout, CrcSource } from "./archive_plan.ts";
 
-/** Bytes read from a file per step. */
-export const ARCHIVE_READ_CHUNK_BYTES = 64 * 1024;
+/**
+ * Bytes read from a file per step: as h1/writer.ts's FILE_CHUNK_BYTES (measured there:
+ * 64 KiB → 1.7 GB/s, 256 KiB → 2.2 GB/s on loopback).
+ */
+export const ARCHIVE_READ_CHUNK_BYTES = 256 * 1024;
 
 /** Small pieces (headers, padding) are gathered up to this size before they are sent. */
 export const ARCHIVE_GATHER_BYTES = 64 * 1024;
