@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import type { ArchiveEntry, ArchiveTree } from "../lib/http/sharing/archive_plan.ts";
 import { treeVersion, walkArchiveTree } from "../lib/http/sharing/archive_plan.ts";
-import { archiveRangeChunks, clearCrcCache } from "../lib/http/sharing/archive_stream.ts";
+import {
+  archiveRangeChunks,
+  cachedCrc,
+  clearCrcCache,
+  CRC_CACHE_MAX_ENTRIES,
+  rememberCrc,
+} from "../lib/http/sharing/archive_stream.ts";
 import { tarLayout } from "../lib/http/sharing/tar.ts";
 import { dosDateTime, zipLayout } from "../lib/http/sharing/zip.ts";
 import { concatBytes, mulberry32, runTool, tempTree } from "./helpers.ts";
@@ -176,4 +182,19 @@ Deno.test("zip: DOS times are UTC and clamped to 1980..2107", () => {
     (23 << 11) | (59 << 5) | 29,
     (127 << 9) | (12 << 5) | 31,
   ]);
+});
+
+Deno.test("CRC cache: holds CRC_CACHE_MAX_ENTRIES, one more forgets the oldest", () => {
+  clearCrcCache();
+  const entries = folderTree(CRC_CACHE_MAX_ENTRIES + 1).entries;
+  for (let i = 0; i < CRC_CACHE_MAX_ENTRIES; i++) rememberCrc(entries[i], i);
+  assert.equal(cachedCrc(entries[0]), 0, "at the limit: all kept");
+  assert.equal(cachedCrc(entries[CRC_CACHE_MAX_ENTRIES - 1]), CRC_CACHE_MAX_ENTRIES - 1);
+  rememberCrc(entries[CRC_CACHE_MAX_ENTRIES], 7);
+  assert.equal(cachedCrc(entries[0]), undefined, "one past: the oldest is gone");
+  assert.equal(cachedCrc(entries[1]), 1);
+  assert.equal(cachedCrc(entries[CRC_CACHE_MAX_ENTRIES]), 7);
+  // A changed file (new mtime) is a different key: never a stale CRC.
+  assert.equal(cachedCrc({ ...entries[1], mtimeMs: entries[1].mtimeMs + 1 }), undefined);
+  clearCrcCache();
 });

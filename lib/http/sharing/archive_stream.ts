@@ -60,13 +60,19 @@ function crcKey(e: ArchiveEntry): string {
   return `${e.dev}:${e.ino}:${e.size}:${e.mtimeMs}:${e.path}`;
 }
 
-function rememberCrc(e: ArchiveEntry, crc: number): void {
+/** Remembers `e`'s CRC, forgetting the oldest past {@link CRC_CACHE_MAX_ENTRIES}. */
+export function rememberCrc(e: ArchiveEntry, crc: number): void {
   const key = crcKey(e);
   crcCache.delete(key);
   crcCache.set(key, crc);
   if (crcCache.size > CRC_CACHE_MAX_ENTRIES) {
     crcCache.delete(crcCache.keys().next().value!); // the oldest
   }
+}
+
+/** The cached CRC of `e` (same device, inode, size, mtime and path), if any. */
+export function cachedCrc(e: ArchiveEntry): number | undefined {
+  return crcCache.get(crcKey(e));
 }
 
 /** Forgets every cached CRC (tests that count re-reads). */

@@ -85,7 +85,7 @@ function ustarSplit(name: Uint8Array): [Uint8Array, Uint8Array] | null {
   return null;
 }
 
-/** The pax records an entry needs, or "" when ustar holds it all. */
+/** The pax records an entry needs, or null when ustar holds it all. */
 function paxRecords(e: ArchiveEntry, name: Uint8Array): Uint8Array | null {
   let text = "";
   if (ustarSplit(name) === null) text += paxRecord("path", new TextDecoder().decode(name));
