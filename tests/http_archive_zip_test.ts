@@ -101,7 +101,7 @@ function folderTree(count: number): ArchiveTree {
     const name = i === 0 ? "r" : `r/d${i}`;
     entries.push({
       name,
-      nameBytes: encoder.encode(name),
+      nameLength: encoder.encode(name).length,
       isDirectory: true,
       path: "/nonexistent",
       size: 0,

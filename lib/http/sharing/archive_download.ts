@@ -53,9 +53,9 @@ import { zipLayout } from "./zip.ts";
 export const MAX_CONCURRENT_ARCHIVES = 16;
 
 /**
- * Entries all running archive downloads of a process may hold together (~500 bytes each:
- * ~100 MiB); an archive whose walk would pass it gets 503 with Retry-After. Without it, 16
- * downloads of a folder at the entry limit could hold 800 MiB.
+ * Entries all running archive downloads of a process may hold together (~250 bytes each:
+ * ~50 MiB); an archive whose walk would pass it gets 503 with Retry-After. Without it, 16
+ * downloads of a folder at the entry limit could hold 400 MiB.
  */
 export const MAX_ACTIVE_ARCHIVE_ENTRIES = 200_000;
 

@@ -65,11 +65,7 @@ function padding(size: number): number {
 
 /** The stored name: folders end in `/`, as tar itself writes them. */
 function storedName(e: ArchiveEntry): Uint8Array {
-  if (!e.isDirectory) return e.nameBytes;
-  const out = new Uint8Array(e.nameBytes.length + 1);
-  out.set(e.nameBytes);
-  out[e.nameBytes.length] = 0x2f;
-  return out;
+  return encoder.encode(e.isDirectory ? `${e.name}/` : e.name);
 }
 
 /** ustar's [prefix, name] for `name`, or null if it needs a pax `path`. */

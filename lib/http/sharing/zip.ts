@@ -58,10 +58,12 @@ export interface ZipOptions {
   forceZip64?: boolean;
 }
 
-/** Per-entry facts the layout needs more than once. */
+/** An entry's shape: derived from the entry on demand, so a plan stores only offsets. */
 interface ZipEntryShape {
   /** zip64 sizes (local extra, central extra, 8-byte descriptor sizes). */
   zip64Size: boolean;
+  /** Stored name length (folders get a trailing `/`). */
+  nameLength: number;
   localLength: number;
   descriptorLength: number;
 }
@@ -70,26 +72,34 @@ interface ZipEntryShape {
 export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveLayout {
   const force = options.forceZip64 ?? false;
   const entries = tree.entries;
-  const names = entries.map((e) => e.isDirectory ? concat(e.nameBytes, SLASH) : e.nameBytes);
-  const shapes: ZipEntryShape[] = [];
+  const shape = (i: number): ZipEntryShape => {
+    const e = entries[i];
+    const zip64Size = force || e.size >= MAX32;
+    const nameLength = e.nameLength + (e.isDirectory ? 1 : 0);
+    return {
+      zip64Size,
+      nameLength,
+      localLength: LOCAL_HEADER_BYTES + nameLength + TIME_EXTRA_BYTES +
+        (zip64Size ? ZIP64_LOCAL_EXTRA_BYTES : 0),
+      descriptorLength: e.isDirectory ? 0 : zip64Size ? 24 : 16,
+    };
+  };
+  // The name bytes are encoded when a header is made: a plan holds numbers, not bytes.
+  const storedName = (i: number) =>
+    encoder.encode(entries[i].isDirectory ? `${entries[i].name}/` : entries[i].name);
   const offsets = new Float64Array(entries.length);
   let offset = 0;
   for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    const zip64Size = force || e.size >= MAX32;
-    const localLength = LOCAL_HEADER_BYTES + names[i].length + TIME_EXTRA_BYTES +
-      (zip64Size ? ZIP64_LOCAL_EXTRA_BYTES : 0);
-    const descriptorLength = e.isDirectory ? 0 : zip64Size ? 24 : 16;
-    shapes.push({ zip64Size, localLength, descriptorLength });
+    const { localLength, descriptorLength } = shape(i);
     offsets[i] = offset;
-    offset += localLength + e.size + descriptorLength;
+    offset += localLength + entries[i].size + descriptorLength;
   }
   const centralStart = offset;
-  const centralLengths = entries.map((_, i) =>
-    CENTRAL_HEADER_BYTES + names[i].length + TIME_EXTRA_BYTES +
-    centralZip64ExtraLength(shapes[i].zip64Size, force || offsets[i] >= MAX32)
-  );
-  const centralSize = centralLengths.reduce((a, b) => a + b, 0);
+  const centralLength = (i: number) =>
+    CENTRAL_HEADER_BYTES + shape(i).nameLength + TIME_EXTRA_BYTES +
+    centralZip64ExtraLength(shape(i).zip64Size, force || offsets[i] >= MAX32);
+  let centralSize = 0;
+  for (let i = 0; i < entries.length; i++) centralSize += centralLength(i);
   const zip64End = force || entries.length >= MAX16 || centralStart >= MAX32 ||
     centralSize >= MAX32;
   const endLength = (zip64End ? ZIP64_END_BYTES + ZIP64_LOCATOR_BYTES : 0) + END_BYTES;
@@ -97,7 +107,7 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
 
   function* pieces(): Iterable<ArchivePiece> {
     for (let i = 0; i < entries.length; i++) {
-      const { localLength, descriptorLength } = shapes[i];
+      const { localLength, descriptorLength } = shape(i);
       yield { kind: "bytes", length: localLength, make: () => localHeader(i) };
       if (entries[i].isDirectory) continue;
       yield { kind: "file", length: entries[i].size, index: i };
@@ -110,7 +120,7 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
     for (let i = 0; i < entries.length; i++) {
       yield {
         kind: "bytes",
-        length: centralLengths[i],
+        length: centralLength(i),
         make: async (crcs) => centralHeader(i, entries[i].isDirectory ? 0 : await crcs.crc(i)),
       };
     }
@@ -119,7 +129,7 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
 
   function localHeader(i: number): Uint8Array {
     const e = entries[i];
-    const { zip64Size, localLength } = shapes[i];
+    const { zip64Size, nameLength, localLength } = shape(i);
     const out = new Uint8Array(localLength);
     const v = new DataView(out.buffer);
     v.setUint32(0, 0x04034b50, true);
@@ -132,10 +142,10 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
     // CRC and sizes: 0 here (bit 3: in the descriptor), or 0xFFFFFFFF → zip64 extra.
     v.setUint32(18, zip64Size ? MAX32 : 0, true);
     v.setUint32(22, zip64Size ? MAX32 : 0, true);
-    v.setUint16(26, names[i].length, true);
-    v.setUint16(28, localLength - LOCAL_HEADER_BYTES - names[i].length, true);
-    out.set(names[i], LOCAL_HEADER_BYTES);
-    let p = LOCAL_HEADER_BYTES + names[i].length;
+    v.setUint16(26, nameLength, true);
+    v.setUint16(28, localLength - LOCAL_HEADER_BYTES - nameLength, true);
+    out.set(storedName(i), LOCAL_HEADER_BYTES);
+    let p = LOCAL_HEADER_BYTES + nameLength;
     p = timeExtra(v, p, e.mtimeMs);
     if (zip64Size) {
       v.setUint16(p, 0x0001, true);
@@ -145,7 +155,7 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
   }
 
   function descriptor(i: number, crc: number): Uint8Array {
-    const { zip64Size, descriptorLength } = shapes[i];
+    const { zip64Size, descriptorLength } = shape(i);
     const out = new Uint8Array(descriptorLength);
     const v = new DataView(out.buffer);
     v.setUint32(0, 0x08074b50, true);
@@ -163,9 +173,9 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
 
   function centralHeader(i: number, crc: number): Uint8Array {
     const e = entries[i];
-    const { zip64Size } = shapes[i];
+    const { zip64Size, nameLength } = shape(i);
     const zip64Offset = force || offsets[i] >= MAX32;
-    const out = new Uint8Array(centralLengths[i]);
+    const out = new Uint8Array(centralLength(i));
     const v = new DataView(out.buffer);
     v.setUint32(0, 0x02014b50, true);
     v.setUint16(4, MADE_BY, true);
@@ -178,14 +188,14 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
     v.setUint32(16, crc, true);
     v.setUint32(20, zip64Size ? MAX32 : e.size, true);
     v.setUint32(24, zip64Size ? MAX32 : e.size, true);
-    v.setUint16(28, names[i].length, true);
-    v.setUint16(30, out.length - CENTRAL_HEADER_BYTES - names[i].length, true);
+    v.setUint16(28, nameLength, true);
+    v.setUint16(30, out.length - CENTRAL_HEADER_BYTES - nameLength, true);
     // 32: comment length, 34: disk, 36: internal attributes — all 0.
     const type = e.isDirectory ? 0o040000 : 0o100000;
     v.setUint32(38, (((type | e.mode) << 16) | (e.isDirectory ? 0x10 : 0)) >>> 0, true);
     v.setUint32(42, zip64Offset ? MAX32 : offsets[i], true);
-    out.set(names[i], CENTRAL_HEADER_BYTES);
-    let p = CENTRAL_HEADER_BYTES + names[i].length;
+    out.set(storedName(i), CENTRAL_HEADER_BYTES);
+    let p = CENTRAL_HEADER_BYTES + nameLength;
     p = timeExtra(v, p, e.mtimeMs);
     if (zip64Size || zip64Offset) {
       v.setUint16(p, 0x0001, true);
@@ -232,14 +242,7 @@ export function zipLayout(tree: ArchiveTree, options: ZipOptions = {}): ArchiveL
   return { format: "zip", tree, size, pieces };
 }
 
-const SLASH = new Uint8Array([0x2f]);
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
+const encoder = new TextEncoder();
 
 function centralZip64ExtraLength(zip64Size: boolean, zip64Offset: boolean): number {
   if (!zip64Size && !zip64Offset) return 0;
