@@ -103,7 +103,7 @@ Deno.test("download=zip: unzip -t and python zipfile accept it; unzip restores t
 
   // The listing offers both formats; a file with the query is just the file.
   const listing = await curlResponse([`${server.url}/share/`]);
-  assert.match(listing.body, /<a href="\?download=zip" download>\.zip<\/a>/);
+  assert.match(listing.body, /<a href="\?download=zip" download>Download this folder as \.zip</);
   assert.match(listing.body, /<a href="\?download=tar" download>\.tar<\/a>/);
   assert.equal((await curlResponse([`${server.url}/share/a.txt?download=zip`])).body, "alpha\n");
   assert.equal((await curlResponse([`${server.url}/share/.git/?download=zip`])).status, 404);

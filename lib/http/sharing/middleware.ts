@@ -292,7 +292,8 @@ export interface ListingActions {
 export function listingActionsHtml(actions: ListingActions): string {
   let html = "";
   if (actions.tar) {
-    html += `<p class="actions">Download this folder as <a href="?download=zip" download>.zip</a>` +
+    // The words sit inside the first link: a bigger tap target than ".zip" alone.
+    html += `<p class="actions"><a href="?download=zip" download>Download this folder as .zip</a>` +
       ` or <a href="?download=tar" download>.tar</a></p>\n`;
   }
   if (actions.upload) {
