@@ -156,7 +156,8 @@ export async function* archiveRangeChunks(
   options: ArchiveStreamOptions = {},
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const entries = layout.tree.entries;
-  const known = new Map<number, number>();
+  // CRCs this download has computed (-1: not yet): 8 bytes per entry, not a Map's ~50.
+  const known = new Float64Array(entries.length).fill(-1);
   // Two buffers for the whole download, reused: each chunk is valid until the next pull.
   // Measured: a fresh 64 KiB buffer per read let a 2 GiB download at loopback speed grow
   // the server's RSS by ~70 MiB before V8 collected them; reused, it stays flat.
@@ -164,13 +165,12 @@ export async function* archiveRangeChunks(
   const gathered = new Uint8Array(ARCHIVE_GATHER_BYTES);
   const crcs: CrcSource = {
     async crc(index) {
-      const have = known.get(index);
-      if (have !== undefined) return have;
+      if (known[index] >= 0) return known[index];
       const e = entries[index];
       if (e.size === 0) return 0; // nothing to read (and an empty piece is never streamed)
       if (!crcCache.has(crcKey(e))) options.onCrcRead?.(e.path);
       const crc = await readCrc(e, readBuffer);
-      known.set(index, crc);
+      known[index] = crc;
       return crc;
     },
   };
@@ -188,7 +188,7 @@ export async function* archiveRangeChunks(
     const index = piece.kind === "file" ? piece.index : -1;
     const chunks = piece.kind === "bytes"
       ? [(await piece.make(crcs)).subarray(from, to)]
-      : fileRegion(entries[index], from, to, readBuffer, (crc) => known.set(index, crc));
+      : fileRegion(entries[index], from, to, readBuffer, (crc) => known[index] = crc);
     for await (const bytes of chunks) {
       if (used + bytes.length <= gathered.length) {
         gathered.set(bytes, used);
