@@ -11,7 +11,7 @@ import {
   archiveRangeChunks,
   ArchiveSourceChangedError,
 } from "../lib/http/sharing/archive_stream.ts";
-import { TAR_BLOCK_BYTES, tarLayout } from "../lib/http/sharing/tar.ts";
+import { TAR_BLOCK_BYTES, tarHeader, tarLayout } from "../lib/http/sharing/tar.ts";
 import { sha256, tempTree } from "./helpers.ts";
 
 const LONG_NAME = "long-" + "n".repeat(110) + ".txt"; // > 100 bytes: needs pax or prefix
@@ -241,4 +241,55 @@ Deno.test("tar: query detection and Content-Disposition", () => {
     archiveContentDisposition('café "x"', "zip"),
     `attachment; filename="caf_ _x_.zip"; filename*=UTF-8''caf%C3%A9%20%22x%22.zip`,
   );
+});
+
+Deno.test("tar: sizes of 8 GiB and more and long one-part names go into a pax header", async () => {
+  const name = `r/${"n".repeat(120)}-☕.bin`; // one part longer than 100 bytes, not ASCII
+  const size = 9 * 1024 ** 3; // past ustar's 11 octal digits (8 GiB - 1)
+  const header = tarHeader({
+    name,
+    nameLength: new TextEncoder().encode(name).length,
+    isDirectory: false,
+    path: "/nonexistent",
+    size,
+    mode: 0o640,
+    mtimeMs: Date.UTC(2024, 0, 2),
+    ino: 1,
+    dev: 1,
+  });
+  assert.equal(header.length % TAR_BLOCK_BYTES, 0);
+  // The ustar size field's limit: at it, one header block; one past it, a pax header too.
+  const plain = { name: "r/a", nameLength: 3, isDirectory: false, path: "/x", mode: 0o644 };
+  const stamp = { mtimeMs: 0, ino: 1, dev: 1 };
+  assert.equal(tarHeader({ ...plain, ...stamp, size: 0o77777777777 }).length, TAR_BLOCK_BYTES);
+  assert.equal(
+    tarHeader({ ...plain, ...stamp, size: 0o77777777777 + 1 }).length,
+    3 * TAR_BLOCK_BYTES,
+  );
+  // Python's tarfile reads the first member's header (the data is not needed for that).
+  const script = [
+    "import io, json, sys, tarfile",
+    "data = sys.stdin.buffer.read()",
+    "t = tarfile.open(fileobj=io.BytesIO(data), mode='r:')",
+    "m = t.firstmember",
+    "print(json.dumps([m.name, m.size, m.mode, m.mtime, m.isfile()]))",
+  ].join("\n");
+  const child = new Deno.Command("python3", {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(header);
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+    name,
+    size,
+    0o640,
+    Date.UTC(2024, 0, 2) / 1000,
+    true,
+  ]);
 });
