@@ -539,7 +539,7 @@ Examples:
   sockit http-serve ./inbox --upload --auth bob:sha256:$(printf %s PASS | sha256sum | cut -c1-64)
   sockit http-serve ./inbox --upload --max-upload 5GiB --overwrite   big uploads, replace files
   curl -u bob:PASS -T report.pdf http://localhost:8000/report.pdf     upload with --upload
-  curl -O -J 'http://localhost:8000/photos/?download=tar'   a folder as one .tar
+  curl -o photos.zip 'http://localhost:8000/photos/?download=zip'   a folder as one .zip (or =tar)
   curl -r 0-99 http://localhost:8000/video.mp4     the first 100 bytes (206 Partial Content)
   curl --compressed -z index.html http://localhost:8000/index.html   br/gzip; 304 unless newer
   curl 'http://localhost:8000/?format=json&sort=size&order=desc'

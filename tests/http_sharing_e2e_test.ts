@@ -96,6 +96,7 @@ Deno.test("e2e --auth: nothing without the right credentials; no password in any
     [`${u}/share/%61.txt`],
     [`${u}/%2e%2e%2fetc%2fpasswd`],
     [`${u}/share/?download=tar`],
+    [`${u}/share/?download=zip`],
     [`${u}${METRICS_PATH}`],
     ["-X", "PUT", "--data-binary", "x", `${u}/share/new.txt`],
     ["-u", "alice:wrong", `${u}/`],

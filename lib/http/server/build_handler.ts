@@ -10,7 +10,7 @@
  * that looks at the path or method (the metrics endpoint included); `--compress` then sees
  * every answer below it, as finished; then `--watch`'s live-reload stream and script
  * injection (so compression sees the page with the script); then the metrics
- * endpoint, uploads, the tar download, clean URLs, and the files themselves.
+ * endpoint, uploads, the zip/tar download, clean URLs, and the files themselves.
  *
  * ```ts
  * import { buildHandler } from "./build_handler.ts";
@@ -31,6 +31,7 @@ import { withCompression } from "../middleware/compression.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
 import { createLiveReload } from "../middleware/live_reload.ts";
 import { HttpMetrics } from "../sharing/metrics.ts";
+import { withArchiveDownload } from "../sharing/archive_download.ts";
 import { withFileManagement } from "../sharing/manage_middleware.ts";
 import {
   listingActionsHtml,
@@ -39,7 +40,6 @@ import {
   withCleanUrls,
   withHealthEndpoint,
   withMetricsEndpoint,
-  withTarDownload,
   withUploads,
 } from "../sharing/middleware.ts";
 import type { HttpConfig } from "./config.ts";
@@ -124,7 +124,7 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
         onStored: (path) => fileCache.forgetFile(path),
       })]
       : []),
-    ...(listing ? [withTarDownload({ root, dotfiles })] : []),
+    ...(listing ? [withArchiveDownload({ root, dotfiles })] : []),
     ...(config.cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
   ];
   if (single !== undefined) {

@@ -1,18 +1,18 @@
 /**
  * The folder-sharing features of `http-serve` as handler wrappers, each a
  * `(next: Handler) => Handler` around the static-file handler, so `serve.ts` only
- * composes them: `--auth`, `?download=tar`, `--upload`, `--metrics`, `--clean-urls`.
- * The pieces they call live in their own modules (auth.ts, tar.ts, upload.ts,
+ * composes them: `--auth`, `--upload`, `--metrics`, `--clean-urls` (folder downloads:
+ * archive_download.ts). The pieces they call live in their own modules (auth.ts, upload.ts,
  * multipart.ts, metrics.ts, clean_urls.ts); this file is only the HTTP glue.
  *
  * ```ts
- * import { withBasicAuth, withTarDownload } from "./middleware.ts";
+ * import { withBasicAuth, withUploads } from "./middleware.ts";
  * import { parseAuthSpec } from "./auth.ts";
  * import type { Middleware } from "../handler.ts";
  * // Outermost first; the real order is in lib/http/server/build_handler.ts.
  * const middleware: Middleware[] = [
  *   withBasicAuth([parseAuthSpec("alice:s3cret")]),
- *   withTarDownload({ root: "/srv/share", dotfiles: false }),
+ *   withUploads({ root: "/srv/share", dotfiles: false }),
  * ];
  * console.log(middleware.length);
  * ```
@@ -44,12 +44,6 @@ import { HEALTH_PATH, type HttpMetrics, METRICS_CONTENT_TYPE, METRICS_PATH } fro
 import { multipartBoundary, MultipartError } from "./multipart.ts";
 import { DigestCheck, DigestSyntaxError, parseDigestField } from "./digest.ts";
 import { uploaderHtml } from "./uploader_page.ts";
-import {
-  isTarDownloadQuery,
-  TAR_CONTENT_TYPE,
-  tarContentDisposition,
-  tarDirectory,
-} from "./tar.ts";
 import {
   DEFAULT_MAX_UPLOAD_BYTES,
   saveMultipartUploads,
@@ -143,48 +137,6 @@ export function withCleanUrls(options: CleanUrlsOptions): Middleware {
     if (page === null || !page.info.isFile) return await next(req, ctx);
     const target = rawPath + (req.query === "" ? "" : `?${req.query}`);
     return await next({ ...req, rawPath, path: req.path + ".html", target }, ctx);
-  };
-}
-
-/** Options for {@link withTarDownload}. */
-export interface TarDownloadOptions {
-  /** Canonical root. */
-  root: string;
-  dotfiles?: boolean;
-}
-
-/**
- * `GET /dir/?download=tar`: the directory as a tar stream (chunked). Anything else,
- * including a file with that query, goes on to the next handler.
- */
-export function withTarDownload(options: TarDownloadOptions): Middleware {
-  const dotfiles = options.dotfiles ?? false;
-  return (next) => async (req, ctx) => {
-    if ((req.method !== "GET" && req.method !== "HEAD") || !isTarDownloadQuery(req.query)) {
-      return await next(req, ctx);
-    }
-    const found = await resolveSafePath(options.root, req.rawPath, { dotfiles });
-    if (found === null || !found.info.isDirectory || !found.trailingSlash) {
-      return await next(req, ctx);
-    }
-    const archive = tarDirectory(found.path, {
-      dotfiles,
-      // Same rule as serving: in-root symlinks to files are followed (resolveSafePath
-      // serves them), links leaving the root are not.
-      followSymlinks: true,
-      symlinkRoot: options.root,
-      rootName: found.segments.at(-1),
-    });
-    return {
-      status: 200,
-      headers: [
-        ["Content-Type", TAR_CONTENT_TYPE],
-        ["Content-Disposition", tarContentDisposition(archive.rootName)],
-        ["X-Content-Type-Options", "nosniff"],
-        ["Cache-Control", "no-store"],
-      ],
-      body: { stream: archive.stream },
-    };
   };
 }
 
@@ -348,21 +300,22 @@ export function withUploads(options: UploadOptions): Middleware {
 
 /** What {@link listingActionsHtml} offers. */
 export interface ListingActions {
-  /** A "download as .tar" link for the directory shown. */
+  /** "Download as .zip / .tar" links for the directory shown. */
   tar: boolean;
   /** An upload form posting to the directory shown. */
   upload: boolean;
 }
 
 /**
- * HTML for the listing page (placed after the `<h1>`): the tar link and the upload form.
- * Both target the page's own URL (`?download=tar`, `POST .`), so no path needs escaping.
+ * HTML for the listing page (placed after the `<h1>`): the archive links and the upload
+ * form. All target the page's own URL (`?download=zip`, `POST .`), so no path needs escaping.
  */
 export function listingActionsHtml(actions: ListingActions): string {
   let html = "";
   if (actions.tar) {
-    html +=
-      `<p class="actions"><a href="?download=tar" download>Download this folder as .tar</a></p>\n`;
+    // The words sit inside the first link: a bigger tap target than ".zip" alone.
+    html += `<p class="actions"><a href="?download=zip" download>Download this folder as .zip</a>` +
+      ` or <a href="?download=tar" download>.tar</a></p>\n`;
   }
   if (actions.upload) html += uploaderHtml();
   return html;

@@ -1,339 +1,162 @@
 /**
- * Folder download for `http-serve`: `GET /dir/?download=tar` streams a tar archive of the
- * directory, built on the fly while the client reads it: no temporary file, and never
- * more than a few chunks in memory (the producer waits whenever the client is slower).
+ * The tar format of a folder download (`?download=tar`), as a pure layout: POSIX ustar
+ * headers, with a pax extended header before an entry whose name or size ustar cannot
+ * hold. The archive's exact size follows from the tree alone, and any byte range of it can
+ * be produced without producing the bytes before it (archive_stream.ts streams it).
  *
  * ```ts
- * import { tarContentDisposition, tarDirectory } from "./tar.ts";
- * const archive = tarDirectory("/srv/share/photos", { dotfiles: false });
- * // headers: Content-Type: application/x-tar,
- * //          Content-Disposition: tarContentDisposition(archive.rootName)
- * console.log(tarContentDisposition(archive.rootName));
- * await archive.stream.cancel(); // or stream it as the response body
+ * import { walkArchiveTree } from "./archive_plan.ts";
+ * import { tarLayout } from "./tar.ts";
+ * const tree = await walkArchiveTree(".", { rootName: "site" });
+ * console.log(tarLayout(tree).size); // the Content-Length, before a byte is read
  * ```
  *
- * Every entry sits under one top folder named after the directory (`photos/…`), so
- * extracting never scatters files into the current directory.
- *
- * Tar writer: `tar-stream` (mafintosh; the writer under tar-fs and much of the npm
- * ecosystem). It writes ustar headers and switches to a pax header by itself for names
- * longer than ustar allows or not plain ASCII, and it propagates backpressure: an entry's
- * `write()` returns false until the reader catches up. We walk the tree ourselves with
- * Deno's file APIs, so the serving rules below stay in this file. `tar` (node-tar) was
- * rejected because it walks the file system itself through `node:fs` (the dotfile and
- * symlink rules would become filter callbacks on its walk, with its own symlink
- * semantics), and a hand-written ustar/pax writer would re-implement header encoding and
- * checksums for no measured gain: tar-stream streams a 5 MiB file at disk speed in the
- * tests.
- *
- * Rules, the same as normal serving:
- * - Dotfiles (any name starting with `.`, at any depth) are left out unless
- *   `dotfiles: true`; sockit's own upload temporaries are always left out.
- * - Symlinks are skipped by default (`followSymlinks: false`). With `followSymlinks:
- *   true`, a symlink to a regular file whose real path stays inside `symlinkRoot` (the
- *   served root; default: the archived directory) and crosses no dot folder when dotfiles
- *   are hidden is stored as a regular file with the target's
- *   content, as a GET of that URL would return it; symlinks to directories are still
- *   skipped (no cycles, no duplicated subtrees), and links leaving the root or dangling
- *   are skipped. Symlink entries themselves are never written, so extracting the archive
- *   cannot create a link pointing outside the extraction folder.
- * - Sockets, FIFOs and devices are skipped (reading a FIFO would block forever).
- * - Unreadable files and folders are skipped and reported through `onSkip`.
- * A file that shrinks while being archived aborts the stream ({@link TarSourceChangedError})
- * rather than sending silently wrong bytes; a file that grows is cut at the size in its
- * header.
+ * Written here rather than with tar-stream (which this replaced): tar-stream produces the
+ * archive front to back, so a resumed download would have to produce everything before
+ * the resume point, and it cannot tell the size before it is done. The format is small
+ * (POSIX.1-2001 `pax`):
+ * - Each entry: a 512-byte header, the content, zero padding to a 512-byte boundary;
+ *   the archive ends with two zero blocks.
+ * - A name that is not ASCII or does not fit ustar's 100-byte name (+ 155-byte prefix
+ *   split at a `/`), or a size of 8 GiB or more, gets a pax header (`path=`, `size=`)
+ *   first, as GNU tar and bsdtar read it.
+ * - Owner is 0/0 with no names, times are the files' mtimes: nothing depends on the
+ *   server's users or clock, so the same tree gives the same bytes.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import tarStream from "tar-stream";
-import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
+import type { ArchiveEntry, ArchiveLayout, ArchivePiece, ArchiveTree } from "./archive_plan.ts";
 
-/** Query string that asks for a directory as a tar archive. */
-export const TAR_DOWNLOAD_QUERY = "download=tar";
+/** Size of a tar block: headers and padding are counted in these. */
+export const TAR_BLOCK_BYTES = 512;
 
-/** Content-Type of the archive. */
-export const TAR_CONTENT_TYPE = "application/x-tar";
+/** Largest size ustar's 11 octal digits hold; bigger files get a pax `size`. */
+const MAX_USTAR_SIZE = 0o77777777777;
 
-/** Bytes read from a file per chunk. */
-export const TAR_READ_CHUNK_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
 
-/** Top folder name used when the directory has none (the file system root). */
-export const DEFAULT_TAR_ROOT_NAME = "archive";
-
-/** A file changed size while it was being archived; the archive is cut short. */
-export class TarSourceChangedError extends Error {
-  readonly code = "TAR_SOURCE_CHANGED";
-  constructor(readonly path: string) {
-    super(`${path} shrank while it was being archived`);
-    this.name = "TarSourceChangedError";
+/** Lays out `tree` as a tar archive; no I/O. */
+export function tarLayout(tree: ArchiveTree): ArchiveLayout {
+  const entries = tree.entries;
+  const headerLengths = entries.map((e) => tarHeaderLength(e));
+  let size = 2 * TAR_BLOCK_BYTES;
+  for (let i = 0; i < entries.length; i++) {
+    size += headerLengths[i] + entries[i].size + padding(entries[i].size);
   }
+
+  function* pieces(): Iterable<ArchivePiece> {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      yield { kind: "bytes", length: headerLengths[i], make: () => tarHeader(e) };
+      if (e.isDirectory) continue;
+      yield { kind: "file", length: e.size, index: i };
+      const pad = padding(e.size);
+      if (pad > 0) yield { kind: "bytes", length: pad, make: () => new Uint8Array(pad) };
+    }
+    yield { kind: "bytes", length: 2 * TAR_BLOCK_BYTES, make: () => new Uint8Array(1024) };
+  }
+
+  return { format: "tar", tree, size, pieces };
 }
 
-/** Options for {@link tarDirectory}. */
-export interface TarDirectoryOptions {
-  /** Include names starting with `.`. Default false. */
-  dotfiles?: boolean;
-  /** Store in-root symlinks to files as files. Default false: every symlink is skipped. */
-  followSymlinks?: boolean;
-  /**
-   * The folder symlink targets must stay in: the served root, so the archive holds what a
-   * GET of each URL would serve. Default: the archived directory itself.
-   */
-  symlinkRoot?: string;
-  /** Name of the top folder inside the archive. Default: the directory's own name. */
-  rootName?: string;
-  /** Told about every entry left out because of an error (not the rule-based skips). */
-  onSkip?: (path: string, reason: string) => void;
+function padding(size: number): number {
+  return (TAR_BLOCK_BYTES - (size % TAR_BLOCK_BYTES)) % TAR_BLOCK_BYTES;
 }
 
-/** A tar archive being produced. */
-export interface TarDirectoryStream {
-  /** Top folder inside the archive; `${rootName}.tar` is the download's file name. */
-  rootName: string;
-  /** The archive bytes. Cancel it to stop the producer and close open files. */
-  stream: ReadableStream<Uint8Array>;
+/** The stored name: folders end in `/`, as tar itself writes them. */
+function storedName(e: ArchiveEntry): Uint8Array {
+  return encoder.encode(e.isDirectory ? `${e.name}/` : e.name);
 }
 
-/** True when a query string (with or without `?`) asks for a tar download. */
-export function isTarDownloadQuery(search: string): boolean {
-  // Most requests have no query: skip building URLSearchParams on every one of them.
-  if (search === "" || search === "?") return false;
-  const params = new URLSearchParams(search.startsWith("?") ? search.slice(1) : search);
-  return params.get("download") === "tar";
+/** ustar's [prefix, name] for `name`, or null if it needs a pax `path`. */
+function ustarSplit(name: Uint8Array): [Uint8Array, Uint8Array] | null {
+  if (name.some((b) => b >= 0x80)) return null; // pax carries UTF-8 as such
+  if (name.length <= 100) return [new Uint8Array(0), name];
+  // Split at a '/' so the prefix fits 155 bytes and the rest 100 (and is not empty).
+  for (let i = Math.min(155, name.length - 2); i > 0; i--) {
+    if (name[i] === 0x2f && name.length - i - 1 <= 100) {
+      return [name.subarray(0, i), name.subarray(i + 1)];
+    }
+  }
+  return null;
 }
 
-/**
- * `Content-Disposition` for the archive: ASCII `filename` for old clients plus an
- * RFC 8187 `filename*` so non-ASCII folder names survive (RFC 6266 §4.3).
- */
-export function tarContentDisposition(rootName: string): string {
-  const file = `${rootName}.tar`;
-  const ascii = file.replace(/[^\x20-\x7e]|["\\]/g, "_");
-  const encoded = encodeURIComponent(file).replace(
-    /['()*]/g,
-    (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
+/** The pax records an entry needs, or null when ustar holds it all. */
+function paxRecords(e: ArchiveEntry, name: Uint8Array): Uint8Array | null {
+  let text = "";
+  if (ustarSplit(name) === null) text += paxRecord("path", new TextDecoder().decode(name));
+  if (e.size > MAX_USTAR_SIZE) text += paxRecord("size", String(e.size));
+  return text === "" ? null : encoder.encode(text);
+}
+
+/** `"<length> key=value\n"`, where length counts the whole record, its own digits too. */
+function paxRecord(key: string, value: string): string {
+  const body = encoder.encode(` ${key}=${value}\n`).length;
+  let length = body + String(body).length;
+  if (String(length).length !== String(body).length) length = body + String(length).length;
+  return `${length} ${key}=${value}\n`;
+}
+
+/** Bytes of an entry's headers (pax header and data, then the ustar header). */
+function tarHeaderLength(e: ArchiveEntry): number {
+  const pax = paxRecords(e, storedName(e));
+  if (pax === null) return TAR_BLOCK_BYTES;
+  return 2 * TAR_BLOCK_BYTES + pax.length + padding(pax.length);
+}
+
+/** An entry's headers: the pax header and its data if needed, then the ustar header. */
+export function tarHeader(e: ArchiveEntry): Uint8Array {
+  const name = storedName(e);
+  const pax = paxRecords(e, name);
+  const mtime = Math.min(Math.max(Math.floor(e.mtimeMs / 1000), 0), MAX_USTAR_SIZE);
+  const type = e.isDirectory ? "5" : "0";
+  const size = e.size > MAX_USTAR_SIZE ? 0 : e.size;
+  const split = ustarSplit(name) ?? [new Uint8Array(0), name.subarray(0, 100)];
+  const header = ustarHeader(split, e.mode, size, mtime, type);
+  if (pax === null) return header;
+  const out = new Uint8Array(2 * TAR_BLOCK_BYTES + pax.length + padding(pax.length));
+  out.set(
+    ustarHeader(
+      [new Uint8Array(0), encoder.encode("././@PaxHeader")],
+      0o644,
+      pax.length,
+      mtime,
+      "x",
+    ),
   );
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+  out.set(pax, TAR_BLOCK_BYTES);
+  out.set(header, out.length - TAR_BLOCK_BYTES);
+  return out;
 }
 
-function basename(path: string): string {
-  const trimmed = path.replace(/\/+$/, "");
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
+function ustarHeader(
+  [prefix, name]: [Uint8Array, Uint8Array],
+  mode: number,
+  size: number,
+  mtime: number,
+  type: string,
+): Uint8Array {
+  const h = new Uint8Array(TAR_BLOCK_BYTES);
+  h.set(name, 0);
+  octal(h, 100, 8, mode);
+  octal(h, 108, 8, 0); // uid
+  octal(h, 116, 8, 0); // gid
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, mtime);
+  h[156] = type.charCodeAt(0);
+  h.set(encoder.encode("ustar\x0000"), 257);
+  octal(h, 329, 8, 0); // devmajor
+  octal(h, 337, 8, 0); // devminor
+  h.set(prefix, 345);
+  // Checksum: the header's byte sum with the checksum field read as spaces.
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.set(encoder.encode(sum.toString(8).padStart(6, "0") + "\x00 "), 148);
+  return h;
 }
 
-function isHidden(name: string, dotfiles: boolean): boolean {
-  return name.startsWith(UPLOAD_TEMP_PREFIX) || (!dotfiles && name.startsWith("."));
-}
-
-/**
- * Starts archiving `dir`. Nothing is read until the stream is pulled; the walk follows
- * the rules in the module comment. Entries are sorted by name, so the same tree gives the
- * same archive.
- */
-export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): TarDirectoryStream {
-  const dotfiles = options.dotfiles ?? false;
-  const followSymlinks = options.followSymlinks ?? false;
-  const rootName = options.rootName ?? (basename(dir) || DEFAULT_TAR_ROOT_NAME);
-  const onSkip = options.onSkip ?? (() => {});
-  const pack = tarStream.pack();
-  // Failures reach the consumer through the ReadableStream (see `failure`); streamx would
-  // otherwise also throw them as unhandled 'error' events.
-  const ignoreError = () => {};
-  pack.on("error", ignoreError);
-  let cancelled = false;
-  // A destroyed pack never calls back an entry's accept and never drains it: anything
-  // waiting on those must also give up once the pack has closed (client aborted).
-  const packClosed = new Promise<void>((resolve) => pack.on("close", () => resolve()));
-
-  /** Resolves when the entry may take more data, or it was destroyed. */
-  const drained = (entry: ReturnType<typeof pack.entry>) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        entry.off("drain", done);
-        entry.off("close", done);
-        resolve();
-      };
-      entry.on("drain", done);
-      entry.on("close", done);
-      packClosed.then(done);
-    });
-
-  /** Ends `entry` and resolves once tar-stream has accepted it (or rejects). */
-  const finished = (entry: ReturnType<typeof pack.entry>, accepted: Promise<void>) => {
-    entry.end(undefined); // streamx types demand an argument; undefined writes nothing
-    return Promise.race([accepted, packClosed]);
-  };
-
-  const addDirectory = async (archivePath: string, stat: Deno.FileInfo) => {
-    let accept!: (err?: Error | null) => void;
-    const accepted = new Promise<void>((resolve, reject) => {
-      accept = (err) => err ? reject(err) : resolve();
-    });
-    const entry = pack.entry({
-      name: archivePath + "/",
-      type: "directory",
-      mode: (stat.mode ?? 0o755) & 0o7777,
-      mtime: stat.mtime ?? new Date(0),
-    }, accept);
-    entry.on("error", ignoreError);
-    await finished(entry, accepted);
-  };
-
-  const addFile = async (path: string, archivePath: string, expected: Deno.FileInfo) => {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true });
-    } catch (err) {
-      onSkip(path, (err as Error).message);
-      return;
-    }
-    try {
-      const stat = await file.stat();
-      // The entry was checked with lstat; if it was swapped (e.g. for a symlink leading out
-      // of the root) between that check and open(), the inode differs: skip it.
-      if (!stat.isFile || stat.ino !== expected.ino || stat.dev !== expected.dev) {
-        onSkip(path, "changed while being archived");
-        return;
-      }
-      let accept!: (err?: Error | null) => void;
-      const accepted = new Promise<void>((resolve, reject) => {
-        accept = (err) => err ? reject(err) : resolve();
-      });
-      const entry = pack.entry({
-        name: archivePath,
-        type: "file",
-        size: stat.size,
-        mode: (stat.mode ?? 0o644) & 0o7777,
-        mtime: stat.mtime ?? new Date(0),
-      }, accept);
-      entry.on("error", ignoreError);
-      accepted.catch(() => {}); // observed below; avoid an unhandled rejection meanwhile
-      let left = stat.size;
-      while (left > 0 && !cancelled) {
-        // A fresh buffer per chunk: tar-stream queues the chunk itself, not a copy.
-        const chunk = new Uint8Array(Math.min(TAR_READ_CHUNK_BYTES, left));
-        const n = await file.read(chunk);
-        if (n === null) throw new TarSourceChangedError(path);
-        left -= n;
-        // Wrapped, not copied: tar-stream copies anything that is not already a Buffer.
-        if (!entry.write(Buffer.from(chunk.buffer, 0, n))) await drained(entry);
-      }
-      if (cancelled) return;
-      await finished(entry, accepted);
-    } finally {
-      file.close();
-    }
-  };
-
-  const walk = async (path: string, archivePath: string, linkRoot: string) => {
-    let names: string[];
-    try {
-      names = [];
-      for await (const e of Deno.readDir(path)) names.push(e.name);
-    } catch (err) {
-      onSkip(path, (err as Error).message);
-      return;
-    }
-    names.sort();
-    for (const name of names) {
-      if (cancelled) return;
-      if (isHidden(name, dotfiles)) continue;
-      const childPath = `${path}/${name}`;
-      const childArchivePath = `${archivePath}/${name}`;
-      let stat: Deno.FileInfo;
-      try {
-        stat = await Deno.lstat(childPath);
-      } catch (err) {
-        onSkip(childPath, (err as Error).message);
-        continue;
-      }
-      if (stat.isDirectory) {
-        await addDirectory(childArchivePath, stat);
-        await walk(childPath, childArchivePath, linkRoot);
-      } else if (stat.isFile) {
-        await addFile(childPath, childArchivePath, stat);
-      } else if (stat.isSymlink && followSymlinks) {
-        const target = await symlinkTargetInsideRoot(childPath, linkRoot, dotfiles);
-        if (target) await addFile(target.path, childArchivePath, target.stat);
-      }
-      // Other symlinks, sockets, FIFOs and devices: skipped by rule.
-    }
-  };
-
-  const produce = async () => {
-    const rootReal = await Deno.realPath(dir);
-    const rootStat = await Deno.stat(rootReal);
-    await addDirectory(rootName, rootStat);
-    const linkRoot = options.symlinkRoot === undefined
-      ? rootReal
-      : await Deno.realPath(options.symlinkRoot);
-    await walk(rootReal, rootName, linkRoot);
-  };
-
-  const iterator = pack[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-  // Started on the first pull, so an unread stream costs nothing.
-  let producer: Promise<void> | null = null;
-  let failure: unknown = null;
-  const start = () => {
-    producer ??= produce().then(
-      () => pack.finalize(),
-      (err) => {
-        failure = err;
-        pack.destroy(err);
-      },
-    );
-  };
-
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      start();
-      const { value, done } = await iterator.next().catch(async (err) => {
-        await producer;
-        throw failure ?? err;
-      });
-      if (done) {
-        // A destroyed pack may just end its iteration: surface why, never a silent cut.
-        await producer;
-        if (failure !== null && !cancelled) throw failure;
-        controller.close();
-      } else {
-        // tar-stream yields Node Buffers, and small ones share a pooled ArrayBuffer. A
-        // consumer may transfer (detach) a chunk's buffer — Deno's FsFile.writable does —
-        // which would wipe its neighbours, so only chunks owning their buffer go out as is.
-        const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
-        controller.enqueue(
-          whole ? new Uint8Array(value.buffer, 0, value.byteLength) : new Uint8Array(value),
-        );
-      }
-    },
-    async cancel() {
-      cancelled = true;
-      pack.destroy();
-      await producer;
-    },
-  }, { highWaterMark: 0 });
-
-  return { rootName, stream };
-}
-
-/**
- * Where a symlink leads, if it may be archived: a regular file whose real path is inside
- * `rootReal` and, when dotfiles are hidden, crosses no dot-named folder below the root.
- */
-async function symlinkTargetInsideRoot(
-  linkPath: string,
-  rootReal: string,
-  dotfiles: boolean,
-): Promise<{ path: string; stat: Deno.FileInfo } | null> {
-  try {
-    const real = await Deno.realPath(linkPath);
-    if (!real.startsWith(rootReal === "/" ? "/" : rootReal + "/")) return null;
-    const relative = real.slice(rootReal.length).split("/").filter((s) => s !== "");
-    if (relative.some((segment) => isHidden(segment, dotfiles))) return null;
-    const stat = await Deno.lstat(real);
-    return stat.isFile ? { path: real, stat } : null;
-  } catch {
-    return null; // dangling or unreadable
-  }
+/** `value` as zero-padded octal filling `width - 1` digits, then NUL. */
+function octal(h: Uint8Array, at: number, width: number, value: number): void {
+  h.set(encoder.encode(value.toString(8).padStart(width - 1, "0") + "\x00"), at);
 }

@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
 import {
-  isTarDownloadQuery,
-  tarContentDisposition,
-  tarDirectory,
-  type TarDirectoryOptions,
-  TarSourceChangedError,
-} from "../lib/http/sharing/tar.ts";
+  archiveContentDisposition,
+  ArchiveTooLargeError,
+  type ArchiveWalkOptions,
+  parseArchiveQuery,
+  walkArchiveTree,
+} from "../lib/http/sharing/archive_plan.ts";
+import {
+  ARCHIVE_READ_CHUNK_BYTES,
+  archiveRangeChunks,
+  ArchiveSourceChangedError,
+} from "../lib/http/sharing/archive_stream.ts";
+import { TAR_BLOCK_BYTES, tarHeader, tarLayout } from "../lib/http/sharing/tar.ts";
 import { sha256, tempTree } from "./helpers.ts";
 
 const LONG_NAME = "long-" + "n".repeat(110) + ".txt"; // > 100 bytes: needs pax or prefix
@@ -50,13 +56,18 @@ async function makeTree() {
 async function writeArchive(
   root: string,
   target: string,
-  options?: TarDirectoryOptions,
+  options?: ArchiveWalkOptions,
 ): Promise<string> {
-  const archive = tarDirectory(root, options);
-  const file = await Deno.open(target, { write: true, create: true, truncate: true });
-  // Not preventClose: Deno 2.9's FsFile.writable holds small writes until it is closed.
-  await archive.stream.pipeTo(file.writable);
-  return archive.rootName;
+  const layout = tarLayout(await walkArchiveTree(root, options));
+  await using file = await Deno.open(target, { write: true, create: true, truncate: true });
+  let written = 0;
+  for await (const chunk of archiveRangeChunks(layout, 0, layout.size - 1)) {
+    await file.write(chunk);
+    written += chunk.length;
+  }
+  assert.equal(written, layout.size, "exactly the planned size");
+  assert.equal(written % TAR_BLOCK_BYTES, 0);
+  return layout.tree.rootName;
 }
 
 async function run(cmd: string, args: string[]): Promise<string> {
@@ -165,74 +176,120 @@ async function openFileOffset(path: string): Promise<number | null> {
   return null;
 }
 
-Deno.test("tar: backpressure — a paused reader stops the producer early in a big file", async () => {
+Deno.test("tar: a paused reader holds the producer; return() closes the open file", async () => {
   await using tree = await makeTree();
-  const { root } = tree;
-  const archive = tarDirectory(await Deno.realPath(root));
-  const reader = archive.stream.getReader();
+  const real = await Deno.realPath(tree.root);
+  const layout = tarLayout(await walkArchiveTree(real));
+  const chunks = archiveRangeChunks(layout, 0, layout.size - 1);
   let received = 0;
-  while (received < 256 * 1024) {
-    const { value, done } = await reader.read();
-    assert.ok(!done);
-    received += value.length;
-  }
+  while (received < 256 * 1024) received += (await chunks.next()).value!.length;
   await new Promise((r) => setTimeout(r, 300)); // ample time to read 5 MiB if unbounded
-  const offset = await openFileOffset(`${await Deno.realPath(root)}/big.bin`);
+  const offset = await openFileOffset(`${real}/big.bin`);
   assert.ok(offset !== null, "big.bin is open while being archived");
-  assert.ok(offset < received + 512 * 1024, `read ahead to ${offset} with ${received} taken`);
-  // And it resumes when pulled again: the rest arrives complete.
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    received += value.length;
-  }
-  assert.ok(received > BIG_BYTES);
-  assert.equal(await openFileOffset(`${await Deno.realPath(root)}/big.bin`), null, "closed");
-});
-
-Deno.test("tar: cancelling the stream closes the open file", async () => {
-  await using tree = await makeTree();
-  const { root } = tree;
-  const real = await Deno.realPath(root);
-  const reader = tarDirectory(real).stream.getReader();
-  await reader.read();
-  await reader.read();
-  await reader.read();
-  assert.notEqual(await openFileOffset(`${real}/big.bin`), null);
-  await reader.cancel();
-  assert.equal(await openFileOffset(`${real}/big.bin`), null);
+  // At most one read step ahead of what was taken.
+  assert.ok(
+    offset <= received + ARCHIVE_READ_CHUNK_BYTES,
+    `read ahead to ${offset} with ${received} taken`,
+  );
+  await chunks.return();
+  assert.equal(await openFileOffset(`${real}/big.bin`), null, "closed");
 });
 
 Deno.test("tar: a file that shrinks mid-archive errors the stream", async () => {
   await using tree = await tempTree({ "a.bin": new Uint8Array(1024 * 1024) });
   const base = tree.path;
-  const reader = tarDirectory(base).stream.getReader();
+  const layout = tarLayout(await walkArchiveTree(base));
+  const chunks = archiveRangeChunks(layout, 0, layout.size - 1);
   // Wait until a.bin's header and some content have come out: it is open and being read.
   let received = 0;
-  while (received < 2048) received += (await reader.read()).value!.length;
+  while (received < 2048) received += (await chunks.next()).value!.length;
   await Deno.truncate(`${base}/a.bin`, 1000);
   await assert.rejects(async () => {
-    for (;;) if ((await reader.read()).done) break;
-  }, TarSourceChangedError);
+    for (;;) if ((await chunks.next()).done) break;
+  }, ArchiveSourceChangedError);
 });
 
-Deno.test("tar: a missing directory errors the stream on first read", async () => {
-  const archive = tarDirectory("/nonexistent/sockit-test-dir");
-  assert.equal(archive.rootName, "sockit-test-dir");
-  await assert.rejects(() => archive.stream.getReader().read(), Deno.errors.NotFound);
+Deno.test("tar: a missing directory rejects the walk", async () => {
+  await assert.rejects(() => walkArchiveTree("/nonexistent/sockit-test-dir"), Deno.errors.NotFound);
+});
+
+Deno.test("archive plan: entry and name-byte limits, at the limit and one past", async () => {
+  // Root + 3 files = 4 entries; names "t", "t/a", "t/b", "t/c" = 1 + 3 * 3 = 10 bytes.
+  await using tree = await tempTree({ "a": "1", "b": "2", "c": "3" });
+  const at = await walkArchiveTree(tree.path, { rootName: "t", maxEntries: 4, maxNameBytes: 10 });
+  assert.equal(at.entries.length, 4);
+  await assert.rejects(
+    () => walkArchiveTree(tree.path, { rootName: "t", maxEntries: 3 }),
+    (err) => err instanceof ArchiveTooLargeError && err.limit === "entries" && err.max === 3,
+  );
+  await assert.rejects(
+    () => walkArchiveTree(tree.path, { rootName: "t", maxNameBytes: 9 }),
+    (err) => err instanceof ArchiveTooLargeError && err.limit === "name-bytes",
+  );
 });
 
 Deno.test("tar: query detection and Content-Disposition", () => {
-  assert.equal(isTarDownloadQuery("?download=tar"), true);
-  assert.equal(isTarDownloadQuery("a=1&download=tar"), true);
-  assert.equal(isTarDownloadQuery("?download=zip"), false);
-  assert.equal(isTarDownloadQuery(""), false);
+  assert.deepEqual(parseArchiveQuery("?download=tar"), { format: "tar", version: null });
+  assert.deepEqual(parseArchiveQuery("a=1&download=zip&v=abc"), { format: "zip", version: "abc" });
+  assert.equal(parseArchiveQuery("?download=rar"), null);
+  assert.equal(parseArchiveQuery(""), null);
   assert.equal(
-    tarContentDisposition("photos"),
+    archiveContentDisposition("photos", "tar"),
     `attachment; filename="photos.tar"; filename*=UTF-8''photos.tar`,
   );
   assert.equal(
-    tarContentDisposition('café "x"'),
-    `attachment; filename="caf_ _x_.tar"; filename*=UTF-8''caf%C3%A9%20%22x%22.tar`,
+    archiveContentDisposition('café "x"', "zip"),
+    `attachment; filename="caf_ _x_.zip"; filename*=UTF-8''caf%C3%A9%20%22x%22.zip`,
   );
+});
+
+Deno.test("tar: sizes of 8 GiB and more and long one-part names go into a pax header", async () => {
+  const name = `r/${"n".repeat(120)}-☕.bin`; // one part longer than 100 bytes, not ASCII
+  const size = 9 * 1024 ** 3; // past ustar's 11 octal digits (8 GiB - 1)
+  const header = tarHeader({
+    name,
+    nameLength: new TextEncoder().encode(name).length,
+    isDirectory: false,
+    path: "/nonexistent",
+    size,
+    mode: 0o640,
+    mtimeMs: Date.UTC(2024, 0, 2),
+    ino: 1,
+    dev: 1,
+  });
+  assert.equal(header.length % TAR_BLOCK_BYTES, 0);
+  // The ustar size field's limit: at it, one header block; one past it, a pax header too.
+  const plain = { name: "r/a", nameLength: 3, isDirectory: false, path: "/x", mode: 0o644 };
+  const stamp = { mtimeMs: 0, ino: 1, dev: 1 };
+  assert.equal(tarHeader({ ...plain, ...stamp, size: 0o77777777777 }).length, TAR_BLOCK_BYTES);
+  assert.equal(
+    tarHeader({ ...plain, ...stamp, size: 0o77777777777 + 1 }).length,
+    3 * TAR_BLOCK_BYTES,
+  );
+  // Python's tarfile reads the first member's header (the data is not needed for that).
+  const script = [
+    "import io, json, sys, tarfile",
+    "data = sys.stdin.buffer.read()",
+    "t = tarfile.open(fileobj=io.BytesIO(data), mode='r:')",
+    "m = t.firstmember",
+    "print(json.dumps([m.name, m.size, m.mode, m.mtime, m.isfile()]))",
+  ].join("\n");
+  const child = new Deno.Command("python3", {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(header);
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+    name,
+    size,
+    0o640,
+    Date.UTC(2024, 0, 2) / 1000,
+    true,
+  ]);
 });
