@@ -26,7 +26,7 @@ import { SmallFileCache } from "../files/file_cache.ts";
 import { staticFiles } from "../files/files.ts";
 import { singleFile } from "../files/single_file.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
-import { withKnownMethods } from "../methods.ts";
+import { KNOWN_METHODS, KNOWN_METHODS_WITH_WEBDAV, withKnownMethods } from "../methods.ts";
 import { withCompression } from "../middleware/compression.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
 import { createLiveReload } from "../middleware/live_reload.ts";
@@ -41,6 +41,9 @@ import {
   withTarDownload,
   withUploads,
 } from "../sharing/middleware.ts";
+import { DeadPropertyStore } from "../webdav/dead_props.ts";
+import { LockManager } from "../webdav/locks.ts";
+import { withWebDav } from "../webdav/middleware.ts";
 import type { HttpConfig } from "./config.ts";
 
 /** The handler and the parts of it the server needs to see. */
@@ -70,6 +73,7 @@ export type HandlerConfig = Pick<
   | "liveReload"
   | "singleFile"
   | "notFoundPage"
+  | "webdav"
 >;
 
 /** Builds the handler `config` describes (the root must be canonical: see loadHttpConfig). */
@@ -87,7 +91,7 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     })
     : undefined;
   const middleware: Middleware[] = [
-    withKnownMethods(),
+    withKnownMethods(config.webdav ? KNOWN_METHODS_WITH_WEBDAV : KNOWN_METHODS),
     // Before --auth: a load balancer has no password, and "ok" tells no more than the port.
     withHealthEndpoint(),
     ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
@@ -101,6 +105,18 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     // stream is as private as the files), outside everything that produces pages.
     ...(liveReload ? [liveReload.middleware] : []),
     ...(metrics ? [withMetricsEndpoint(metrics)] : []),
+    // --webdav: before uploads (it owns PUT then), after auth, compression and live reload
+    // (multistatus is XML: compressed like any text, never given the reload script).
+    ...(config.webdav && single === undefined
+      ? [withWebDav({
+        root,
+        dotfiles,
+        locks: new LockManager(),
+        props: new DeadPropertyStore(),
+        write: upload ? { maxBytes: upload.maxBytes } : undefined,
+        onChanged: (path) => fileCache.forgetTree(path),
+      })]
+      : []),
     ...(upload
       ? [withUploads({
         root,
