@@ -23,7 +23,7 @@ import { evaluateConditionals } from "../semantics/conditional.ts";
 import type { DeadPropertyStore } from "./dead_props.ts";
 import { evaluateIf, type IfList, parseIfHeader, submittedTokens } from "./if_header.ts";
 import type { ActiveLock, LockManager } from "./locks.ts";
-import { davHref, type DavTarget, resolveDavTarget } from "./paths.ts";
+import { davHref, type DavTarget, rawPathOnThisServer, resolveDavTarget } from "./paths.ts";
 import { MULTISTATUS_CLOSE, MULTISTATUS_OPEN, resourceEtag } from "./propfind.ts";
 import { escapeXml, WebDavError, XML_CONTENT_TYPE, XML_DECLARATION } from "./xml.ts";
 
@@ -112,13 +112,8 @@ export interface Preconditions {
 
 /** The path key a tagged `If` resource names, or null when it is on another server. */
 function taggedKey(dav: DavState, req: RequestHead, tag: string): Promise<DavTarget | null> {
-  let url: URL;
-  try {
-    url = new URL(tag, `http://${req.host ?? "localhost"}`);
-  } catch {
-    return Promise.resolve(null);
-  }
-  return resolveDavTarget(dav.root, url.pathname, dav);
+  const rawPath = rawPathOnThisServer(tag, req.host);
+  return rawPath === null ? Promise.resolve(null) : resolveDavTarget(dav.root, rawPath, dav);
 }
 
 /**
@@ -140,9 +135,10 @@ export async function checkPreconditions(
   if (lists !== null) {
     const holds = await evaluateIf(lists, async (tag) => {
       const t = tag === null ? target : await taggedKey(dav, req, tag);
-      if (t === null || t.info === null) return t === null ? null : { etag: null, tokens: [] };
+      if (t === null) return null;
+      // A missing resource has no entity tag, but a lock on its folder may cover it.
       return {
-        etag: resourceEtag(t.info),
+        etag: t.info === null ? null : resourceEtag(t.info),
         tokens: dav.locks.covering(t.key).map((l) => l.token),
       };
     });

@@ -30,7 +30,7 @@ import {
   forbiddenUnlessWritable,
   webDavErrorResponse,
 } from "./context.ts";
-import { davHref, isSameOrBelow, resolveDavTarget } from "./paths.ts";
+import { davHref, isSameOrBelow, rawPathOnThisServer, resolveDavTarget } from "./paths.ts";
 import { WebDavError } from "./xml.ts";
 
 /**
@@ -41,17 +41,11 @@ export function parseDestination(value: string | undefined, host: string | null)
   if (value === undefined || value.trim() === "") {
     throw new WebDavError("BAD_DESTINATION", 400, "Destination header required");
   }
-  let url: URL;
-  try {
-    url = new URL(value.trim(), `http://${host ?? "localhost"}`);
-  } catch {
+  const v = value.trim();
+  if (!v.startsWith("/") && !/^[a-z][a-z0-9+.-]*:/i.test(v)) {
     throw new WebDavError("BAD_DESTINATION", 400, "Destination is not a URL");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
-  if (host !== null && url.host.toLowerCase() !== new URL(`http://${host}`).host.toLowerCase()) {
-    return null;
-  }
-  return url.pathname;
+  return rawPathOnThisServer(v, host);
 }
 
 /** Pure: `Overwrite: T|F` (absent: T, §10.6); 400 for anything else. */

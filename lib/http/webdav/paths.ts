@@ -42,6 +42,27 @@ export function davHref(segments: readonly string[], collection: boolean): strin
   return collection && segments.length > 0 ? path + "/" : path;
 }
 
+/**
+ * Pure: the raw (still percent-encoded) path of a URL or absolute path naming a resource
+ * on this server (`host` is the request's authority), or null when it names another
+ * server or is no http(s) URL. The path is taken as sent, without the URL parser's
+ * dot-segment removal or decoding, so {@link resolveDavTarget} applies GET's rules to it
+ * (`..` and `%2e%2e` refused rather than resolved).
+ */
+export function rawPathOnThisServer(value: string, host: string | null): string | null {
+  let rest = value.trim();
+  const scheme = /^(https?):\/\//i.exec(rest);
+  if (scheme) {
+    rest = rest.slice(scheme[0].length);
+    const slash = rest.indexOf("/");
+    const authority = slash === -1 ? rest : rest.slice(0, slash);
+    if (host === null || authority.toLowerCase() !== host.toLowerCase()) return null;
+    rest = slash === -1 ? "/" : rest.slice(slash);
+  } else if (!rest.startsWith("/")) return null;
+  const end = rest.search(/[?#]/);
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
 /** The key of a path: `/` + segments. */
 export function davKey(segments: readonly string[]): string {
   return "/" + segments.join("/");
