@@ -583,3 +583,23 @@ Deno.test("webdav: the built handler (buildHandler) puts WebDAV inside --auth", 
   const auth = { Authorization: `Basic ${btoa("u:p")}` };
   assert.equal(await status(await dav(server.url, "MKCOL", "/x", auth)), 201);
 });
+
+Deno.test("webdav: a lock expires after its timeout, a refresh extends it, and a deep lock covers members", () => {
+  let now = 0;
+  const locks = new LockManager(() => now);
+  const lock = locks.create({ path: "/d", scope: "exclusive", deep: true, owner: "", seconds: 10 });
+  locks.create({ path: "/d/f", scope: "shared", deep: false, owner: "", seconds: 20 });
+  assert.equal(locks.covering("/d/f").length, 2);
+  assert.equal(locks.covering("/d/g/h").length, 1);
+  assert.equal(locks.covering("/e").length, 0);
+  now = 9_999;
+  locks.refresh(lock, 15); // now until 24 999
+  now = 19_000;
+  assert.equal(locks.covering("/d/g").length, 1);
+  now = 20_000;
+  assert.equal(locks.size, 1); // the shared one ran out at 20 s
+  assert.deepEqual(locks.covering("/d/f").map((l) => l.token), [lock.token]);
+  now = 30_000;
+  assert.equal(locks.size, 0);
+  assert.equal(locks.get(lock.token), undefined);
+});

@@ -63,15 +63,24 @@ export interface LockRequest {
 /** The store of active locks. */
 export class LockManager {
   #locks = new Map<string, ActiveLock>();
+  /** Locks by the key of their resource, so covering() walks ancestors, not every lock. */
+  #byPath = new Map<string, Set<ActiveLock>>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
+  #nextExpiry = Infinity;
+
   #prune(): void {
     const now = this.#now();
-    for (const [token, lock] of this.#locks) if (lock.expiresMs <= now) this.#locks.delete(token);
+    if (now < this.#nextExpiry) return;
+    this.#nextExpiry = Infinity;
+    for (const lock of [...this.#locks.values()]) {
+      if (lock.expiresMs <= now) this.remove(lock.token);
+      else this.#nextExpiry = Math.min(this.#nextExpiry, lock.expiresMs);
+    }
   }
 
   /** Active locks. */
@@ -89,9 +98,13 @@ export class LockManager {
   /** Locks that cover `path`: on it, or depth infinity on a collection above it. */
   covering(path: string): ActiveLock[] {
     this.#prune();
-    return [...this.#locks.values()].filter((l) =>
-      l.path === path || (l.deep && isSameOrBelow(path, l.path))
-    );
+    if (this.#locks.size === 0) return [];
+    const found = [...(this.#byPath.get(path) ?? [])];
+    for (let up = path; up !== "/";) {
+      up = parentKey(up);
+      for (const l of this.#byPath.get(up) ?? []) if (l.deep) found.push(l);
+    }
+    return found;
   }
 
   /** Locks on `path` or anything below it (what a deep change must hold tokens for). */
@@ -119,6 +132,10 @@ export class LockManager {
       expiresMs: this.#now() + request.seconds * 1000,
     };
     this.#locks.set(lock.token, lock);
+    let atPath = this.#byPath.get(lock.path);
+    if (atPath === undefined) this.#byPath.set(lock.path, atPath = new Set());
+    atPath.add(lock);
+    this.#nextExpiry = Math.min(this.#nextExpiry, lock.expiresMs);
     return lock;
   }
 
@@ -126,16 +143,23 @@ export class LockManager {
   refresh(lock: ActiveLock, seconds: number): void {
     lock.seconds = seconds;
     lock.expiresMs = this.#now() + seconds * 1000;
+    // A refresh only moves an expiry later; the next prune recomputes the earliest.
   }
 
   /** Removes one lock. */
   remove(token: string): boolean {
-    return this.#locks.delete(token);
+    const lock = this.#locks.get(token);
+    if (lock === undefined) return false;
+    this.#locks.delete(token);
+    const atPath = this.#byPath.get(lock.path)!;
+    atPath.delete(lock);
+    if (atPath.size === 0) this.#byPath.delete(lock.path);
+    return true;
   }
 
   /** Removes every lock on `path` or below (the resources are gone or moved away). */
   removeWithin(path: string): void {
-    for (const lock of this.within(path)) this.#locks.delete(lock.token);
+    for (const lock of this.within(path)) this.remove(lock.token);
   }
 
   /**
