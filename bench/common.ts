@@ -13,6 +13,7 @@
 import type { TargetCheck } from "./stats.ts";
 import { runTool, which } from "./procs.ts";
 import type { CompressionBenchRow } from "./compression.ts";
+import type { WebDavBenchRow } from "./webdav.ts";
 
 /** Absolute path of bench/. */
 export const BENCH_DIR: string = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -36,6 +37,8 @@ export interface SectionData {
   startup?: StartupResult[];
   /** `--only compression`: bytes and CPU per coding (bench/compression.ts). */
   compression?: CompressionBenchRow[];
+  /** `--only webdav`: PROPFIND Depth 1 vs the listings of a big folder (bench/webdav.ts). */
+  webdav?: WebDavBenchRow[];
 }
 
 /** One HTTP load and every server measured under it. */

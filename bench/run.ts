@@ -12,6 +12,7 @@
  * deno task bench --quick               # 1 round × 3 s: a smoke run (about 4 minutes)
  * deno task bench --only http --rounds 5 --duration 20
  * deno task bench --only compression    # --compress: bytes saved, CPU per request
+ * deno task bench --only webdav         # PROPFIND Depth 1 vs the listing of 10 000 files
  * ```
  *
  * @module
@@ -23,6 +24,7 @@ import { renderChart } from "./chart.ts";
 import { runHttpBench } from "./http_macro.ts";
 import { runEchoBench } from "./echo_macro.ts";
 import { runCompressionBench } from "./compression.ts";
+import { runWebDavBench } from "./webdav.ts";
 import { runStartupIdleBench } from "./startup_idle.ts";
 import type { TargetCheck } from "./stats.ts";
 
@@ -35,11 +37,11 @@ export const QUICK_SECONDS = 3;
 export const BULK_BYTES = 1024 * 1024 * 1024;
 export const QUICK_BULK_BYTES = 256 * 1024 * 1024;
 
-const SECTIONS = ["micro", "http", "echo", "compression"] as const;
+const SECTIONS = ["micro", "http", "echo", "compression", "webdav"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE =
-  "usage: deno task bench [--quick] [--only http|echo|micro|compression] [--rounds N] [--duration S]";
+  "usage: deno task bench [--quick] [--only http|echo|micro|compression|webdav] [--rounds N] [--duration S]";
 
 function usage(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -164,6 +166,9 @@ async function main(): Promise<number> {
     if (options.only.includes("echo")) sections.push(await runEchoBench({ ...options, log }));
     if (options.only.includes("compression")) {
       sections.push(await runCompressionBench({ quick: options.quick, log }));
+    }
+    if (options.only.includes("webdav")) {
+      sections.push(await runWebDavBench({ quick: options.quick, log }));
     }
     const groups = options.only.filter((s) => s === "http" || s === "echo");
     if (groups.length > 0) sections.push(await runStartupIdleBench({ groups, log }));
