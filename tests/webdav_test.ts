@@ -603,3 +603,23 @@ Deno.test("webdav: a lock expires after its timeout, a refresh extends it, and a
   assert.equal(locks.size, 0);
   assert.equal(locks.get(lock.token), undefined);
 });
+
+Deno.test("webdav: --compress and --watch leave multistatus bodies alone; PUT to a folder URL is refused", async () => {
+  await using site = await tempTree({ "page.html": "<html><body>hi</body></html>\n", "d/": null });
+  await using server = await inProcessServer({
+    root: site.path,
+    flags: { webdav: true, upload: true, compress: true, watch: true },
+  });
+  const res = await dav(server.url, "PROPFIND", "/", {
+    Depth: "1",
+    "Accept-Encoding": "gzip, br",
+    Accept: "text/html",
+  });
+  assert.equal(res.status, 207);
+  assert.equal(res.headers.get("content-encoding"), null);
+  const xml = await res.text();
+  assert.match(xml, /^<\?xml/);
+  assert.doesNotMatch(xml, /<script/);
+  assert.equal(await status(await dav(server.url, "PUT", "/new/", {}, "x")), 400);
+  assert.equal(await status(await dav(server.url, "PUT", "/d/", {}, "x")), 405);
+});

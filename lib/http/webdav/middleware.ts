@@ -207,6 +207,9 @@ async function put(dav: DavState, req: RequestHead, ctx: RequestContext): Promis
   }
   const target = await creationTarget(dav, req, ctx);
   if ("status" in target) return target;
+  if (target.info === null && req.rawPath.endsWith("/")) {
+    return textResponse(400, "PUT needs a file path like /folder/name.txt");
+  }
   if (target.info?.isDirectory) {
     return textResponse(405, "a collection cannot be replaced by PUT", [[
       "Allow",
