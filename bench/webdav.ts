@@ -3,7 +3,8 @@
  * browser's. `sockit http-serve DIR --webdav --quiet` serves a folder of
  * {@link WEBDAV_BENCH_ENTRIES} files; one client at a time asks for `PROPFIND Depth: 1`
  * (allprop: every entry stat'ed, one `<D:response>` each) and for the HTML listing of the
- * same folder, reading each answer to its end. Medians over the rounds, and their ratio:
+ * same folder, reading each answer to its end, the kinds taking turns round by round.
+ * Medians over the rounds, and their ratio:
  * the two should be of the same order (both are one readDir and one stat per entry).
  *
  * ```sh
@@ -69,18 +70,24 @@ export async function runWebDavBench(
       ["GET HTML listing", { headers: { Accept: "text/html" } }],
       ["GET JSON listing", { headers: { Accept: "application/json" } }],
     ];
-    const rows: WebDavBenchRow[] = [];
-    for (const [request, init] of kinds) {
-      for (let i = 0; i < 2; i++) await timed(base, init);
-      const times: number[] = [];
-      let bytes = 0;
-      for (let i = 0; i < rounds; i++) {
+    for (const [, init] of kinds) await timed(base, init); // warm-up
+    // Interleaved, round by round, so a noisy neighbour slows every kind alike.
+    const times = kinds.map(() => [] as number[]);
+    const bytes = kinds.map(() => 0);
+    for (let i = 0; i < rounds; i++) {
+      for (const [k, [, init]] of kinds.entries()) {
         const r = await timed(base, init);
-        times.push(r.ms);
-        bytes = r.bytes;
+        times[k].push(r.ms);
+        bytes[k] = r.bytes;
       }
-      rows.push({ request, medianMs: median(times), bytes });
-      log(`bench: webdav ${request}: ${median(times).toFixed(1)} ms, ${bytes} bytes`);
+    }
+    const rows: WebDavBenchRow[] = kinds.map(([request], k) => ({
+      request,
+      medianMs: median(times[k]),
+      bytes: bytes[k],
+    }));
+    for (const r of rows) {
+      log(`bench: webdav ${r.request}: ${r.medianMs.toFixed(1)} ms, ${r.bytes} bytes`);
     }
     const ratio = rows[0].medianMs / rows[1].medianMs;
     const markdown = [

@@ -28,7 +28,7 @@ import {
   MAX_LOCKS,
   parseLockTimeout,
 } from "../lib/http/webdav/locks.ts";
-import { type DavState, withWebDav } from "../lib/http/webdav/middleware.ts";
+import { type DavState, PROPFIND_BATCH_CHARS, withWebDav } from "../lib/http/webdav/middleware.ts";
 import {
   MAX_XML_BODY_BYTES,
   MAX_XML_DEPTH,
@@ -622,4 +622,20 @@ Deno.test("webdav: --compress and --watch leave multistatus bodies alone; PUT to
   assert.doesNotMatch(xml, /<script/);
   assert.equal(await status(await dav(server.url, "PUT", "/new/", {}, "x")), 400);
   assert.equal(await status(await dav(server.url, "PUT", "/d/", {}, "x")), 405);
+});
+
+Deno.test("webdav: a Depth 1 PROPFIND of a big folder streams in batches and lists every member once", async () => {
+  const entries: Record<string, string> = {};
+  for (let i = 0; i < 2000; i++) entries[`big/f ${i}.txt`] = `${i}`;
+  await using site = await tempTree(entries);
+  await using server = await inProcessServer({ root: site.path, flags: { webdav: true } });
+  const res = await dav(server.url, "PROPFIND", "/big/", { Depth: "1" });
+  assert.equal(res.status, 207);
+  assert.equal(res.headers.get("transfer-encoding"), "chunked");
+  const xml = await res.text();
+  assert.ok(xml.length > 10 * PROPFIND_BATCH_CHARS, `${xml.length} chars: several batches`);
+  const listed = hrefs(xml).filter((h) => h.includes("%20"));
+  assert.equal(new Set(listed).size, 2000);
+  assert.equal(listed.length, 2000);
+  assert.match(xml, /<\/D:multistatus>\n$/);
 });

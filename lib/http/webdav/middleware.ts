@@ -52,6 +52,8 @@ import { copyOrMove, removeResource } from "./copy_move.ts";
 import { lock, unlock } from "./lock_methods.ts";
 import { davHref, type DavTarget, resolveDavTarget } from "./paths.ts";
 import {
+  MULTISTATUS_CLOSE,
+  MULTISTATUS_OPEN,
   parsePropfind,
   propfindDepth,
   type PropfindRequest,
@@ -59,7 +61,7 @@ import {
   renderPropfindResponse,
 } from "./propfind.ts";
 import { applyPropertyUpdate, parsePropertyUpdate, renderPropPatchResponse } from "./proppatch.ts";
-import { readXmlBody, WebDavError } from "./xml.ts";
+import { readXmlBody, WebDavError, XML_CONTENT_TYPE } from "./xml.ts";
 
 export type { DavState } from "./context.ts";
 
@@ -107,31 +109,62 @@ async function propfind(
   if (target === null || target.info === null) return textResponse(404, "Not Found");
   const request = parsePropfind(await readXmlBody(req, ctx.body));
   const withLocks = wantsLockDiscovery(request);
-  let body = renderPropfindResponse(request, resourceFor(dav, target, target.info, withLocks));
-  if (depth === 1 && target.info.isDirectory) {
-    for await (const entry of Deno.readDir(target.fsPath)) {
-      // The listing's rules: no hidden names (without --dotfiles), no uploads in
-      // progress, no symlinks leading out of the root, nothing unreadable.
-      if (!dav.dotfiles && entry.name.startsWith(".")) continue;
-      if (isUploadTempName(entry.name)) continue;
-      const full = `${target.fsPath}/${entry.name}`;
-      let info: Deno.FileInfo;
-      try {
-        if (entry.isSymlink && !isInsideRoot(dav.root, await Deno.realPath(full))) continue;
-        info = await Deno.stat(full);
-      } catch {
-        continue;
+  const self = renderPropfindResponse(request, resourceFor(dav, target, target.info, withLocks));
+  if (depth === 0 || !target.info.isDirectory) return multistatus(self);
+  // A folder's members are streamed, a batch at a time, so a huge folder costs one batch
+  // of memory, not its whole multistatus. The first read happens here, so an unreadable
+  // folder is still a clean 403 rather than a cut-off stream.
+  const entries = Deno.readDir(target.fsPath)[Symbol.asyncIterator]();
+  const first = await entries.next();
+  const encoder = new TextEncoder();
+  async function* members(): AsyncGenerator<Uint8Array> {
+    let pending = MULTISTATUS_OPEN + self;
+    for (let next = first; !next.done; next = await entries.next()) {
+      const child = await memberOf(dav, target!, next.value);
+      if (child === null) continue;
+      pending += renderPropfindResponse(
+        request,
+        resourceFor(dav, child.target, child.info, withLocks),
+      );
+      if (pending.length >= PROPFIND_BATCH_CHARS) {
+        yield encoder.encode(pending);
+        pending = "";
       }
-      const segments = [...target.segments, entry.name];
-      const child: DavTarget = {
-        ...target,
-        segments,
-        key: `${target.key === "/" ? "" : target.key}/${entry.name}`,
-      };
-      body += renderPropfindResponse(request, resourceFor(dav, child, info, withLocks));
     }
+    yield encoder.encode(pending + MULTISTATUS_CLOSE);
   }
-  return multistatus(body);
+  return {
+    status: 207,
+    headers: [["Content-Type", XML_CONTENT_TYPE]],
+    body: { stream: members() },
+  };
+}
+
+/** Characters of multistatus gathered before a batch is sent (a Depth 1 PROPFIND). */
+export const PROPFIND_BATCH_CHARS = 64 * 1024;
+
+/**
+ * A folder member as PROPFIND shows it, or null when the listing's rules hide it: hidden
+ * names (without --dotfiles), uploads in progress, symlinks leading out of the root,
+ * anything unreadable or gone.
+ */
+async function memberOf(dav: DavState, parent: DavTarget, entry: Deno.DirEntry) {
+  if (!dav.dotfiles && entry.name.startsWith(".")) return null;
+  if (isUploadTempName(entry.name)) return null;
+  const full = `${parent.fsPath}/${entry.name}`;
+  try {
+    if (entry.isSymlink && !isInsideRoot(dav.root, await Deno.realPath(full))) return null;
+    const info = await Deno.stat(full);
+    const target: DavTarget = {
+      ...parent,
+      segments: [...parent.segments, entry.name],
+      key: `${parent.key === "/" ? "" : parent.key}/${entry.name}`,
+      fsPath: full,
+    };
+    return { target, info };
+  } catch {
+    return null;
+  }
 }
 
 async function proppatch(
