@@ -639,3 +639,27 @@ Deno.test("webdav: a Depth 1 PROPFIND of a big folder streams in batches and lis
   assert.equal(listed.length, 2000);
   assert.match(xml, /<\/D:multistatus>\n$/);
 });
+
+Deno.test("webdav: with --cors a preflight allows the WebDAV methods (read-only: the read ones)", async () => {
+  await using site = await tempTree({ "a.txt": "a\n" });
+  for (
+    const [flags, methods] of [[{ upload: true }, /PROPFIND.*MKCOL.*LOCK/], [
+      {},
+      /^OPTIONS, GET, HEAD, PROPFIND$/,
+    ]] as const
+  ) {
+    await using server = await inProcessServer({
+      root: site.path,
+      flags: { webdav: true, cors: true, ...flags },
+    });
+    const res = await dav(server.url, "OPTIONS", "/a.txt", {
+      Origin: "https://app.example",
+      "Access-Control-Request-Method": "PROPFIND",
+      "Access-Control-Request-Headers": "depth, content-type",
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 204);
+    assert.match(res.headers.get("access-control-allow-methods")!, methods);
+    assert.equal(res.headers.get("access-control-allow-headers"), "depth, content-type");
+  }
+});

@@ -41,6 +41,7 @@ import {
   withTarDownload,
   withUploads,
 } from "../sharing/middleware.ts";
+import { DAV_READ_METHODS, DAV_WRITE_METHODS } from "../webdav/context.ts";
 import { DeadPropertyStore } from "../webdav/dead_props.ts";
 import { LockManager } from "../webdav/locks.ts";
 import { withWebDav } from "../webdav/middleware.ts";
@@ -96,7 +97,13 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     withHealthEndpoint(),
     ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
     ...(config.cors
-      ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
+      ? [withCors({
+        allowMethods: config.webdav
+          ? (upload ? DAV_WRITE_METHODS : DAV_READ_METHODS)
+          : upload
+          ? UPLOAD_ALLOWED_METHODS
+          : undefined,
+      })]
       : []),
     ...(config.credentials.length > 0 ? [withBasicAuth(config.credentials)] : []),
     // Inside auth and CORS (their answers are tiny), outside every body it compresses.

@@ -32,7 +32,7 @@ import {
   parseLockTimeout,
 } from "./locks.ts";
 import { resolveDavTarget } from "./paths.ts";
-import { readXmlBody, WebDavError, XML_CONTENT_TYPE, XML_DECLARATION } from "./xml.ts";
+import { escapeXml, readXmlBody, WebDavError, XML_CONTENT_TYPE, XML_DECLARATION } from "./xml.ts";
 
 /** Pure: the token in `Lock-Token: <token>`, or null when the header is missing or bad. */
 export function parseLockTokenHeader(value: string | undefined): string | null {
@@ -86,7 +86,8 @@ export async function lock(
   if ("status" in pre) return pre;
   const conflicts = dav.locks.conflicts(target.key, info.scope, deep);
   if (conflicts.length > 0) {
-    const hrefs = conflicts.map((l) => `<D:href>${hrefOfKey(l.path, false)}</D:href>`).join("");
+    const hrefs = conflicts.map((l) => `<D:href>${escapeXml(hrefOfKey(l.path, false))}</D:href>`)
+      .join("");
     return davErrorResponse(423, "no-conflicting-lock", hrefs);
   }
   if (dav.locks.size >= MAX_LOCKS) {

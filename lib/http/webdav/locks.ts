@@ -124,7 +124,7 @@ export class LockManager {
     return candidates.filter((l) => scope === "exclusive" || l.scope === "exclusive");
   }
 
-  /** Grants a lock; throws {@link WebDavError}-free 503 data via the caller's check of size. */
+  /** Grants a lock (the caller checked conflicts and {@link MAX_LOCKS}). */
   create(request: LockRequest): ActiveLock {
     const lock: ActiveLock = {
       ...request,
