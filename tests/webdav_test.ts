@@ -36,7 +36,15 @@ import {
   parseXml,
   WebDavError,
 } from "../lib/http/webdav/xml.ts";
-import { curlResponse, inProcessServer, runCli, tempTree } from "./helpers.ts";
+import {
+  curlResponse,
+  inProcessServer,
+  procStatusKiB,
+  readAll,
+  runCli,
+  serveHttp,
+  tempTree,
+} from "./helpers.ts";
 
 const ALLPROP = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>';
 
@@ -662,4 +670,38 @@ Deno.test("webdav: with --cors a preflight allows the WebDAV methods (read-only:
     assert.match(res.headers.get("access-control-allow-methods")!, methods);
     assert.equal(res.headers.get("access-control-allow-headers"), "depth, content-type");
   }
+});
+
+Deno.test("webdav: a 100 MB chunked PROPFIND body and entity bombs leave the server's peak memory where it was", async () => {
+  await using site = await tempTree({ "a.txt": "a\n" });
+  await using server = await serveHttp(site.path, "--webdav", "--upload", "--quiet");
+  const url = `http://127.0.0.1:${server.port}`;
+  assert.equal(await status(await dav(url, "PROPFIND", "/", { Depth: "1" }, ALLPROP)), 207);
+  const before = procStatusKiB(server.child.pid, "VmHWM");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const head =
+    "PROPFIND /a.txt HTTP/1.1\r\nHost: x\r\nDepth: 0\r\nTransfer-Encoding: chunked\r\n\r\n";
+  await conn.write(new TextEncoder().encode(head));
+  const chunk = new TextEncoder().encode(`10000\r\n${" ".repeat(0x10000)}\r\n`);
+  let sent = 0;
+  try {
+    for (; sent < 100 * 1024 * 1024; sent += 0x10000) await conn.write(chunk);
+  } catch {
+    // The server answered 413 and closed: the rest of the body was never wanted.
+  }
+  const answer = new TextDecoder().decode(await readAll(conn));
+  conn.close();
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.ok(sent < 100 * 1024 * 1024, `the server stopped reading (sent ${sent} bytes)`);
+  const laughs = Array.from(
+    { length: 9 },
+    (_, i) => `<!ENTITY l${i + 1} "${`&l${i};`.repeat(10)}">`,
+  )
+    .join("");
+  for (let i = 0; i < 20; i++) {
+    const bomb = `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY l0 "lol">${laughs}]><d>&l9;</d>`;
+    assert.equal(await status(await dav(url, "PROPFIND", "/a.txt", { Depth: "0" }, bomb)), 400);
+  }
+  const grownMiB = (procStatusKiB(server.child.pid, "VmHWM") - before) / 1024;
+  assert.ok(grownMiB < 32, `peak memory grew by ${grownMiB.toFixed(1)} MiB`);
 });
