@@ -493,6 +493,10 @@ failure, mismatch or error, so a CI job can gate on it.`,
       flag((v) => parseByteSize(v, "--max-upload")),
     )
     .option("--overwrite", "with --upload, replace existing files (default: 409 Conflict)")
+    .option(
+      "--webdav",
+      "WebDAV (RFC 4918) on the same port: mount as a drive; read-only unless --upload",
+    )
     .option("--qr", "print a QR code of the LAN URL at startup, for a phone")
     .option("--metrics", "serve Prometheus metrics at /.well-known/sockit/metrics")
     .option("--clean-urls", "serve /about from about.html when /about does not exist")
@@ -540,6 +544,7 @@ Examples:
   sockit http-serve ./inbox --upload --max-upload 5GiB --overwrite   big uploads, replace files
   curl -u bob:PASS -T report.pdf http://localhost:8000/report.pdf     upload with --upload
   curl -o photos.zip 'http://localhost:8000/photos/?download=zip'   a folder as one .zip (or =tar)
+  sockit http-serve ./share --webdav --upload --auth bob:PASS   a network drive (Finder, Windows)
   curl -r 0-99 http://localhost:8000/video.mp4     the first 100 bytes (206 Partial Content)
   curl --compressed -z index.html http://localhost:8000/index.html   br/gzip; 304 unless newer
   curl 'http://localhost:8000/?format=json&sort=size&order=desc'

@@ -14,6 +14,7 @@ import { RUNTIME_V8_FLAGS } from "../scripts/compile.ts";
 import type { TargetCheck } from "./stats.ts";
 import { runTool, which } from "./procs.ts";
 import type { CompressionBenchRow } from "./compression.ts";
+import type { WebDavBenchRow } from "./webdav.ts";
 
 /** Absolute path of bench/. */
 export const BENCH_DIR: string = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -41,6 +42,8 @@ export interface SectionData {
   compression?: CompressionBenchRow[];
   /** `--only conns,c10k`: the connection-heavy rows of bench/conns_macro.ts. */
   conns?: ConnsLoadResult[];
+  /** `--only webdav`: PROPFIND Depth 1 vs the listings of a big folder (bench/webdav.ts). */
+  webdav?: WebDavBenchRow[];
 }
 
 /** One connection-heavy load (bench/conns_macro.ts) and every server measured under it. */

@@ -14,6 +14,7 @@
  * deno task bench --only compression    # --compress: bytes saved, CPU per request
  * deno task bench --only conns,c10k      # 10 000 short / 10 000 keep-alive connections
  * deno task bench --only h2             # HTTP/2: h2load against sockit and nginx (h2c)
+ * deno task bench --only webdav         # PROPFIND Depth 1 vs the listing of 10 000 files
  * ```
  *
  * @module
@@ -26,6 +27,7 @@ import { runHttpBench } from "./http_macro.ts";
 import { runH2Bench } from "./h2_macro.ts";
 import { runEchoBench } from "./echo_macro.ts";
 import { runCompressionBench } from "./compression.ts";
+import { runWebDavBench } from "./webdav.ts";
 import { runStartupIdleBench } from "./startup_idle.ts";
 import { type ConnsRow, runConnsBench } from "./conns_macro.ts";
 import type { TargetCheck } from "./stats.ts";
@@ -39,11 +41,11 @@ export const QUICK_SECONDS = 3;
 export const BULK_BYTES = 1024 * 1024 * 1024;
 export const QUICK_BULK_BYTES = 256 * 1024 * 1024;
 
-const SECTIONS = ["micro", "http", "h2", "echo", "compression", "conns", "c10k"] as const;
+const SECTIONS = ["micro", "http", "h2", "echo", "compression", "conns", "c10k", "webdav"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE =
-  "usage: deno task bench [--quick] [--only http|h2|echo|micro|compression|conns|c10k] [--rounds N] [--duration S]";
+  "usage: deno task bench [--quick] [--only http|h2|echo|micro|compression|conns|c10k|webdav] [--rounds N] [--duration S]";
 
 function usage(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -173,6 +175,9 @@ async function main(): Promise<number> {
     const connsRows = options.only.filter((s): s is ConnsRow => s === "conns" || s === "c10k");
     if (connsRows.length > 0) {
       sections.push(await runConnsBench({ ...options, rows: connsRows, log }));
+    }
+    if (options.only.includes("webdav")) {
+      sections.push(await runWebDavBench({ quick: options.quick, log }));
     }
     const groups = options.only.filter((s) => s === "http" || s === "echo");
     if (groups.length > 0) sections.push(await runStartupIdleBench({ groups, log }));

@@ -21,7 +21,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ["cli", "bottom"],
   echo: ["echo", "net", "bottom"],
   time: ["time", "net", "bottom"],
-  "http-server": ["http-server", "h1", "h2", "features", "api", "net", "bottom"],
+  "http-server": ["http-server", "h1", "h2", "webdav", "features", "api", "net", "bottom"],
+  // WebDAV builds on the file and upload features; no feature imports it.
+  webdav: ["webdav", "features", "api", "bottom"],
   features: ["features", "api", "bottom"],
   h1: ["h1", "api", "net", "bottom"],
   // HTTP/2 is a transport beside h1 (neither imports the other); features never import it.
@@ -40,6 +42,7 @@ function layerOf(path: string): string {
   if (path.startsWith("lib/http/server/")) return "http-server";
   if (path.startsWith("lib/http/h1/")) return "h1";
   if (path.startsWith("lib/http/h2/")) return "h2";
+  if (path.startsWith("lib/http/webdav/")) return "webdav";
   if (/^lib\/http\/(files|sharing|middleware)\//.test(path)) return "features";
   if (path.startsWith("lib/http/")) return "api";
   if (path.startsWith("lib/net/")) return "net";
@@ -108,4 +111,15 @@ Deno.test(`layering: no lib/ module over ${MAX_MODULE_LINES} lines`, () => {
     .map(([path, source]) => [path, source.split("\n").length] as const)
     .filter(([, lines]) => lines > MAX_MODULE_LINES);
   assert.deepEqual(big, []);
+});
+
+Deno.test("layering: WebDAV takes only the upload writer from the sharing features", () => {
+  const used = [...sources].flatMap(([path, source]) =>
+    path.startsWith("lib/http/webdav/")
+      ? importsOf(path, source).filter((t) =>
+        t.startsWith("lib/http/sharing/") || t.startsWith("lib/http/middleware/")
+      )
+      : []
+  );
+  assert.deepEqual([...new Set(used)], ["lib/http/sharing/upload.ts"]);
 });

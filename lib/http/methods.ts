@@ -29,6 +29,23 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "PATCH",
 ]);
 
+/** WebDAV's methods (RFC 4918 §9), known with `--webdav` (lib/http/webdav/). */
+export const WEBDAV_METHODS: readonly string[] = [
+  "PROPFIND",
+  "PROPPATCH",
+  "MKCOL",
+  "COPY",
+  "MOVE",
+  "LOCK",
+  "UNLOCK",
+];
+
+/** {@link KNOWN_METHODS} plus {@link WEBDAV_METHODS}: the method set with `--webdav`. */
+export const KNOWN_METHODS_WITH_WEBDAV: ReadonlySet<string> = new Set([
+  ...KNOWN_METHODS,
+  ...WEBDAV_METHODS,
+]);
+
 /**
  * 501 Not Implemented, and close (a body of unknown meaning is not worth reading), for a
  * method outside `known`; methods are case-sensitive, so `get` is unknown too.

@@ -134,4 +134,11 @@ export class SmallFileCache {
       if (entry.path === path) this.delete(key);
     }
   }
+
+  /** Drops every entry for `path` or a file below it (a folder moved or deleted by WebDAV). */
+  forgetTree(path: string): void {
+    for (const [key, entry] of this.#entries) {
+      if (entry.path === path || entry.path.startsWith(path + "/")) this.delete(key);
+    }
+  }
 }

@@ -26,7 +26,7 @@ import { SmallFileCache } from "../files/file_cache.ts";
 import { staticFiles } from "../files/files.ts";
 import { singleFile } from "../files/single_file.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
-import { withKnownMethods } from "../methods.ts";
+import { KNOWN_METHODS, KNOWN_METHODS_WITH_WEBDAV, withKnownMethods } from "../methods.ts";
 import { withCompression } from "../middleware/compression.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
 import { createLiveReload } from "../middleware/live_reload.ts";
@@ -42,6 +42,10 @@ import {
   withMetricsEndpoint,
   withUploads,
 } from "../sharing/middleware.ts";
+import { DAV_READ_METHODS, DAV_WRITE_METHODS } from "../webdav/context.ts";
+import { DeadPropertyStore } from "../webdav/dead_props.ts";
+import { LockManager } from "../webdav/locks.ts";
+import { withWebDav } from "../webdav/middleware.ts";
 import type { HttpConfig } from "./config.ts";
 
 /** The handler and the parts of it the server needs to see. */
@@ -71,6 +75,7 @@ export type HandlerConfig = Pick<
   | "liveReload"
   | "singleFile"
   | "notFoundPage"
+  | "webdav"
 >;
 
 /** Builds the handler `config` describes (the root must be canonical: see loadHttpConfig). */
@@ -88,12 +93,18 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     })
     : undefined;
   const middleware: Middleware[] = [
-    withKnownMethods(),
+    withKnownMethods(config.webdav ? KNOWN_METHODS_WITH_WEBDAV : KNOWN_METHODS),
     // Before --auth: a load balancer has no password, and "ok" tells no more than the port.
     withHealthEndpoint(),
     ...(config.headers.length > 0 ? [withResponseHeaders(config.headers)] : []),
     ...(config.cors
-      ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
+      ? [withCors({
+        allowMethods: config.webdav
+          ? (upload ? DAV_WRITE_METHODS : DAV_READ_METHODS)
+          : upload
+          ? UPLOAD_ALLOWED_METHODS
+          : undefined,
+      })]
       : []),
     ...(config.credentials.length > 0 ? [withBasicAuth(config.credentials)] : []),
     // Inside auth and CORS (their answers are tiny), outside every body it compresses.
@@ -102,6 +113,18 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     // stream is as private as the files), outside everything that produces pages.
     ...(liveReload ? [liveReload.middleware] : []),
     ...(metrics ? [withMetricsEndpoint(metrics)] : []),
+    // --webdav: before uploads (it owns PUT then), after auth, compression and live reload
+    // (multistatus is XML: compressed like any text, never given the reload script).
+    ...(config.webdav && single === undefined
+      ? [withWebDav({
+        root,
+        dotfiles,
+        locks: new LockManager(),
+        props: new DeadPropertyStore(),
+        write: upload ? { maxBytes: upload.maxBytes } : undefined,
+        onChanged: (path) => fileCache.forgetTree(path),
+      })]
+      : []),
     // --upload's delete / move / mkdir / resumable PUT, and the cross-site write check for
     // every write feature, so it sits right outside the uploads.
     ...(upload
