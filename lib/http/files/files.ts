@@ -23,16 +23,22 @@
  */
 import mime from "mime-types";
 import { errorBody, HttpError } from "../errors.ts";
-import type { FileBody, Handler, HeaderList, HttpResponse, RequestHead } from "../handler.ts";
-import { type ListingEntry, renderListing, renderSearchResults } from "./listing.ts";
-import { isInsideRoot, isUploadTempName, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
+import {
+  type FileBody,
+  type Handler,
+  type HeaderList,
+  type HttpResponse,
+  mayRead,
+  type RequestContext,
+  type RequestHead,
+} from "../handler.ts";
+import { realUrlPath, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
 import { encodingCandidates } from "../semantics/encoding.ts";
 import { type CachedFile, SmallFileCache } from "./file_cache.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
-import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
-import { MAX_SEARCH_QUERY_CHARS, searchGate, searchJson, searchNames } from "./search.ts";
+import { fileError, notFound, serveListing } from "./directory_page.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -87,10 +93,6 @@ export function contentTypeFor(name: string): string {
   return type;
 }
 
-function notFound(): HttpError {
-  return new HttpError(404, "NOT_FOUND", "Not Found");
-}
-
 function methodNotAllowed(method: string): HttpError {
   return new HttpError(405, "METHOD_NOT_ALLOWED", `${method} is not allowed here`, {
     headers: [["Allow", ALLOWED_METHODS]],
@@ -116,15 +118,19 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     cacheSeconds: options.cacheSeconds,
   };
 
-  const handler = async (req: RequestHead): Promise<HttpResponse> => {
+  const handler = async (req: RequestHead, ctx?: RequestContext): Promise<HttpResponse> => {
     const method = req.method;
     if (req.rawPath === "*") return { status: 204, headers: [["Allow", ALLOWED_METHODS]] };
-    const found = await resolveSafePath(root, req.rawPath, { dotfiles });
+    // Access rules (ctx.access) were checked on the URL path; a symlink may lead elsewhere,
+    // so what is served is checked again where it really is.
+    const readable = (real: string) => ctx === undefined || mayRead(ctx, realUrlPath(root, real));
+    const resolved = await resolveSafePath(root, req.rawPath, { dotfiles });
+    const found = resolved !== null && readable(resolved.path) ? resolved : null;
     if (found === null) {
       // --spa: a client-side route (no file, no extension) gets the app's index.html.
       const fallback = options.spa ? spaFallbackPath(method, req.path) : null;
       const app = fallback === null ? null : await resolveSafePath(root, fallback, { dotfiles });
-      if (fallback !== null && app !== null && app.info.isFile) {
+      if (fallback !== null && app !== null && app.info.isFile && readable(app.path)) {
         return await serveFile(app, fallback, req, cache, settings);
       }
       throw notFound();
@@ -142,11 +148,11 @@ export function staticFiles(options: StaticFilesOptions): Handler {
         };
       }
       const index = await resolveSafePath(root, req.rawPath + INDEX_FILE, { dotfiles });
-      if (index !== null && index.info.isFile) {
+      if (index !== null && index.info.isFile && readable(index.path)) {
         return await serveFile(index, req.rawPath + INDEX_FILE, req, cache, settings);
       }
       if (!listing) throw notFound();
-      return await serveListing(root, found, req, dotfiles, options.listingActionsHtml);
+      return await serveListing(root, found, req, dotfiles, readable, options.listingActionsHtml);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();
@@ -154,9 +160,12 @@ export function staticFiles(options: StaticFilesOptions): Handler {
   };
 
   const notFoundPage = options.notFoundPage;
-  const answer = notFoundPage === undefined ? handler : async (req: RequestHead) => {
+  const answer = notFoundPage === undefined ? handler : async (
+    req: RequestHead,
+    ctx?: RequestContext,
+  ) => {
     try {
-      return await handler(req);
+      return await handler(req, ctx);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status !== 404) throw err;
       if (req.method !== "GET" && req.method !== "HEAD") throw err;
@@ -166,14 +175,16 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     }
   };
 
-  return (req: RequestHead): HttpResponse | Promise<HttpResponse> => {
+  return (req: RequestHead, ctx?: RequestContext): HttpResponse | Promise<HttpResponse> => {
     // Fast path: a fresh cached small file answers without touching the file system —
     // 200, 206, 304, 412 or 416 alike, since planning the answer is pure.
     if (req.method === "GET" || req.method === "HEAD") {
       const hit = cache.fresh(cacheKey(req));
-      if (hit !== undefined) return answerFromMemory(req, hit, settings);
+      if (hit !== undefined && (ctx === undefined || mayRead(ctx, realUrlPath(root, hit.path)))) {
+        return answerFromMemory(req, hit, settings);
+      }
     }
-    return answer(req);
+    return answer(req, ctx);
   };
 }
 
@@ -252,12 +263,6 @@ function plainAnswerHeaders(entry: CachedFile, settings: FileSettings): HeaderLi
 }
 
 /** Maps an open/read failure to 403 (permission) or 404 (anything else). */
-function fileError(err: unknown): HttpError {
-  if (err instanceof Deno.errors.PermissionDenied) {
-    return new HttpError(403, "FORBIDDEN", "Forbidden");
-  }
-  return notFound();
-}
 
 /**
  * Answers with the file `found`, which `filePath` (raw URL path: the request's, its
@@ -377,112 +382,4 @@ async function openBody(found: ResolvedPath, offset: number, length: number): Pr
   } catch (err) {
     throw fileError(err);
   }
-}
-
-async function serveListing(
-  root: string,
-  dir: ResolvedPath,
-  req: RequestHead,
-  dotfiles: boolean,
-  actionsHtml?: string,
-): Promise<HttpResponse> {
-  const urlPath = req.path;
-  const query = new URLSearchParams(req.query);
-  const term = query.get("q") ?? "";
-  if (term !== "") return await serveSearch(root, dir, req, query, term, dotfiles);
-  const entries: (ListingEntry & { isSymlink: boolean })[] = [];
-  try {
-    for await (const entry of Deno.readDir(dir.path)) {
-      if (!dotfiles && entry.name.startsWith(".")) continue;
-      if (isUploadTempName(entry.name)) continue; // an upload in progress, never shown
-      const full = `${dir.path}/${entry.name}`;
-      try {
-        if (entry.isSymlink && !isInsideRoot(root, await Deno.realPath(full))) continue;
-        const info = await Deno.stat(full);
-        entries.push({
-          name: entry.name,
-          isDirectory: info.isDirectory,
-          isSymlink: entry.isSymlink,
-          size: info.isDirectory ? null : info.size,
-          modified: info.mtime,
-        });
-      } catch {
-        // Dangling symlink or unreadable entry: not listed, like a missing file.
-      }
-    }
-  } catch (err) {
-    throw fileError(err);
-  }
-  const path = urlPath.endsWith("/") ? urlPath : `${urlPath}/`;
-  const sort = parseListingSort(query);
-  if (wantsJson(query, req.headers.get("accept") ?? null)) {
-    return {
-      status: 200,
-      headers: [
-        ["Content-Type", "application/json; charset=utf-8"],
-        ["Vary", "Accept"],
-        ["X-Content-Type-Options", "nosniff"],
-      ],
-      body: JSON.stringify(listingJson(path, entries, sort)) + "\n",
-    };
-  }
-  const html = renderListing({
-    path,
-    entries,
-    sort,
-    showParent: dir.segments.length > 0,
-    actionsHtml,
-  });
-  return {
-    status: 200,
-    headers: [
-      ["Content-Type", "text/html; charset=utf-8"],
-      ["Vary", "Accept"],
-      ["X-Content-Type-Options", "nosniff"],
-    ],
-    body: html,
-  };
-}
-
-/** `GET /dir/?q=term`: names matching below the folder (search.ts), as HTML or JSON. */
-async function serveSearch(
-  root: string,
-  dir: ResolvedPath,
-  req: RequestHead,
-  query: URLSearchParams,
-  term: string,
-  dotfiles: boolean,
-): Promise<HttpResponse> {
-  if (term.length > MAX_SEARCH_QUERY_CHARS) {
-    throw new HttpError(
-      400,
-      "BAD_TARGET", // the query is part of the request target
-      `q is longer than ${MAX_SEARCH_QUERY_CHARS} characters`,
-    );
-  }
-  const path = req.path.endsWith("/") ? req.path : `${req.path}/`;
-  if (!searchGate.tryEnter()) {
-    throw new HttpError(503, "BUSY", "too many searches at once, retry shortly", {
-      headers: [["Retry-After", "1"]],
-    });
-  }
-  let result;
-  try {
-    result = await searchNames({ root, dir: dir.path, query: term, dotfiles });
-  } finally {
-    searchGate.leave();
-  }
-  const json = wantsJson(query, req.headers.get("accept") ?? null);
-  return {
-    status: 200,
-    headers: [
-      ["Content-Type", json ? "application/json; charset=utf-8" : "text/html; charset=utf-8"],
-      ["Vary", "Accept"],
-      ["Cache-Control", "no-cache"],
-      ["X-Content-Type-Options", "nosniff"],
-    ],
-    body: json
-      ? JSON.stringify(searchJson(path, term, result)) + "\n"
-      : renderSearchResults({ path, query: term, hits: result.hits, truncated: result.truncated }),
-  };
 }

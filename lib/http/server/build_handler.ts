@@ -34,7 +34,6 @@ import { HttpMetrics } from "../sharing/metrics.ts";
 import {
   listingActionsHtml,
   UPLOAD_ALLOWED_METHODS,
-  withBasicAuth,
   withCleanUrls,
   withHealthEndpoint,
   withMetricsEndpoint,
@@ -42,6 +41,9 @@ import {
   withUploads,
 } from "../sharing/middleware.ts";
 import type { HttpConfig } from "./config.ts";
+import { withAccess } from "../sharing/access.ts";
+import { parseAccessRules } from "../sharing/access_rules.ts";
+import { shareButtonHtml } from "../sharing/share_button.ts";
 
 /** The handler and the parts of it the server needs to see. */
 export interface BuiltHandler {
@@ -65,6 +67,8 @@ export type HandlerConfig = Pick<
   | "cors"
   | "headers"
   | "credentials"
+  | "accessRules"
+  | "share"
   | "upload"
   | "metrics"
   | "liveReload"
@@ -94,7 +98,8 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     ...(config.cors
       ? [withCors({ allowMethods: upload ? UPLOAD_ALLOWED_METHODS : undefined })]
       : []),
-    ...(config.credentials.length > 0 ? [withBasicAuth(config.credentials)] : []),
+    // --auth, --access and share links: who may read and write where (sets ctx.access).
+    ...(needsAccessLayer(config) ? [withAccess(accessOptions(config))] : []),
     // Inside auth and CORS (their answers are tiny), outside every body it compresses.
     ...(config.compression ? [withCompression(config.compression)] : []),
     // --watch: inside compression (it must see identity HTML), after auth (the event
@@ -124,9 +129,29 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     dotfiles,
     cacheSeconds: config.cacheSeconds,
     spa: config.spa,
-    listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }),
+    listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }) +
+      (config.share && config.credentials.length > 0 ? shareButtonHtml() : ""),
     fileCache,
     notFoundPage: config.notFoundPage?.urlPath,
   });
   return { handler: compose(middleware, files), metrics, close: liveReload?.close };
+}
+
+function needsAccessLayer(config: HandlerConfig): boolean {
+  return config.credentials.length > 0 || config.share !== undefined ||
+    (config.accessRules ?? []).some((rule) => !rule.implied);
+}
+
+function accessOptions(config: HandlerConfig): Parameters<typeof withAccess>[0] {
+  const share = config.share;
+  return {
+    credentials: config.credentials,
+    // A hand-built config may have no rules: the implied one keeps --auth's meaning.
+    rules: config.accessRules?.length
+      ? config.accessRules
+      : parseAccessRules([], { users: config.credentials.map((c) => c.user) }),
+    share: share?.secret === undefined
+      ? undefined
+      : { secret: share.secret, ttlMs: share.ttlMs, maxUses: share.maxUses },
+  };
 }

@@ -23,6 +23,7 @@ import {
   resolveHttpConfig,
 } from "./config.ts";
 import { printQr } from "./lan.ts";
+import { printShareLinks } from "./share_announce.ts";
 import { HttpServer } from "./server.ts";
 
 /** Builds the server a loaded config describes (the main thread's, or a worker's). */
@@ -62,8 +63,12 @@ function announce(
     writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
   }
   if (config.qr) printQr(addr.hostname, addr.port, scheme);
+  if (config.share?.links?.length) {
+    printShareLinks(config.share.links, addr.hostname, addr.port, scheme);
+  }
   if (
     config.upload !== undefined && config.credentials.length === 0 &&
+    !config.accessRules.some((rule) => !rule.implied) &&
     !isLoopbackHost(addr.hostname)
   ) {
     writeStderrLine(

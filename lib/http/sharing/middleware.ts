@@ -23,15 +23,17 @@
  *
  * @module
  */
-import type {
-  HttpResponse,
-  Middleware,
-  RequestBody,
-  RequestContext,
-  RequestHead,
+import {
+  type HttpResponse,
+  mayRead,
+  mayWrite,
+  type Middleware,
+  type RequestBody,
+  type RequestContext,
+  type RequestHead,
 } from "../handler.ts";
 import { textResponse } from "../errors.ts";
-import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
+import { realUrlPath, resolveSafePath, safePathSegments } from "../files/safe_path.ts";
 import {
   type AuthCredential,
   BASIC_CHALLENGE,
@@ -164,6 +166,7 @@ export function withTarDownload(options: TarDownloadOptions): Middleware {
     if (found === null || !found.info.isDirectory || !found.trailingSlash) {
       return await next(req, ctx);
     }
+    if (!mayRead(ctx, realUrlPath(options.root, found.path))) return await next(req, ctx);
     const archive = tarDirectory(found.path, {
       dotfiles,
       // Same rule as serving: in-root symlinks to files are followed (resolveSafePath
@@ -171,6 +174,8 @@ export function withTarDownload(options: TarDownloadOptions): Middleware {
       followSymlinks: true,
       symlinkRoot: options.root,
       rootName: found.segments.at(-1),
+      // Access rules: what this client may not read is not archived.
+      readable: (real) => mayRead(ctx, realUrlPath(options.root, real)),
     });
     return {
       status: 200,
@@ -248,6 +253,10 @@ export function withUploads(options: UploadOptions): Middleware {
     if (parent === null || !parent.info.isDirectory) {
       return textResponse(409, "the folder for this upload does not exist");
     }
+    // A symlinked folder may lead where this client may not write.
+    if (!mayWrite(ctx, realUrlPath(root, parent.path) + "/" + name)) {
+      return { ...textResponse(403, "you may not upload here"), close: true };
+    }
     if (req.body.kind === "length" && req.body.length > maxBytes) {
       return {
         ...textResponse(413, `upload larger than the limit of ${maxBytes} bytes`),
@@ -278,6 +287,9 @@ export function withUploads(options: UploadOptions): Middleware {
       return textResponse(404, "Not Found");
     }
     if (!dir.trailingSlash) return textResponse(400, "POST uploads go to a folder URL ending in /");
+    if (!mayWrite(ctx, realUrlPath(root, dir.path))) {
+      return { ...textResponse(403, "you may not upload here"), close: true };
+    }
     let boundary: string;
     try {
       boundary = multipartBoundary(req.headers.get("content-type"));
@@ -312,6 +324,10 @@ export function withUploads(options: UploadOptions): Middleware {
   };
 
   return (next) => async (req, ctx) => {
+    if ((req.method === "PUT" || req.method === "POST") && !mayWrite(ctx, req.path)) {
+      // Access rules: this client may read here but not change anything.
+      return { ...textResponse(403, "you may not upload here"), close: req.body.kind !== "none" };
+    }
     if (req.method === "PUT") return await put(req, ctx);
     if (req.method === "POST") return await post(req, ctx);
     const response = await next(req, ctx);

@@ -83,6 +83,11 @@ export interface TarDirectoryOptions {
   symlinkRoot?: string;
   /** Name of the top folder inside the archive. Default: the directory's own name. */
   rootName?: string;
+  /**
+   * Whether a real path may go in (access rules: what the client may not read is left
+   * out, and an unreadable folder is not entered). Default: everything.
+   */
+  readable?: (real: string) => boolean;
   /** Told about every entry left out because of an error (not the rule-based skips). */
   onSkip?: (path: string, reason: string) => void;
 }
@@ -136,6 +141,7 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
   const followSymlinks = options.followSymlinks ?? false;
   const rootName = options.rootName ?? (basename(dir) || DEFAULT_TAR_ROOT_NAME);
   const onSkip = options.onSkip ?? (() => {});
+  const readable = options.readable ?? (() => true);
   const pack = tarStream.pack();
   // Failures reach the consumer through the ReadableStream (see `failure`); streamx would
   // otherwise also throw them as unhandled 'error' events.
@@ -240,6 +246,7 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
       if (cancelled) return;
       if (isHidden(name, dotfiles)) continue;
       const childPath = `${path}/${name}`;
+      if (!readable(childPath)) continue;
       const childArchivePath = `${archivePath}/${name}`;
       let stat: Deno.FileInfo;
       try {
@@ -255,7 +262,9 @@ export function tarDirectory(dir: string, options: TarDirectoryOptions = {}): Ta
         await addFile(childPath, childArchivePath, stat);
       } else if (stat.isSymlink && followSymlinks) {
         const target = await symlinkTargetInsideRoot(childPath, linkRoot, dotfiles);
-        if (target) await addFile(target.path, childArchivePath, target.stat);
+        if (target && readable(target.path)) {
+          await addFile(target.path, childArchivePath, target.stat);
+        }
       }
       // Other symlinks, sockets, FIFOs and devices: skipped by rule.
     }
