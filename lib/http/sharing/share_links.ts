@@ -119,6 +119,8 @@ export class ShareSigner {
     }
     const dot = token.lastIndexOf(".");
     const mac = Buffer.from(parts[5], "base64url");
+    // Only the canonical spelling: base64's spare low bits must not give one MAC two tokens.
+    if (mac.toString("base64url") !== parts[5]) return { ok: false, error: "forged" };
     const valid = await crypto.subtle.verify(
       "HMAC",
       await this.#key,
