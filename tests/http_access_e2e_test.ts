@@ -369,13 +369,14 @@ Deno.test("e2e share button: logged-in users get a link by POST; the listing off
     "--auth",
     "bob:hunter2",
     "--access",
-    "*@/:ro",
+    "@/:ro",
     "--access",
     "alice@/private:ro",
     "--quiet",
   );
   const u = server.url;
   assert.match((await curl(...ALICE, `${u}/pub/`)).body, /Share this folder/);
+  assert.ok(!(await curl(`${u}/pub/`)).body.includes("Share this folder")); // anonymous: no button
   const create = (path: string, ...args: string[]) =>
     curl(...args, "-X", "POST", `${u}${SHARE_CREATE_PATH}?path=${encodeURIComponent(path)}`);
   assert.equal((await create("/private/")).status, 401);

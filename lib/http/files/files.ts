@@ -63,6 +63,8 @@ export interface StaticFilesOptions {
   spa?: boolean;
   /** Trusted HTML after the listing's heading (sharing.ts `listingActionsHtml`). */
   listingActionsHtml?: string;
+  /** Trusted HTML after those, for logged-in users only (`ctx.access.user`: Share). */
+  userActionsHtml?: string;
   /** The small-file cache to use; pass one to call `forgetFile` after an upload. */
   fileCache?: SmallFileCache;
   /**
@@ -152,7 +154,9 @@ export function staticFiles(options: StaticFilesOptions): Handler {
         return await serveFile(index, req.rawPath + INDEX_FILE, req, cache, settings);
       }
       if (!listing) throw notFound();
-      return await serveListing(root, found, req, dotfiles, readable, options.listingActionsHtml);
+      const actions = (options.listingActionsHtml ?? "") +
+        (ctx?.access?.user ? options.userActionsHtml ?? "" : "");
+      return await serveListing(root, found, req, dotfiles, readable, actions);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();

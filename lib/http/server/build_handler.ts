@@ -129,8 +129,8 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     dotfiles,
     cacheSeconds: config.cacheSeconds,
     spa: config.spa,
-    listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }) +
-      (config.share && config.credentials.length > 0 ? shareButtonHtml() : ""),
+    listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }),
+    userActionsHtml: config.share ? shareButtonHtml() : undefined,
     fileCache,
     notFoundPage: config.notFoundPage?.urlPath,
   });

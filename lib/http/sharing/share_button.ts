@@ -1,8 +1,7 @@
 /**
- * The listing's "Share" button (shown when `--auth` is on): it asks
+ * The listing's "Share" button (shown to logged-in users): it asks
  * `POST /.well-known/sockit/share?path=…` (access.ts) for a link to the folder shown and
- * puts the answer in a read-only text field, without leaving the page. An anonymous click
- * gets the 401 challenge, so the browser asks for the login first.
+ * puts the answer in a read-only text field, without leaving the page.
  *
  * ```ts
  * import { shareButtonHtml } from "./share_button.ts";
