@@ -16,6 +16,7 @@ import {
   qrModulesImage,
   runCli,
   serveHttp,
+  startServer,
   tempTree,
 } from "./helpers.ts";
 
@@ -145,6 +146,12 @@ Deno.test("e2e --access: only /private needs a password — and no trick reaches
   );
   assert.match(absolute, /^HTTP\/1\.1 401 /);
   assert.ok(!absolute.includes("secret\n"));
+  // Paths no rule can place are judged against every rule: anonymous clients are refused
+  // before any handler sees them, alice reaches the handlers' own 404.
+  for (const path of ["/pub/..", "/private%2f..%2fsecret.txt", "/%2e%2e/private/secret.txt"]) {
+    assert.equal(await status(`${u}${path}`), 401, path);
+    assert.equal(await status(...ALICE, `${u}${path}`), 404, path);
+  }
   // A symlink in /pub leading into /private is judged where it leads.
   assert.equal(await status(`${u}/pub/link-to-secret.txt`), 404);
   assert.equal(await status(`${u}/pub/private-dir/secret.txt`), 404);
@@ -418,4 +425,28 @@ Deno.test("e2e share links with --workers: every worker accepts every link", asy
     );
     assert.equal((await curl(`${server.url}${JSON.parse(made.body).url}b.txt`)).body, "beta\n");
   }
+});
+
+Deno.test("e2e --access: a rule letting anyone write warns on all interfaces; alice-only does not", async () => {
+  await using tree = await site();
+  const start = (...rules: string[]) =>
+    startServer([
+      "http-serve",
+      tree.path,
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "0",
+      "--auth",
+      "alice:s3cret",
+      ...rules.flatMap((r) => ["--access", r]),
+      "--quiet",
+    ]);
+  await using open = await start("@/:ro", "@/inbox:rw");
+  await using scoped = await start("@/:ro", "alice@/inbox:rw");
+  for (const s of [open, scoped]) {
+    await (await fetch(`http://127.0.0.1:${s.port}/.well-known/sockit/health`)).body?.cancel();
+  }
+  await open.waitForStderr(/warning: an --access rule lets anyone .* store files/);
+  assert.equal(scoped.stderr(), "");
 });

@@ -66,13 +66,13 @@ function announce(
   if (config.share?.links?.length) {
     printShareLinks(config.share.links, addr.hostname, addr.port, scheme);
   }
-  if (
-    config.upload !== undefined && config.credentials.length === 0 &&
-    !config.accessRules.some((rule) => !rule.implied) &&
-    !isLoopbackHost(addr.hostname)
-  ) {
+  // Anyone may write when a rule for anyone grants rw (the implied one, without --auth).
+  const anyoneWrites = config.accessRules.some((r) => r.who === "anyone" && r.mode === "rw");
+  if (config.upload !== undefined && anyoneWrites && !isLoopbackHost(addr.hostname)) {
     writeStderrLine(
-      "sockit: warning: --upload without --auth: anyone who can reach this port can store files",
+      config.credentials.length === 0
+        ? "sockit: warning: --upload without --auth: anyone who can reach this port can store files"
+        : "sockit: warning: an --access rule lets anyone who can reach this port store files",
     );
   }
 }

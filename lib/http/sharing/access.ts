@@ -247,9 +247,14 @@ export function withAccess(options: AccessOptions): Middleware {
       if (req.path === METRICS_PATH && credentials.length > 0 && user === null) {
         return unauthorized(req);
       }
-      // A path no file handler accepts ("..", an encoded "/") is judged as the root.
-      const segments = requestSegments(req.rawPath) ?? [];
-      const decision = decideAccess(rules, user, segments, methodNeed(req.method));
+      const need = methodNeed(req.method);
+      const segments = requestSegments(req.rawPath);
+      // A path no rule can place ("..", an encoded "/"; the handlers refuse it too) passes
+      // only a client allowed at every rule's path: fail closed.
+      const decision = segments !== null
+        ? decideAccess(rules, user, segments, need)
+        : rules.map((rule) => decideAccess(rules, user, rule.path, need))
+          .find((d) => d !== "allow") ?? "allow";
       if (decision === 401) return unauthorized(req);
       if (decision === 403) return forbidden(req, "access denied");
       return await inner(req, { ...ctx, access: accessFor(user) });
