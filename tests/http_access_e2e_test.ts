@@ -450,3 +450,34 @@ Deno.test("e2e --access: a rule letting anyone write warns on all interfaces; al
   await open.waitForStderr(/warning: an --access rule lets anyone .* store files/);
   assert.equal(scoped.stderr(), "");
 });
+
+Deno.test("e2e --access --cache: answers to a login or a share link are private to caches", async () => {
+  await using tree = await site();
+  await using server = await serveHttp(
+    tree.path,
+    "--auth",
+    "alice:s3cret",
+    "--access",
+    "@/:ro",
+    "--access",
+    "alice@/private:ro",
+    "--share",
+    "pub",
+    "--cache",
+    "60",
+    "--quiet",
+  );
+  const folder = (await printedLinks(server, 1)).get("/pub/")!;
+  const cacheControl = async (...args: string[]) =>
+    /^Cache-Control: (.*?)\r?$/im.exec((await curl(...args)).headers)?.[1];
+  // Twice each: the second answer comes from the small-file cache, whose headers are shared.
+  for (let i = 0; i < 2; i++) {
+    assert.equal(await cacheControl(`${server.url}/pub/a.txt`), "public, max-age=60");
+    assert.equal(
+      await cacheControl(...ALICE, `${server.url}/private/secret.txt`),
+      "private, max-age=60",
+    );
+    assert.equal(await cacheControl(...ALICE, `${server.url}/pub/a.txt`), "private, max-age=60");
+    assert.equal(await cacheControl(`${folder}a.txt`), "private, max-age=60");
+  }
+});

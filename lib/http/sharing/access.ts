@@ -90,6 +90,25 @@ function forbidden(req: RequestHead, why: string): HttpResponse {
   return req.body.kind === "none" ? response : { ...response, close: true };
 }
 
+/**
+ * `--cache`'s `public` becomes `private` on answers given to a login or through a share
+ * link: a shared cache must not hand them to others, nor keep a link's answer past its end
+ * (RFC 9111 §3.5 lets it store `public` answers to requests with `Authorization`). The header
+ * list is copied, never changed: cached files share theirs.
+ */
+function privateCaching(response: HttpResponse): HttpResponse {
+  const headers = response.headers;
+  if (!headers?.some(([k, v]) => k.toLowerCase() === "cache-control" && v.includes("public"))) {
+    return response;
+  }
+  return {
+    ...response,
+    headers: headers.map(([k, v]): [string, string] =>
+      k.toLowerCase() === "cache-control" ? [k, v.replace("public", "private")] : [k, v]
+    ),
+  };
+}
+
 /** A decoded path as a raw URL path, each segment percent-encoded. */
 export function encodePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
@@ -187,7 +206,7 @@ export function withAccess(options: AccessOptions): Middleware {
         ? [k, `${base}/${v.slice(encodedBase.length)}`]
         : [k, v]
     );
-    return { ...response, headers };
+    return privateCaching({ ...response, headers });
   };
 
   const createShare = async (req: RequestHead, user: string | null): Promise<HttpResponse> => {
@@ -257,7 +276,8 @@ export function withAccess(options: AccessOptions): Middleware {
           .find((d) => d !== "allow") ?? "allow";
       if (decision === 401) return unauthorized(req);
       if (decision === 403) return forbidden(req, "access denied");
-      return await inner(req, { ...ctx, access: accessFor(user) });
+      const response = await inner(req, { ...ctx, access: accessFor(user) });
+      return user === null ? response : privateCaching(response);
     };
   };
 }
