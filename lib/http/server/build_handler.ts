@@ -6,8 +6,9 @@
  * Order, outermost first: methods no handler implements get 501 (as the parser's own
  * refusals, before any feature); the health endpoint (no `--header`, no auth, not
  * logged); `--header` reaches every other answer; CORS sits outside any auth,
- * since browsers send no credentials on a preflight; authentication comes before anything
- * that looks at the path or method (the metrics endpoint included); `--compress` then sees
+ * since browsers send no credentials on a preflight; the access layer (`--auth`, `--access`,
+ * share links) comes before anything that looks at the path or method (the metrics endpoint
+ * included) and tells the rest what this client may read and write (`ctx.access`); `--compress` then sees
  * every answer below it, as finished; then `--watch`'s live-reload stream and script
  * injection (so compression sees the page with the script); then the metrics
  * endpoint, uploads, the tar download, clean URLs, and the files themselves.
