@@ -7,7 +7,11 @@
 import assert from "node:assert/strict";
 import decodeQR from "@paulmillr/qr/decode.js";
 import { METRICS_PATH } from "../lib/http/sharing/metrics.ts";
-import { SHARE_CREATE_PATH } from "../lib/http/sharing/share_links.ts";
+import {
+  MAX_SHARE_PATH_CHARS,
+  MAX_SHARE_USES,
+  SHARE_CREATE_PATH,
+} from "../lib/http/sharing/share_links.ts";
 import {
   curlResponse,
   type CurlResult,
@@ -335,6 +339,7 @@ Deno.test("e2e --share: expires (--share-ttl at its 1 s minimum) and gets used u
   );
   const links = await printedLinks(server, 2);
   const file = links.get("/pub/a.txt")!;
+  assert.ok(server.lines.some((l) => l.includes("(until ") && l.includes(", 2 uses)")));
   // HEAD does not count; two GETs answered 200 do, the third is refused.
   assert.equal(await status("-I", file), 200);
   assert.equal((await curl(file)).body, "alpha\n");
@@ -358,6 +363,7 @@ Deno.test("e2e --share: expires (--share-ttl at its 1 s minimum) and gets used u
       [["--share-uses", "2", "--share", "pub", "--workers", "2"], /per process/],
       [["--share", "nope"], /--share 'nope': no such file or folder/],
       [["--share-uses", "0", "--share", "pub"], /--share-uses/],
+      [["--share-uses", String(MAX_SHARE_USES + 1), "--share", "pub"], /at most 1000000/],
     ] as const
   ) {
     const r = await runCli(["http-serve", tree.path, "--port", "0", ...flags]);
@@ -390,6 +396,12 @@ Deno.test("e2e share button: logged-in users get a link by POST; the listing off
   assert.equal((await create("/private/", ...BOB)).status, 403);
   assert.equal((await create("/.well-known/sockit/metrics", ...ALICE)).status, 400);
   assert.equal((await create("no-slash", ...ALICE)).status, 400);
+  // MAX_SHARE_PATH_CHARS: at the limit a link is made (the path need not exist), past it 400.
+  const atLimit = "/pub/" + "x".repeat(MAX_SHARE_PATH_CHARS - 5);
+  assert.equal((await create(atLimit, ...ALICE)).status, 201);
+  const past = await create(atLimit + "x", ...ALICE);
+  assert.equal(past.status, 400);
+  assert.match(past.body, /at most 1024 characters/);
   assert.equal(await status(...ALICE, `${u}${SHARE_CREATE_PATH}`), 405);
   const made = await create("/private/", ...ALICE);
   assert.equal(made.status, 201);
@@ -480,4 +492,19 @@ Deno.test("e2e --access --cache: answers to a login or a share link are private 
     assert.equal(await cacheControl(...ALICE, `${server.url}/pub/a.txt`), "private, max-age=60");
     assert.equal(await cacheControl(`${folder}a.txt`), "private, max-age=60");
   }
+});
+
+Deno.test(`e2e --share-uses ${MAX_SHARE_USES}: the largest count is accepted`, async () => {
+  await using tree = await site();
+  await using server = await serveHttp(
+    tree.path,
+    "--share",
+    "pub/a.txt",
+    "--share-uses",
+    String(MAX_SHARE_USES),
+    "--quiet",
+  );
+  const file = (await printedLinks(server, 1)).get("/pub/a.txt")!;
+  assert.ok(server.lines.some((l) => l.includes(`, ${MAX_SHARE_USES} uses)`)));
+  assert.equal((await curl(file)).body, "alpha\n");
 });

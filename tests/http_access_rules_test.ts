@@ -18,6 +18,7 @@ import {
 import {
   MAX_SHARE_COUNTERS,
   MAX_SHARE_FLAGS,
+  MAX_SHARE_PATH_CHARS,
   MAX_SHARE_TOKEN_CHARS,
   MAX_SHARE_TTL_MS,
   MIN_SHARE_TTL_MS,
@@ -196,8 +197,29 @@ Deno.test("share tokens: verify with an injected clock; any changed byte is forg
       error: "forged",
     },
   );
-  const long = "a".repeat(MAX_SHARE_TOKEN_CHARS + 1);
-  assert.deepEqual(await signer.verify(long, 0), { ok: false, error: "malformed" });
+});
+
+Deno.test(`share tokens: a valid token of ${MAX_SHARE_TOKEN_CHARS} chars verifies; one more is refused`, async () => {
+  const signer = new ShareSigner(newShareSecret());
+  // Path bytes and the use count's digits (base 36) tune the length to the character.
+  let exact: { token: string; path: string } | undefined;
+  search: for (let bytes = 1400; bytes < 1600; bytes++) {
+    for (const maxUses of [0, 36, 1296, 46656]) {
+      const path = "/" + "p".repeat(bytes - 1);
+      const token = await signer.sign(grant({ path, kind: "file", maxUses }));
+      if (token.length === MAX_SHARE_TOKEN_CHARS) {
+        exact = { token, path };
+        break search;
+      }
+    }
+  }
+  assert.ok(exact);
+  const ok = await signer.verify(exact.token, 0);
+  assert.ok(ok.ok && ok.grant.path === exact.path);
+  const [p, ...rest] = exact.token.split(".");
+  const longer = [p + "A", ...rest].join(".");
+  assert.equal(longer.length, MAX_SHARE_TOKEN_CHARS + 1);
+  assert.deepEqual(await signer.verify(longer, 0), { ok: false, error: "malformed" });
 });
 
 Deno.test("share uses: reserved before, counted when answered 200, never past the limit", () => {
@@ -240,6 +262,12 @@ Deno.test("share flags: --share-ttl 1s..30d; --share-uses refused with --workers
     /--share-ttl needs --share or --auth/,
   );
   usageError(() => resolveHttpConfig(dir, { share: ["a/../b"] }), /'\.\.' is not allowed/);
+  const atPath = "p".repeat(MAX_SHARE_PATH_CHARS - 1); // "/" is added in front
+  assert.equal(resolveHttpConfig(dir, { share: [atPath] }).share?.paths[0].length, 1024);
+  usageError(
+    () => resolveHttpConfig(dir, { share: [atPath + "p"] }),
+    /invalid --share: longer than 1024 characters/,
+  );
   const flags = (n: number) => Array.from({ length: n }, (_, i) => `f${i}`);
   assert.equal(resolveHttpConfig(dir, { share: flags(MAX_SHARE_FLAGS) }).share?.paths.length, 32);
   usageError(
