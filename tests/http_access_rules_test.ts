@@ -48,6 +48,7 @@ Deno.test("access rules: the grammar, and one-line errors for every bad rule", (
   assert.deepEqual(r.who, ["alice", "bob"]);
   assert.deepEqual(r.path, ["my docs", "x"]);
   assert.equal(r.mode, "none");
+  assert.equal(parseAccessRule("@/x:-", users).mode, "none"); // dufs' spelling
   // A path may hold ':' and '@' (the mode is after the last ':', WHO before the first '@/').
   assert.deepEqual(parseAccessRule("@/a:b@c:ro", users).path, ["a:b@c"]);
   usageError(() => parseAccessRule("alice:ro", users), /expected WHO@\/PATH/);

@@ -18,7 +18,8 @@
  *   `--auth`, comma-separated.
  * - PATH: starts with `/`, written as on disk (not percent-encoded); `.` and empty segments
  *   are dropped, `..` is refused.
- * - MODE: `ro` (read), `rw` (read and write), `none` (nothing: shadows a shorter path).
+ * - MODE: `ro` (read), `rw` (read and write), `none` or `-` (nothing: shadows a shorter
+ *   path).
  *
  * Decision: the rules whose PATH is the longest segment-wise prefix of the request path
  * decide alone (`/private` covers `/private/x`, never `/privateer`); the client gets the
@@ -84,7 +85,8 @@ export function parseAccessRule(spec: string, users: readonly string[]): AccessR
   if (at === -1 || colon < at) throw bad(USAGE);
   const whoText = spec.slice(0, at);
   const pathText = spec.slice(at + 1, colon);
-  const mode = spec.slice(colon + 1);
+  // "-" as dufs spells "nothing".
+  const mode = spec.slice(colon + 1) === "-" ? "none" : spec.slice(colon + 1);
   if (mode !== "ro" && mode !== "rw" && mode !== "none") {
     throw bad(`mode '${mode}' is not ro, rw or none`);
   }
