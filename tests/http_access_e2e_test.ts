@@ -508,3 +508,26 @@ Deno.test(`e2e --share-uses ${MAX_SHARE_USES}: the largest count is accepted`, a
   assert.ok(server.lines.some((l) => l.includes(`, ${MAX_SHARE_USES} uses)`)));
   assert.equal((await curl(file)).body, "alpha\n");
 });
+
+Deno.test("e2e --access --not-found: a 404 page inside a protected folder is not shown to others", async () => {
+  await using tree = await site();
+  await Deno.writeTextFile(`${tree.path}/private/404.html`, "<h1>private 404</h1>");
+  await using server = await serveHttp(
+    tree.path,
+    "--auth",
+    "alice:s3cret",
+    "--access",
+    "@/:ro",
+    "--access",
+    "alice@/private:ro",
+    "--not-found",
+    "private/404.html",
+    "--quiet",
+  );
+  const anon = await curl(`${server.url}/pub/missing.txt`);
+  assert.equal(anon.status, 404);
+  assert.ok(!anon.body.includes("private 404"), anon.body);
+  const alice = await curl(...ALICE, `${server.url}/pub/missing.txt`);
+  assert.equal(alice.status, 404);
+  assert.match(alice.body, /private 404/);
+});

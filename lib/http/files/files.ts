@@ -173,7 +173,12 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     } catch (err) {
       if (!(err instanceof HttpError) || err.status !== 404) throw err;
       if (req.method !== "GET" && req.method !== "HEAD") throw err;
-      const page = await notFoundPageAnswer(root, notFoundPage, dotfiles);
+      const page = await notFoundPageAnswer(
+        root,
+        notFoundPage,
+        dotfiles,
+        (real) => ctx === undefined || mayRead(ctx, realUrlPath(root, real)),
+      );
       if (page === null) throw err;
       return page;
     }
@@ -200,9 +205,11 @@ async function notFoundPageAnswer(
   root: string,
   page: string,
   dotfiles: boolean,
+  readable: (real: string) => boolean,
 ): Promise<HttpResponse | null> {
   const found = await resolveSafePath(root, page, { dotfiles }).catch(() => null);
   if (found === null || !found.info.isFile || found.trailingSlash) return null;
+  if (!readable(found.path)) return null; // a 404 page in a protected folder stays there
   const headers: HeaderList = [
     ["Content-Type", contentTypeFor(found.path)],
     ["Cache-Control", "no-cache"],
