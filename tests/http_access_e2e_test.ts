@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import decodeQR from "@paulmillr/qr/decode.js";
 import { METRICS_PATH } from "../lib/http/sharing/metrics.ts";
+import { LIVE_RELOAD_PATH } from "../lib/http/middleware/live_reload_page.ts";
 import {
   MAX_SHARE_PATH_CHARS,
   MAX_SHARE_USES,
@@ -530,4 +531,20 @@ Deno.test("e2e --access --not-found: a 404 page inside a protected folder is not
   const alice = await curl(...ALICE, `${server.url}/pub/missing.txt`);
   assert.equal(alice.status, 404);
   assert.match(alice.body, /private 404/);
+});
+
+Deno.test("e2e --access --watch: the change stream names files, so it needs a login when a path does", async () => {
+  await using tree = await site();
+  const args = (...rules: string[]) => [
+    "--auth",
+    "alice:s3cret",
+    ...rules.flatMap((r) => ["--access", r]),
+    "--watch",
+    "--quiet",
+  ];
+  await using scoped = await serveHttp(tree.path, ...args("@/:ro", "alice@/private:ro"));
+  assert.equal(await status("-I", `${scoped.url}${LIVE_RELOAD_PATH}`), 401);
+  assert.equal(await status("-I", ...ALICE, `${scoped.url}${LIVE_RELOAD_PATH}`), 200);
+  await using open = await serveHttp(tree.path, ...args("@/:ro"));
+  assert.equal(await status("-I", `${open.url}${LIVE_RELOAD_PATH}`), 200);
 });

@@ -17,7 +17,8 @@
  * else a supplied `Authorization` must be valid (wrong → 401, whatever the path); then the
  * rules decide for the path, method by method (GET/HEAD/OPTIONS/PROPFIND read, all else
  * writes). The metrics endpoint needs a login whenever users exist: its counts cover the
- * protected folders too.
+ * protected folders too; so does `--watch`'s event stream, which names changed files, unless
+ * anonymous clients may read every path.
  *
  * @module
  */
@@ -47,6 +48,7 @@ import {
   requestSegments,
 } from "./access_rules.ts";
 import { METRICS_PATH } from "./metrics.ts";
+import { LIVE_RELOAD_PATH } from "../middleware/live_reload_page.ts";
 import {
   MAX_SHARE_PATH_CHARS,
   SHARE_CREATE_PATH,
@@ -130,6 +132,11 @@ export function withAccess(options: AccessOptions): Middleware {
   const signer = options.share ? new ShareSigner(options.share.secret) : undefined;
   const uses = new ShareUses();
   const now = options.share?.now ?? Date.now;
+  // --watch's events name changed files: anonymous clients get them only if they may read
+  // every path anyway.
+  const anonymousReadsAll = rules.every((rule) =>
+    decideAccess(rules, null, rule.path, "read") === "allow"
+  );
 
   const accessFor = (user: string | null): RequestAccess => ({
     user,
@@ -263,7 +270,12 @@ export function withAccess(options: AccessOptions): Middleware {
       if (signer !== undefined && req.path === SHARE_CREATE_PATH) {
         return await createShare(req, user);
       }
-      if (req.path === METRICS_PATH && credentials.length > 0 && user === null) {
+      if (
+        user === null && (
+          (req.path === METRICS_PATH && credentials.length > 0) ||
+          (req.path === LIVE_RELOAD_PATH && !anonymousReadsAll)
+        )
+      ) {
         return unauthorized(req);
       }
       const need = methodNeed(req.method);
