@@ -32,13 +32,21 @@ import {
   type RequestContext,
   type RequestHead,
 } from "../handler.ts";
-import { realUrlPath, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
+import { type ListingEntry, renderListing } from "./listing.ts";
+import {
+  isInsideRoot,
+  isUploadTempName,
+  realUrlPath,
+  type ResolvedPath,
+  resolveSafePath,
+} from "./safe_path.ts";
 import { encodingCandidates } from "../semantics/encoding.ts";
 import { type CachedFile, SmallFileCache } from "./file_cache.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
+import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
-import { fileError, notFound, serveListing } from "./directory_page.ts";
+import { serveSearch } from "./search_page.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -93,6 +101,10 @@ export function contentTypeFor(name: string): string {
   const type: string = (ext !== "" && mime.contentType(ext)) || DEFAULT_CONTENT_TYPE;
   contentTypes.set(ext, type);
   return type;
+}
+
+function notFound(): HttpError {
+  return new HttpError(404, "NOT_FOUND", "Not Found");
 }
 
 function methodNotAllowed(method: string): HttpError {
@@ -275,6 +287,13 @@ function plainAnswerHeaders(entry: CachedFile, settings: FileSettings): HeaderLi
 
 /** Maps an open/read failure to 403 (permission) or 404 (anything else). */
 
+function fileError(err: unknown): HttpError {
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return new HttpError(403, "FORBIDDEN", "Forbidden");
+  }
+  return notFound();
+}
+
 /**
  * Answers with the file `found`, which `filePath` (raw URL path: the request's, its
  * index.html, or the --spa fallback) names; siblings are looked up next to that path.
@@ -393,4 +412,75 @@ async function openBody(found: ResolvedPath, offset: number, length: number): Pr
   } catch (err) {
     throw fileError(err);
   }
+}
+
+async function serveListing(
+  root: string,
+  dir: ResolvedPath,
+  req: RequestHead,
+  dotfiles: boolean,
+  readable: (real: string) => boolean,
+  actionsHtml?: string,
+): Promise<HttpResponse> {
+  const urlPath = req.path;
+  const query = new URLSearchParams(req.query);
+  const term = query.get("q") ?? "";
+  if (term !== "") return await serveSearch(root, dir, req, query, term, dotfiles, readable);
+  const entries: (ListingEntry & { isSymlink: boolean })[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir.path)) {
+      if (!dotfiles && entry.name.startsWith(".")) continue;
+      if (isUploadTempName(entry.name)) continue; // an upload in progress, never shown
+      const full = `${dir.path}/${entry.name}`;
+      // What this client may not read is not listed at all: names can tell too much.
+      if (!readable(full)) continue;
+      try {
+        if (entry.isSymlink) {
+          const target = await Deno.realPath(full);
+          if (!isInsideRoot(root, target) || !readable(target)) continue;
+        }
+        const info = await Deno.stat(full);
+        entries.push({
+          name: entry.name,
+          isDirectory: info.isDirectory,
+          isSymlink: entry.isSymlink,
+          size: info.isDirectory ? null : info.size,
+          modified: info.mtime,
+        });
+      } catch {
+        // Dangling symlink or unreadable entry: not listed, like a missing file.
+      }
+    }
+  } catch (err) {
+    throw fileError(err);
+  }
+  const path = urlPath.endsWith("/") ? urlPath : `${urlPath}/`;
+  const sort = parseListingSort(query);
+  if (wantsJson(query, req.headers.get("accept") ?? null)) {
+    return {
+      status: 200,
+      headers: [
+        ["Content-Type", "application/json; charset=utf-8"],
+        ["Vary", "Accept"],
+        ["X-Content-Type-Options", "nosniff"],
+      ],
+      body: JSON.stringify(listingJson(path, entries, sort)) + "\n",
+    };
+  }
+  const html = renderListing({
+    path,
+    entries,
+    sort,
+    showParent: dir.segments.length > 0,
+    actionsHtml,
+  });
+  return {
+    status: 200,
+    headers: [
+      ["Content-Type", "text/html; charset=utf-8"],
+      ["Vary", "Accept"],
+      ["X-Content-Type-Options", "nosniff"],
+    ],
+    body: html,
+  };
 }
