@@ -148,6 +148,10 @@ Deno.test("access config: an rw rule turns uploads on; rules need the users they
   const off = resolveHttpConfig(dir, { auth: ["alice:pw"], access: ["@/:ro"] });
   assert.equal(off.upload, undefined);
   usageError(() => resolveHttpConfig(dir, { access: ["alice@/:ro"] }), /unknown user 'alice'/);
+  usageError(
+    () => resolveHttpConfig(undefined, { access: ["@/:rw"] }),
+    /^an rw --access rule needs a DIR to store files in/,
+  );
 });
 
 const grant = (over: Partial<ShareGrant> = {}): ShareGrant => ({

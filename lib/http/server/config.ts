@@ -229,7 +229,8 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
     throw new ConfigError("--max-upload needs --upload");
   }
   if (upload && dir === undefined) {
-    throw new ConfigError("--upload needs a DIR to store files in (not the built-in site)");
+    const why = flags.upload ? "--upload" : "an rw --access rule";
+    throw new ConfigError(`${why} needs a DIR to store files in (not the built-in site)`);
   }
   const liveReload = flags.watch ?? false;
   if (liveReload && dir === undefined) {
