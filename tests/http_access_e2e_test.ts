@@ -88,6 +88,11 @@ Deno.test("e2e --access: anyone reads, only alice uploads (no --upload needed)",
   assert.equal(await status("-F", "file=@/dev/null;filename=f.txt", `${u}/inbox/`), 401);
   assert.equal(await status(...ALICE, "--data-binary", "hi", "-X", "PUT", `${u}/inbox/a.txt`), 201);
   assert.equal(await Deno.readTextFile(`${tree.path}/inbox/a.txt`), "hi");
+  // ?login asks for the login where none is needed (a browser then keeps sending it).
+  assert.equal(await status(`${u}/pub/?login`), 401);
+  const login = await curl(...ALICE, `${u}/pub/?login`);
+  assert.equal(login.status, 303);
+  assert.match(login.headers, /^Location: \/pub\/\r?$/m);
   // Wrong credentials are 401 even where no login is needed.
   assert.equal(await status("-u", "alice:nope", `${u}/pub/a.txt`), 401);
   // Nothing was stored by the refused ones.

@@ -111,6 +111,11 @@ function privateCaching(response: HttpResponse): HttpResponse {
   };
 }
 
+/** True for a query string that is exactly `login` (or `login=`). */
+export function isLoginQuery(query: string): boolean {
+  return query === "login" || query === "login=";
+}
+
 /** A decoded path as a raw URL path, each segment percent-encoded. */
 export function encodePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
@@ -266,6 +271,12 @@ export function withAccess(options: AccessOptions): Middleware {
         const supplied = parseBasicAuthorization(header);
         if (!verifyBasicCredentials(supplied, credentials)) return unauthorized(req);
         user = supplied!.user;
+      }
+      // `?login`: a way for a browser to log in where no login is needed (to upload or
+      // share); once it has, back to the page without the query.
+      if (credentials.length > 0 && isLoginQuery(req.query)) {
+        if (user === null) return unauthorized(req);
+        return { status: 303, headers: [["Location", req.rawPath]], body: null };
       }
       if (signer !== undefined && req.path === SHARE_CREATE_PATH) {
         return await createShare(req, user);
