@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { ConfigError } from "../lib/errors.ts";
 import {
+  allowedAt,
   decideAccess,
+  decodedSegments,
   MAX_ACCESS_PATH_CHARS,
   MAX_ACCESS_RULES,
   methodNeed,
@@ -279,4 +281,18 @@ Deno.test("share flags: --share-ttl 1s..30d; --share-uses refused with --workers
     () => resolveHttpConfig(dir, { share: flags(MAX_SHARE_FLAGS + 1) }),
     /too many --share paths: 33 \(at most 32\)/,
   );
+});
+
+Deno.test("access rules: what write features ask about — a '..' is never allowed", () => {
+  const rules = parseAccessRules(["@/:ro", "bob@/inbox:rw"], { users });
+  assert.equal(allowedAt(rules, "bob", "/inbox/new.txt", "write"), true);
+  assert.equal(allowedAt(rules, "bob", "/Inbox./new.txt", "write"), true); // folded alike
+  // A feature that would normalise later must not be told yes for one place, then write
+  // another: /inbox/../private/x is refused outright, as are \\ and NUL.
+  for (const path of ["/inbox/../private/x", "/inbox/..", "/inbox/a\\b", "/inbox/a\0"]) {
+    assert.equal(decodedSegments(path), null, path);
+    assert.equal(allowedAt(rules, "bob", path, "write"), false, path);
+    assert.equal(allowedAt(rules, "bob", path, "read"), false, path);
+  }
+  assert.deepEqual(decodedSegments("/a/./b//C"), ["a", "b", "c"]);
 });

@@ -40,6 +40,7 @@ import {
 } from "./auth.ts";
 import {
   type AccessRule,
+  allowedAt,
   decideAccess,
   decodedSegments,
   foldSegment,
@@ -145,8 +146,8 @@ export function withAccess(options: AccessOptions): Middleware {
 
   const accessFor = (user: string | null): RequestAccess => ({
     user,
-    canWrite: (path) => decideAccess(rules, user, decodedSegments(path), "write") === "allow",
-    canRead: (path) => decideAccess(rules, user, decodedSegments(path), "read") === "allow",
+    canWrite: (path) => allowedAt(rules, user, path, "write"),
+    canRead: (path) => allowedAt(rules, user, path, "read"),
   });
 
   const viaShare = async (
@@ -168,7 +169,8 @@ export function withAccess(options: AccessOptions): Middleware {
     const { grant, id } = checked;
     if (methodNeed(req.method) !== "read") return forbidden(req, "share links are read-only");
     const base = `${SHARE_URL_PREFIX}${token}`;
-    const shared = decodedSegments(grant.path);
+    // Signed paths were checked when signed; a ".." would still grant nothing.
+    const shared = decodedSegments(grant.path) ?? [""];
     const segments = requestSegments(below === "" ? "/" : below);
     if (segments === null) return textResponse(404, "Not Found");
     let rawPath: string;
@@ -201,7 +203,10 @@ export function withAccess(options: AccessOptions): Middleware {
     const access: RequestAccess = {
       user: null,
       canWrite: () => false,
-      canRead: (p) => hasPrefix(decodedSegments(p), shared),
+      canRead: (p) => {
+        const segments = decodedSegments(p);
+        return segments !== null && hasPrefix(segments, shared);
+      },
     };
     const target = rawPath + (req.query === "" ? "" : `?${req.query}`);
     let response: HttpResponse | undefined;

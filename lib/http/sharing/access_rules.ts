@@ -166,9 +166,30 @@ export function requestSegments(rawPath: string): string[] | null {
   return out;
 }
 
-/** Folded segments of an already decoded path ("/a b/c"), e.g. a listing entry's. */
-export function decodedSegments(path: string): string[] {
-  return path.split("/").filter((s) => s !== "" && s !== ".").map(foldSegment);
+/**
+ * Folded segments of an already decoded path ("/a b/c"), e.g. a listing entry's or a
+ * write feature's; null when a `..`, `\` or NUL segment leaves it open where it leads, so
+ * a caller that normalises later cannot be told yes for one place and write another.
+ */
+export function decodedSegments(path: string): string[] | null {
+  const out: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === ".." || /[\\\0]/.test(segment)) return null;
+    out.push(foldSegment(segment));
+  }
+  return out;
+}
+
+/** {@link decideAccess} on a decoded path; a path {@link decodedSegments} refuses is never allowed. */
+export function allowedAt(
+  rules: readonly AccessRule[],
+  user: string | null,
+  path: string,
+  need: AccessNeed,
+): boolean {
+  const segments = decodedSegments(path);
+  return segments !== null && decideAccess(rules, user, segments, need) === "allow";
 }
 
 /** True when `prefix` is a segment-wise prefix of `path`. */
