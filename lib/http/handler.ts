@@ -83,7 +83,10 @@ export interface RequestBody {
 export interface RequestAccess {
   /** The authenticated user, or null for an anonymous client. */
   readonly user: string | null;
-  /** Whether this client may create, replace, delete or move things at `path` (decoded URL path). */
+  /**
+   * Whether this client may create, replace, delete or move things at `path` (decoded URL
+   * path, normalised: one with a `..` segment is refused).
+   */
   canWrite(path: string): boolean;
   /**
    * Whether this client may read `path` (decoded URL path). Listings, search and archives
