@@ -553,3 +553,31 @@ Deno.test("e2e --access --watch: the change stream names files, so it needs a lo
   await using open = await serveHttp(tree.path, ...args("@/:ro"));
   assert.equal(await status("-I", `${open.url}${LIVE_RELOAD_PATH}`), 200);
 });
+
+Deno.test("e2e --share: the access log and --trace show links without their MAC", async () => {
+  await using tree = await site();
+  await using server = await serveHttp(
+    tree.path,
+    "--share",
+    "pub",
+    "--log-format",
+    "combined",
+    "--trace",
+  );
+  const folder = (await printedLinks(server, 1)).get("/pub/")!;
+  const mac = new URL(folder).pathname.split("/")[4].split(".")[5];
+  assert.equal(mac.length, 43);
+  assert.equal((await curl("-e", folder, `${folder}a.txt`)).body, "alpha\n");
+  await server.stop();
+  const log = server.lines.filter((l) => !l.startsWith("  share ")).join("\n") + server.stderr();
+  assert.match(
+    log,
+    /"GET \/\.well-known\/sockit\/share\/[^"]*\.<redacted>\/a\.txt HTTP\/1\.1" 200/,
+  );
+  assert.match(log, /request head: b'GET \/\.well-known\/sockit\/share\/\S*\.<redacted>\/a\.txt /);
+  assert.match(
+    log,
+    /Referer: http:\/\/127\.0\.0\.1:\d+\/\.well-known\/sockit\/share\/\S*\.<redacted>\//,
+  );
+  assert.ok(!log.includes(mac), "the MAC reached the log");
+});

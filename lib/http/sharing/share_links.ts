@@ -72,6 +72,17 @@ export interface VerifiedShare {
   id: string;
 }
 
+// The MAC is the token's last field; the rest (path, expiry, uses, nonce) may show in logs.
+const SHARE_MAC_IN_TEXT = /(\/\.well-known\/sockit\/share\/(?:[A-Za-z0-9_-]+\.){5})[A-Za-z0-9_-]+/g;
+
+/**
+ * Text fit for a log line: the MAC of every share link in it (a request target, a Referer)
+ * becomes `<redacted>`, since the link is a password to what it shares.
+ */
+export function redactShareMacs(text: string): string {
+  return text.replace(SHARE_MAC_IN_TEXT, "$1<redacted>");
+}
+
 /** A fresh random secret, hex. */
 export function newShareSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(SHARE_SECRET_BYTES))).toString("hex");
