@@ -31,6 +31,7 @@ import {
   ShareUses,
 } from "../lib/http/sharing/share_links.ts";
 import { resolveHttpConfig } from "../lib/http/server/config.ts";
+import { shareLinkBase } from "../lib/http/server/share_announce.ts";
 
 const users = ["alice", "bob"];
 
@@ -295,4 +296,11 @@ Deno.test("access rules: what write features ask about — a '..' is never allow
     assert.equal(allowedAt(rules, "bob", path, "read"), false, path);
   }
   assert.deepEqual(decodedSegments("/a/./b//C"), ["a", "b", "c"]);
+});
+
+Deno.test("share links are printed on the LAN address a phone can reach, else the bound one", () => {
+  const lan = [{ family: "IPv4" as const, address: "192.168.1.5" }];
+  assert.equal(shareLinkBase("0.0.0.0", 8000, "https", lan), "https://192.168.1.5:8000");
+  assert.equal(shareLinkBase("0.0.0.0", 8000, "http", []), "http://127.0.0.1:8000");
+  assert.equal(shareLinkBase("::1", 8443, "https", lan), "https://[::1]:8443");
 });
