@@ -23,6 +23,7 @@ import {
 import denoJson from "./deno.json" with { type: "json" };
 import { parseCacheSeconds } from "./lib/http/semantics/conditional.ts";
 import { parseHeaderFlag } from "./lib/http/middleware/cors.ts";
+import { MAX_SHARE_USES, parseShareTtl } from "./lib/http/sharing/share_links.ts";
 import { ConfigError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./lib/errors.ts";
 import {
   parseByteSize,
@@ -484,6 +485,28 @@ failure, mismatch or error, so a CI job can gate on it.`,
       (v: string, previous: string[] = []) => [...previous, v],
     )
     .option(
+      "--access <rule>",
+      "who may read/write where: WHO@/PATH:ro|rw|none, WHO = empty (anyone), * (any --auth " +
+        "user) or user names; e.g. @/:ro alice@/:rw (repeatable; rw turns uploads on)",
+      (v: string, previous: string[] = []) => [...previous, v],
+    )
+    .option(
+      "--share <path>",
+      "print a signed link (and QR code) to this file or folder under DIR that works " +
+        "without the password (repeatable)",
+      (v: string, previous: string[] = []) => [...previous, v],
+    )
+    .option(
+      "--share-ttl <duration>",
+      "share links expire after this long: 90, 10m, 24h, 7d (default 24h, at most 30d)",
+      flag(parseShareTtl),
+    )
+    .option(
+      "--share-uses <n>",
+      "a share link allows this many GETs answered 200, then 403 (counted per process)",
+      flag((v) => parseIntUpTo(v, MAX_SHARE_USES, "--share-uses")),
+    )
+    .option(
       "--upload",
       "accept uploads (PUT, the listing's form, drag and drop) and deletes/moves/mkdir",
     )
@@ -542,6 +565,12 @@ Examples:
   sockit http-serve ./share --auth alice:s3cret --qr   hand files to a phone
   sockit http-serve ./inbox --upload --auth bob:sha256:$(printf %s PASS | sha256sum | cut -c1-64)
   sockit http-serve ./inbox --upload --max-upload 5GiB --overwrite   big uploads, replace files
+  sockit http-serve ./share --auth alice:s3cret --access @/:ro --access alice@/:rw
+                                                   anyone reads, only alice uploads
+  sockit http-serve ./share --auth alice:s3cret --access @/:ro --access alice@/private:ro
+                                                   only /private needs a password
+  sockit http-serve ./share --auth alice:s3cret --share report.pdf --share-ttl 2h --share-uses 3
+                                                   a link (and QR) that works without the password
   curl -u bob:PASS -T report.pdf http://localhost:8000/report.pdf     upload with --upload
   curl -o photos.zip 'http://localhost:8000/photos/?download=zip'   a folder as one .zip (or =tar)
   sockit http-serve ./share --webdav --upload --auth bob:PASS   a network drive (Finder, Windows)

@@ -83,8 +83,16 @@ export interface RequestBody {
 export interface RequestAccess {
   /** The authenticated user, or null for an anonymous client. */
   readonly user: string | null;
-  /** Whether this client may create, replace, delete or move things at `path` (decoded URL path). */
+  /**
+   * Whether this client may create, replace, delete or move things at `path` (decoded URL
+   * path, normalised: one with a `..` segment is refused).
+   */
   canWrite(path: string): boolean;
+  /**
+   * Whether this client may read `path` (decoded URL path). Listings, search and archives
+   * leave out what it may not; absent = everything the request reached.
+   */
+  canRead?(path: string): boolean;
 }
 
 /** Per-request context for handlers. */
@@ -100,6 +108,11 @@ export interface RequestContext {
 /** Whether `ctx` may write at `path`: the access layer's answer, or yes when it set none. */
 export function mayWrite(ctx: RequestContext, path: string): boolean {
   return ctx.access?.canWrite(path) ?? true;
+}
+
+/** Whether `ctx` may read `path`: the access layer's answer, or yes when it set none. */
+export function mayRead(ctx: RequestContext, path: string): boolean {
+  return ctx.access?.canRead?.(path) ?? true;
 }
 
 /** Turns a request into a response. */

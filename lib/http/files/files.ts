@@ -23,16 +23,30 @@
  */
 import CONTENT_TYPES from "./content_types.json" with { type: "json" };
 import { errorBody, HttpError } from "../errors.ts";
-import type { FileBody, Handler, HeaderList, HttpResponse, RequestHead } from "../handler.ts";
-import { type ListingEntry, renderListing, renderSearchResults } from "./listing.ts";
-import { isInsideRoot, isUploadTempName, type ResolvedPath, resolveSafePath } from "./safe_path.ts";
+import {
+  type FileBody,
+  type Handler,
+  type HeaderList,
+  type HttpResponse,
+  mayRead,
+  type RequestContext,
+  type RequestHead,
+} from "../handler.ts";
+import { type ListingEntry, renderListing } from "./listing.ts";
+import {
+  isInsideRoot,
+  isUploadTempName,
+  realUrlPath,
+  type ResolvedPath,
+  resolveSafePath,
+} from "./safe_path.ts";
 import { encodingCandidates } from "../semantics/encoding.ts";
 import { type CachedFile, SmallFileCache } from "./file_cache.ts";
 import { type FileRepresentation, planFileResponse } from "./file_plan.ts";
 import { multipartByterangesBody, multipartByterangesChunks } from "../semantics/range.ts";
 import { listingJson, parseListingSort, wantsJson } from "./listing_json.ts";
 import { spaFallbackPath } from "./spa.ts";
-import { MAX_SEARCH_QUERY_CHARS, searchGate, searchJson, searchNames } from "./search.ts";
+import { serveSearch } from "./search_page.ts";
 
 /** Methods a file or directory answers. */
 export const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
@@ -57,6 +71,8 @@ export interface StaticFilesOptions {
   spa?: boolean;
   /** Trusted HTML after the listing's heading (sharing.ts `listingActionsHtml`). */
   listingActionsHtml?: string;
+  /** Trusted HTML after those, for logged-in users only (`ctx.access.user`: Share). */
+  userActionsHtml?: string;
   /** The small-file cache to use; pass one to call `forgetFile` after an upload. */
   fileCache?: SmallFileCache;
   /**
@@ -117,15 +133,19 @@ export function staticFiles(options: StaticFilesOptions): Handler {
     cacheSeconds: options.cacheSeconds,
   };
 
-  const handler = async (req: RequestHead): Promise<HttpResponse> => {
+  const handler = async (req: RequestHead, ctx?: RequestContext): Promise<HttpResponse> => {
     const method = req.method;
     if (req.rawPath === "*") return { status: 204, headers: [["Allow", ALLOWED_METHODS]] };
-    const found = await resolveSafePath(root, req.rawPath, { dotfiles });
+    // Access rules (ctx.access) were checked on the URL path; a symlink may lead elsewhere,
+    // so what is served is checked again where it really is.
+    const readable = (real: string) => ctx === undefined || mayRead(ctx, realUrlPath(root, real));
+    const resolved = await resolveSafePath(root, req.rawPath, { dotfiles });
+    const found = resolved !== null && readable(resolved.path) ? resolved : null;
     if (found === null) {
       // --spa: a client-side route (no file, no extension) gets the app's index.html.
       const fallback = options.spa ? spaFallbackPath(method, req.path) : null;
       const app = fallback === null ? null : await resolveSafePath(root, fallback, { dotfiles });
-      if (fallback !== null && app !== null && app.info.isFile) {
+      if (fallback !== null && app !== null && app.info.isFile && readable(app.path)) {
         return await serveFile(app, fallback, req, cache, settings);
       }
       throw notFound();
@@ -143,11 +163,13 @@ export function staticFiles(options: StaticFilesOptions): Handler {
         };
       }
       const index = await resolveSafePath(root, req.rawPath + INDEX_FILE, { dotfiles });
-      if (index !== null && index.info.isFile) {
+      if (index !== null && index.info.isFile && readable(index.path)) {
         return await serveFile(index, req.rawPath + INDEX_FILE, req, cache, settings);
       }
       if (!listing) throw notFound();
-      return await serveListing(root, found, req, dotfiles, options.listingActionsHtml);
+      const actions = (options.listingActionsHtml ?? "") +
+        (ctx?.access?.user ? options.userActionsHtml ?? "" : "");
+      return await serveListing(root, found, req, dotfiles, readable, actions);
     }
     // "/file.txt/" names a directory that is not there; FIFOs and devices are never read.
     if (found.trailingSlash || !found.info.isFile) throw notFound();
@@ -155,26 +177,36 @@ export function staticFiles(options: StaticFilesOptions): Handler {
   };
 
   const notFoundPage = options.notFoundPage;
-  const answer = notFoundPage === undefined ? handler : async (req: RequestHead) => {
+  const answer = notFoundPage === undefined ? handler : async (
+    req: RequestHead,
+    ctx?: RequestContext,
+  ) => {
     try {
-      return await handler(req);
+      return await handler(req, ctx);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status !== 404) throw err;
       if (req.method !== "GET" && req.method !== "HEAD") throw err;
-      const page = await notFoundPageAnswer(root, notFoundPage, dotfiles);
+      const page = await notFoundPageAnswer(
+        root,
+        notFoundPage,
+        dotfiles,
+        (real) => ctx === undefined || mayRead(ctx, realUrlPath(root, real)),
+      );
       if (page === null) throw err;
       return page;
     }
   };
 
-  return (req: RequestHead): HttpResponse | Promise<HttpResponse> => {
+  return (req: RequestHead, ctx?: RequestContext): HttpResponse | Promise<HttpResponse> => {
     // Fast path: a fresh cached small file answers without touching the file system —
     // 200, 206, 304, 412 or 416 alike, since planning the answer is pure.
     if (req.method === "GET" || req.method === "HEAD") {
       const hit = cache.fresh(cacheKey(req));
-      if (hit !== undefined) return answerFromMemory(req, hit, settings);
+      if (hit !== undefined && (ctx === undefined || mayRead(ctx, realUrlPath(root, hit.path)))) {
+        return answerFromMemory(req, hit, settings);
+      }
     }
-    return answer(req);
+    return answer(req, ctx);
   };
 }
 
@@ -186,9 +218,11 @@ async function notFoundPageAnswer(
   root: string,
   page: string,
   dotfiles: boolean,
+  readable: (real: string) => boolean,
 ): Promise<HttpResponse | null> {
   const found = await resolveSafePath(root, page, { dotfiles }).catch(() => null);
   if (found === null || !found.info.isFile || found.trailingSlash) return null;
+  if (!readable(found.path)) return null; // a 404 page in a protected folder stays there
   const headers: HeaderList = [
     ["Content-Type", contentTypeFor(found.path)],
     ["Cache-Control", "no-cache"],
@@ -253,6 +287,7 @@ function plainAnswerHeaders(entry: CachedFile, settings: FileSettings): HeaderLi
 }
 
 /** Maps an open/read failure to 403 (permission) or 404 (anything else). */
+
 function fileError(err: unknown): HttpError {
   if (err instanceof Deno.errors.PermissionDenied) {
     return new HttpError(403, "FORBIDDEN", "Forbidden");
@@ -385,20 +420,26 @@ async function serveListing(
   dir: ResolvedPath,
   req: RequestHead,
   dotfiles: boolean,
+  readable: (real: string) => boolean,
   actionsHtml?: string,
 ): Promise<HttpResponse> {
   const urlPath = req.path;
   const query = new URLSearchParams(req.query);
   const term = query.get("q") ?? "";
-  if (term !== "") return await serveSearch(root, dir, req, query, term, dotfiles);
+  if (term !== "") return await serveSearch(root, dir, req, query, term, dotfiles, readable);
   const entries: (ListingEntry & { isSymlink: boolean })[] = [];
   try {
     for await (const entry of Deno.readDir(dir.path)) {
       if (!dotfiles && entry.name.startsWith(".")) continue;
       if (isUploadTempName(entry.name)) continue; // an upload in progress, never shown
       const full = `${dir.path}/${entry.name}`;
+      // What this client may not read is not listed at all: names can tell too much.
+      if (!readable(full)) continue;
       try {
-        if (entry.isSymlink && !isInsideRoot(root, await Deno.realPath(full))) continue;
+        if (entry.isSymlink) {
+          const target = await Deno.realPath(full);
+          if (!isInsideRoot(root, target) || !readable(target)) continue;
+        }
         const info = await Deno.stat(full);
         entries.push({
           name: entry.name,
@@ -442,48 +483,5 @@ async function serveListing(
       ["X-Content-Type-Options", "nosniff"],
     ],
     body: html,
-  };
-}
-
-/** `GET /dir/?q=term`: names matching below the folder (search.ts), as HTML or JSON. */
-async function serveSearch(
-  root: string,
-  dir: ResolvedPath,
-  req: RequestHead,
-  query: URLSearchParams,
-  term: string,
-  dotfiles: boolean,
-): Promise<HttpResponse> {
-  if (term.length > MAX_SEARCH_QUERY_CHARS) {
-    throw new HttpError(
-      400,
-      "BAD_TARGET", // the query is part of the request target
-      `q is longer than ${MAX_SEARCH_QUERY_CHARS} characters`,
-    );
-  }
-  const path = req.path.endsWith("/") ? req.path : `${req.path}/`;
-  if (!searchGate.tryEnter()) {
-    throw new HttpError(503, "BUSY", "too many searches at once, retry shortly", {
-      headers: [["Retry-After", "1"]],
-    });
-  }
-  let result;
-  try {
-    result = await searchNames({ root, dir: dir.path, query: term, dotfiles });
-  } finally {
-    searchGate.leave();
-  }
-  const json = wantsJson(query, req.headers.get("accept") ?? null);
-  return {
-    status: 200,
-    headers: [
-      ["Content-Type", json ? "application/json; charset=utf-8" : "text/html; charset=utf-8"],
-      ["Vary", "Accept"],
-      ["Cache-Control", "no-cache"],
-      ["X-Content-Type-Options", "nosniff"],
-    ],
-    body: json
-      ? JSON.stringify(searchJson(path, term, result)) + "\n"
-      : renderSearchResults({ path, query: term, hits: result.hits, truncated: result.truncated }),
   };
 }

@@ -89,6 +89,12 @@ export function isInsideRoot(root: string, real: string): boolean {
   return real.startsWith(prefix);
 }
 
+/** The decoded URL path of `real`, a canonical path inside `root` ("/" for the root). */
+export function realUrlPath(root: string, real: string): string {
+  if (real === root) return "/";
+  return "/" + real.slice(root.endsWith("/") ? root.length : root.length + 1);
+}
+
 /**
  * Resolves `rawPath` under `root` (which must be canonical, see {@link canonicalRoot}).
  * Null for every refusal and for anything missing or unreadable.

@@ -77,6 +77,11 @@ export interface SearchOptions {
   maxMs?: number;
   /** Clock in ms (default `performance.now`); injectable for tests. */
   now?: () => number;
+  /**
+   * Whether the client may see a real path (access rules); an unreadable folder is not
+   * entered. Default: everything.
+   */
+  readable?: (real: string) => boolean;
 }
 
 /** One match. */
@@ -139,6 +144,7 @@ function hasHiddenSegment(root: string, real: string): boolean {
 /** Walks `options.dir` breadth first and returns the names matching `options.query`. */
 export async function searchNames(options: SearchOptions): Promise<SearchResult> {
   const { root, dotfiles = false } = options;
+  const readable = options.readable ?? (() => true);
   const needle = foldName(options.query);
   const maxResults = options.maxResults ?? MAX_SEARCH_RESULTS;
   const maxVisited = options.maxVisited ?? MAX_SEARCH_VISITED;
@@ -161,6 +167,7 @@ export async function searchNames(options: SearchOptions): Promise<SearchResult>
         if (isUploadTempName(name)) continue;
         if (!dotfiles && name.charCodeAt(0) === 0x2e) continue;
         const full = `${real}/${name}`;
+        if (!readable(full)) continue;
         const path = rel === "" ? name : `${rel}/${name}`;
         const matches = foldName(name).includes(needle);
         if (entry.isSymlink) {
@@ -169,6 +176,7 @@ export async function searchNames(options: SearchOptions): Promise<SearchResult>
             const target = await Deno.realPath(full);
             if (!isInsideRoot(root, target)) continue;
             if (!dotfiles && hasHiddenSegment(root, target)) continue;
+            if (!readable(target)) continue;
           } catch {
             continue; // dangling
           }

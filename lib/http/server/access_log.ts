@@ -17,7 +17,7 @@
  * @module
  */
 import type { AccessLogEntry } from "../h1/connection.ts";
-import { redactTargetUserinfo } from "../sharing/auth.ts";
+import { redactTarget } from "../sharing/auth.ts";
 
 /** Access-log line formats. */
 export const LOG_FORMATS = ["common", "combined", "json"] as const;
@@ -65,23 +65,23 @@ export function formatAccessLog(
       time: new Date(entry.time).toISOString(),
       client: entry.client,
       method: entry.method,
-      path: redactTargetUserinfo(entry.target),
+      path: redactTarget(entry.target),
       version: entry.version,
       status: entry.status,
       bytes: entry.bytes,
       ms: entry.ms,
-      referer: entry.referer,
+      referer: entry.referer && redactTarget(entry.referer),
       userAgent: entry.userAgent,
     });
   }
   const request = entry.method === "-"
     ? "-"
-    : escapeLogField(`${entry.method} ${redactTargetUserinfo(entry.target)} ${entry.version}`);
+    : escapeLogField(`${entry.method} ${redactTarget(entry.target)} ${entry.version}`);
   let line = `${entry.client} - - ${
     formatClfTime(entry.time)
   } "${request}" ${entry.status} ${entry.bytes}`;
   if (format === "combined") {
-    line += ` "${escapeLogField(entry.referer ?? "-")}" "${
+    line += ` "${escapeLogField(redactTarget(entry.referer ?? "-"))}" "${
       escapeLogField(entry.userAgent ?? "-")
     }"`;
   }

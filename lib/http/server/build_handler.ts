@@ -6,8 +6,9 @@
  * Order, outermost first: methods no handler implements get 501 (as the parser's own
  * refusals, before any feature); the health endpoint (no `--header`, no auth, not
  * logged); `--header` reaches every other answer; CORS sits outside any auth,
- * since browsers send no credentials on a preflight; authentication comes before anything
- * that looks at the path or method (the metrics endpoint included); `--compress` then sees
+ * since browsers send no credentials on a preflight; the access layer (`--auth`, `--access`,
+ * share links) comes before anything that looks at the path or method (the metrics endpoint
+ * included) and tells the rest what this client may read and write (`ctx.access`); `--compress` then sees
  * every answer below it, as finished; then `--watch`'s live-reload stream and script
  * injection (so compression sees the page with the script); then the metrics
  * endpoint, uploads, the zip/tar download, clean URLs, and the files themselves.
@@ -36,7 +37,6 @@ import { withFileManagement } from "../sharing/manage_middleware.ts";
 import {
   listingActionsHtml,
   UPLOAD_ALLOWED_METHODS,
-  withBasicAuth,
   withCleanUrls,
   withHealthEndpoint,
   withMetricsEndpoint,
@@ -47,6 +47,9 @@ import { DeadPropertyStore } from "../webdav/dead_props.ts";
 import { LockManager } from "../webdav/locks.ts";
 import { withWebDav } from "../webdav/middleware.ts";
 import type { HttpConfig } from "./config.ts";
+import { withAccess } from "../sharing/access.ts";
+import { parseAccessRules } from "../sharing/access_rules.ts";
+import { shareButtonHtml } from "../sharing/share_button.ts";
 
 /** The handler and the parts of it the server needs to see. */
 export interface BuiltHandler {
@@ -70,6 +73,8 @@ export type HandlerConfig = Pick<
   | "cors"
   | "headers"
   | "credentials"
+  | "accessRules"
+  | "share"
   | "upload"
   | "metrics"
   | "liveReload"
@@ -106,7 +111,8 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
           : undefined,
       })]
       : []),
-    ...(config.credentials.length > 0 ? [withBasicAuth(config.credentials)] : []),
+    // --auth, --access and share links: who may read and write where (sets ctx.access).
+    ...(needsAccessLayer(config) ? [withAccess(accessOptions(config))] : []),
     // Inside auth and CORS (their answers are tiny), outside every body it compresses.
     ...(config.compression ? [withCompression(config.compression)] : []),
     // --watch: inside compression (it must see identity HTML), after auth (the event
@@ -161,8 +167,28 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     cacheSeconds: config.cacheSeconds,
     spa: config.spa,
     listingActionsHtml: listingActionsHtml({ tar: listing, upload: upload !== undefined }),
+    userActionsHtml: config.share ? shareButtonHtml() : undefined,
     fileCache,
     notFoundPage: config.notFoundPage?.urlPath,
   });
   return { handler: compose(middleware, files), metrics, close: liveReload?.close };
+}
+
+function needsAccessLayer(config: HandlerConfig): boolean {
+  return config.credentials.length > 0 || config.share !== undefined ||
+    (config.accessRules ?? []).some((rule) => !rule.implied);
+}
+
+function accessOptions(config: HandlerConfig): Parameters<typeof withAccess>[0] {
+  const share = config.share;
+  return {
+    credentials: config.credentials,
+    // A hand-built config may have no rules: the implied one keeps --auth's meaning.
+    rules: config.accessRules?.length
+      ? config.accessRules
+      : parseAccessRules([], { users: config.credentials.map((c) => c.user) }),
+    share: share?.secret === undefined
+      ? undefined
+      : { secret: share.secret, ttlMs: share.ttlMs, maxUses: share.maxUses },
+  };
 }

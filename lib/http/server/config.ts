@@ -38,6 +38,8 @@ import {
 } from "../h1/timeouts.ts";
 import { type AuthCredential, parseAuthSpec } from "../sharing/auth.ts";
 import { MULTIPART_OVERHEAD_BYTES } from "../sharing/middleware.ts";
+import { type AccessRule, anyRuleWrites, parseAccessRules } from "../sharing/access_rules.ts";
+import { loadShareLinks, resolveShareConfig, type ShareConfig } from "./share_config.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../sharing/upload.ts";
 import type { LogFormat } from "./access_log.ts";
 
@@ -109,6 +111,14 @@ export interface HttpServeFlags {
   /** --auth, repeatable: raw USER:PASS / USER:sha256:HEX, parsed by parseAuthSpec here. */
   auth?: string[];
   upload?: boolean;
+  /** --access, repeatable: WHO@/PATH:ro|rw|none (access_rules.ts). */
+  access?: string[];
+  /** --share, repeatable: paths under DIR to print a share link for. */
+  share?: string[];
+  /** --share-ttl, ms (share_links.ts parseShareTtl). */
+  shareTtl?: number;
+  /** --share-uses: GETs a link allows. */
+  shareUses?: number;
   /** --max-upload bytes (needs --upload). */
   maxUpload?: number;
   /** --overwrite (needs --upload). */
@@ -187,7 +197,11 @@ export interface HttpConfig {
   headers: [string, string][];
   /** `--auth` users (digests only; no password is kept). */
   credentials: AuthCredential[];
-  /** Present with `--upload`. */
+  /** `--access` rules, the implied one at `/` included. */
+  accessRules: AccessRule[];
+  /** Share links: on with `--share` or any `--auth` (the listing's Share button). */
+  share?: ShareConfig;
+  /** Present with `--upload` (or an `rw` `--access` rule). */
   upload?: UploadConfig;
   metrics: boolean;
   qr: boolean;
@@ -208,13 +222,19 @@ export interface HttpConfig {
  * `--auth` error never echoes the password).
  */
 export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags): HttpConfig {
-  const upload = flags.upload ?? false;
+  const credentials = (flags.auth ?? []).map(parseAuthSpec);
+  const accessRules = parseAccessRules(flags.access ?? [], {
+    users: credentials.map((c) => c.user),
+  });
+  // A rule granting rw turns uploads on: writing is what it was written for.
+  const upload = (flags.upload ?? false) || anyRuleWrites(accessRules);
   if (!upload && flags.overwrite) throw new ConfigError("--overwrite needs --upload");
   if (!upload && flags.maxUpload !== undefined) {
     throw new ConfigError("--max-upload needs --upload");
   }
   if (upload && dir === undefined) {
-    throw new ConfigError("--upload needs a DIR to store files in (not the built-in site)");
+    const why = flags.upload ? "--upload" : "an rw --access rule";
+    throw new ConfigError(`${why} needs a DIR to store files in (not the built-in site)`);
   }
   const liveReload = flags.watch ?? false;
   if (liveReload && dir === undefined) {
@@ -229,7 +249,6 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
   }
   const host = flags.host ?? DEFAULT_HTTP_HOST;
   const tlsSource = resolveServerTls(flags, host);
-  const credentials = (flags.auth ?? []).map(parseAuthSpec);
   const maxUpload = flags.maxUpload ?? DEFAULT_MAX_UPLOAD_BYTES;
   return {
     root: dir ?? defaultSiteRoot(),
@@ -256,6 +275,8 @@ export function resolveHttpConfig(dir: string | undefined, flags: HttpServeFlags
     cors: flags.cors ?? false,
     headers: flags.header ?? [],
     credentials,
+    accessRules,
+    share: resolveShareConfig(flags, credentials.length > 0),
     upload: upload ? { maxBytes: maxUpload, overwrite: flags.overwrite ?? false } : undefined,
     metrics: flags.metrics ?? false,
     qr: flags.qr ?? false,
@@ -324,6 +345,7 @@ export async function loadHttpConfig(config: HttpConfig): Promise<HttpConfig> {
       singleFile: single,
       notFoundPage: undefined,
       tls,
+      share: config.share && await loadShareLinks(config.share, dirName(single.path), false),
     };
   }
   const root = await checkedRoot(config);
@@ -350,7 +372,8 @@ export async function loadHttpConfig(config: HttpConfig): Promise<HttpConfig> {
       );
     }
   }
-  return { ...config, root, tls };
+  const share = config.share && await loadShareLinks(config.share, root, config.dotfiles);
+  return { ...config, root, tls, share };
 }
 
 /**
@@ -369,6 +392,7 @@ async function singleFileOf(config: HttpConfig): Promise<SingleFileConfig | unde
     config.cleanUrls && "--clean-urls",
     config.notFoundPage?.explicit && "--not-found",
     config.webdav && "--webdav",
+    (config.share?.paths.length ?? 0) > 0 && "--share",
   ].find((flag) => flag !== false && flag !== undefined);
   if (needsFolder) {
     throw new ConfigError(`${needsFolder} needs a DIR; '${config.root}' is a single file`);

@@ -61,16 +61,21 @@ async function announce(
     writeStdoutLine(`  on your network: ${scheme}://${formatHost(address)}:${addr.port}/`);
   }
   if (config.qr) {
-    // Loaded for --qr only: the QR encoder is not needed by any other start-up.
+    // Loaded for --qr or --share only: no other start-up needs the QR encoder.
     const { printQr } = await import("./lan.ts");
     printQr(addr.hostname, addr.port, scheme);
   }
-  if (
-    config.upload !== undefined && config.credentials.length === 0 &&
-    !isLoopbackHost(addr.hostname)
-  ) {
+  if (config.share?.links?.length) {
+    const { printShareLinks } = await import("./share_announce.ts");
+    printShareLinks(config.share.links, addr.hostname, addr.port, scheme);
+  }
+  // Anyone may write when a rule for anyone grants rw (the implied one, without --auth).
+  const anyoneWrites = config.accessRules.some((r) => r.who === "anyone" && r.mode === "rw");
+  if (config.upload !== undefined && anyoneWrites && !isLoopbackHost(addr.hostname)) {
     writeStderrLine(
-      "sockit: warning: --upload without --auth: anyone who can reach this port can store files",
+      config.credentials.length === 0
+        ? "sockit: warning: --upload without --auth: anyone who can reach this port can store files"
+        : "sockit: warning: an --access rule lets anyone who can reach this port store files",
     );
   }
 }

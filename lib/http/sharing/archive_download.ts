@@ -29,9 +29,9 @@
  *
  * @module
  */
-import type { HeaderList, HttpResponse, Middleware } from "../handler.ts";
+import { type HeaderList, type HttpResponse, mayRead, type Middleware } from "../handler.ts";
 import { textResponse } from "../errors.ts";
-import { resolveSafePath } from "../files/safe_path.ts";
+import { realUrlPath, resolveSafePath } from "../files/safe_path.ts";
 import { evaluateConditionals, rangeAllowedByIfRange } from "../semantics/conditional.ts";
 import { contentRange, parseRange, unsatisfiedContentRange } from "../semantics/range.ts";
 import {
@@ -131,6 +131,8 @@ export function withArchiveDownload(options: ArchiveDownloadOptions): Middleware
     if (found === null || !found.info.isDirectory || !found.trailingSlash) {
       return await next(req, ctx);
     }
+    // Access rules: a folder this client may not read is the next handler's to refuse.
+    if (!mayRead(ctx, realUrlPath(options.root, found.path))) return await next(req, ctx);
     const busy = () =>
       textResponse(503, "too many folder downloads at once; try again shortly", [
         ["Retry-After", String(ARCHIVE_RETRY_AFTER_SECONDS)],
@@ -156,6 +158,8 @@ export function withArchiveDownload(options: ArchiveDownloadOptions): Middleware
         dotfiles,
         rootName: found.segments.at(-1),
         onEntry,
+        // What this client may not read is not archived (nor counted in the version).
+        readable: (real) => mayRead(ctx, realUrlPath(options.root, real)),
       }, release);
       return response;
     } catch (err) {
@@ -177,7 +181,11 @@ async function answer(
   headers: Map<string, string>,
   query: { format: ArchiveFormat; version: string | null },
   dir: string,
-  options: ArchiveDownloadOptions & { rootName?: string; onEntry: () => void },
+  options: ArchiveDownloadOptions & {
+    rootName?: string;
+    onEntry: () => void;
+    readable: (realPath: string) => boolean;
+  },
   release: () => void,
 ): Promise<HttpResponse> {
   const tree = await walkArchiveTree(dir, {
@@ -190,6 +198,7 @@ async function answer(
     maxEntries: options.maxEntries,
     maxNameBytes: options.maxNameBytes,
     onEntry: options.onEntry,
+    readable: options.readable,
   });
   const { format } = query;
   const layout = format === "zip" ? zipLayout(tree) : tarLayout(tree);

@@ -113,6 +113,11 @@ export interface ArchiveWalkOptions {
   onSkip?: (path: string, reason: string) => void;
   /** Called before each entry is added; throw to stop the walk (a shared memory budget). */
   onEntry?: () => void;
+  /**
+   * Access rules: false for a real path this client may not read, which is then left out
+   * (a folder with everything in it). Default: everything is readable.
+   */
+  readable?: (realPath: string) => boolean;
 }
 
 function basename(path: string): string {
@@ -140,6 +145,7 @@ export async function walkArchiveTree(
   const maxEntries = options.maxEntries ?? MAX_ARCHIVE_ENTRIES;
   const maxNameBytes = options.maxNameBytes ?? MAX_ARCHIVE_NAME_BYTES;
   const onSkip = options.onSkip ?? (() => {});
+  const readable = options.readable ?? (() => true);
   const rootName = options.rootName ?? (basename(dir) || DEFAULT_ARCHIVE_ROOT_NAME);
   const entries: ArchiveEntry[] = [];
   let nameBytes = 0;
@@ -185,6 +191,7 @@ export async function walkArchiveTree(
         onSkip(childPath, (err as Error).message);
         continue;
       }
+      if (!readable(childPath)) continue;
       if (stat.isDirectory) {
         add(childName, childPath, stat);
         await walk(childPath, childName, linkRoot);
@@ -192,7 +199,7 @@ export async function walkArchiveTree(
         add(childName, childPath, stat);
       } else if (stat.isSymlink && followSymlinks) {
         const target = await symlinkTargetInsideRoot(childPath, linkRoot, dotfiles);
-        if (target) add(childName, target.path, target.stat);
+        if (target && readable(target.path)) add(childName, target.path, target.stat);
       }
       // Other symlinks, sockets, FIFOs and devices: skipped by rule.
     }

@@ -26,6 +26,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError } from "../../errors.ts";
+import { redactShareMacs } from "./share_links.ts";
 
 /** Value of `WWW-Authenticate` on a 401 (RFC 7617 §2, §2.1: the charset parameter). */
 export const BASIC_CHALLENGE = 'Basic realm="sockit", charset="UTF-8"';
@@ -186,6 +187,14 @@ export function redactTargetUserinfo(target: string): string {
 }
 
 /**
+ * A request-target or Referer fit for a log line: userinfo as in
+ * {@link redactTargetUserinfo}, and the secret part of share links (share_links.ts).
+ */
+export function redactTarget(target: string): string {
+  return redactShareMacs(redactTargetUserinfo(target));
+}
+
+/**
  * A raw request head fit for `--trace`: the values of `Authorization`,
  * `Proxy-Authorization` and `Cookie` lines redacted as in {@link redactHeaderValue}, and
  * the userinfo of an absolute-form target as in {@link redactTargetUserinfo}; every other
@@ -197,7 +206,7 @@ export function redactRequestHead(head: Uint8Array): Uint8Array {
   for (let i = 0; i < head.length; i += 8192) {
     text += String.fromCharCode(...head.subarray(i, i + 8192));
   }
-  if (!/(authorization|cookie|@)/i.test(text)) return head;
+  if (!/(authorization|cookie|@|\/share\/)/i.test(text)) return head;
   const lines = text.split("\r\n").map((line, i) => {
     if (i === 0) {
       // The request line: METHOD SP target SP version.
@@ -205,11 +214,11 @@ export function redactRequestHead(head: Uint8Array): Uint8Array {
       const end = line.indexOf(" ", start);
       if (start === 0) return line;
       const stop = end === -1 ? line.length : end;
-      return line.slice(0, start) + redactTargetUserinfo(line.slice(start, stop)) +
+      return line.slice(0, start) + redactTarget(line.slice(start, stop)) +
         line.slice(stop);
     }
     const m = SECRET_HEADER_LINE.exec(line);
-    if (!m) return line;
+    if (!m) return /^referer[ \t]*:/i.test(line) ? redactShareMacs(line) : line;
     const colon = line.indexOf(":");
     return `${line.slice(0, colon)}: ${redactHeaderValue(m[1], line.slice(colon + 1).trim())}`;
   });

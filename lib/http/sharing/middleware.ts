@@ -32,7 +32,7 @@ import {
   type RequestHead,
 } from "../handler.ts";
 import { textResponse } from "../errors.ts";
-import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
+import { realUrlPath, resolveSafePath, safePathSegments } from "../files/safe_path.ts";
 import {
   type AuthCredential,
   BASIC_CHALLENGE,
@@ -207,6 +207,10 @@ export function withUploads(options: UploadOptions): Middleware {
     if (parent === null || !parent.info.isDirectory) {
       return textResponse(409, "the folder for this upload does not exist");
     }
+    // A symlinked folder may lead where this client may not write.
+    if (!mayWrite(ctx, realUrlPath(root, parent.path) + "/" + name)) {
+      return { ...textResponse(403, "you may not upload here"), close: true };
+    }
     if (req.body.kind === "length" && req.body.length > maxBytes) {
       return {
         ...textResponse(413, `upload larger than the limit of ${maxBytes} bytes`),
@@ -250,6 +254,9 @@ export function withUploads(options: UploadOptions): Middleware {
       return textResponse(404, "Not Found");
     }
     if (!dir.trailingSlash) return textResponse(400, "POST uploads go to a folder URL ending in /");
+    if (!mayWrite(ctx, realUrlPath(root, dir.path))) {
+      return { ...textResponse(403, "you may not upload here"), close: true };
+    }
     let boundary: string;
     try {
       boundary = multipartBoundary(req.headers.get("content-type"));
@@ -285,6 +292,10 @@ export function withUploads(options: UploadOptions): Middleware {
   };
 
   return (next) => async (req, ctx) => {
+    if ((req.method === "PUT" || req.method === "POST") && !mayWrite(ctx, req.path)) {
+      // Access rules: this client may read here but not change anything.
+      return { ...textResponse(403, "you may not upload here"), close: req.body.kind !== "none" };
+    }
     if (req.method === "PUT") return await put(req, ctx);
     if (req.method === "POST") return await post(req, ctx);
     const response = await next(req, ctx);

@@ -21,8 +21,13 @@
  * @module
  */
 import { textResponse } from "../errors.ts";
-import type { HttpResponse, RequestContext, RequestHead } from "../handler.ts";
-import { isInsideRoot, isUploadTempName, UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
+import { type HttpResponse, mayRead, type RequestContext, type RequestHead } from "../handler.ts";
+import {
+  isInsideRoot,
+  isUploadTempName,
+  realUrlPath,
+  UPLOAD_TEMP_PREFIX,
+} from "../files/safe_path.ts";
 import {
   checkLocks,
   checkPreconditions,
@@ -86,6 +91,8 @@ async function copyFileAtomically(from: string, to: string): Promise<void> {
 export interface CopyRules {
   root: string;
   dotfiles: boolean;
+  /** Access rules: false for a real path this client may not read, which is not copied. */
+  readable?: (realPath: string) => boolean;
 }
 
 /** Copies `from` (a file or folder, real path) to `to`; folders recursively with `deep`. */
@@ -106,6 +113,7 @@ export async function copyTree(from: string, to: string, deep: boolean, rules: C
       }
       if (!isInsideRoot(rules.root, source)) continue;
     }
+    if (rules.readable && !rules.readable(source)) continue;
     await copyTree(source, `${to}/${entry.name}`, true, rules);
   }
 }
@@ -172,8 +180,11 @@ export async function copyOrMove(
     dav.props.drop(dest.key);
     dav.onChanged?.(dest.fsPath);
   }
+  // Access rules: what this client may not read is not copied (a MOVE needs write on the
+  // source, and moves the tree as it is).
+  const readable = (real: string) => mayRead(ctx, realUrlPath(dav.root, real));
   if (method === "COPY") {
-    await copyTree(source.fsPath, dest.fsPath, deep, dav);
+    await copyTree(source.fsPath, dest.fsPath, deep, { ...dav, readable });
     dav.props.copy(source.key, dest.key, deep);
   } else {
     try {

@@ -27,14 +27,15 @@
  * @module
  */
 import { textResponse } from "../errors.ts";
-import type {
-  HttpResponse,
-  Middleware,
-  RequestBody,
-  RequestContext,
-  RequestHead,
+import {
+  type HttpResponse,
+  mayRead,
+  type Middleware,
+  type RequestBody,
+  type RequestContext,
+  type RequestHead,
 } from "../handler.ts";
-import { isInsideRoot, isUploadTempName } from "../files/safe_path.ts";
+import { isInsideRoot, isUploadTempName, realUrlPath } from "../files/safe_path.ts";
 import { UploadError, validateUploadName, writeUploadedFile } from "../sharing/upload.ts";
 import {
   checkLocks,
@@ -121,7 +122,9 @@ async function propfind(
     let pending = MULTISTATUS_OPEN + self;
     for (let next = first; !next.done; next = await entries.next()) {
       const child = await memberOf(dav, target!, next.value);
-      if (child === null) continue;
+      // Access rules: a member this client may not read is not listed (as in listings).
+      if (child === null || !mayRead(ctx, child.target.key)) continue;
+      if (!mayRead(ctx, realUrlPath(dav.root, child.realPath))) continue;
       pending += renderPropfindResponse(
         request,
         resourceFor(dav, child.target, child.info, withLocks),
@@ -153,7 +156,8 @@ async function memberOf(dav: DavState, parent: DavTarget, entry: Deno.DirEntry) 
   if (isUploadTempName(entry.name)) return null;
   const full = `${parent.fsPath}/${entry.name}`;
   try {
-    if (entry.isSymlink && !isInsideRoot(dav.root, await Deno.realPath(full))) return null;
+    const realPath = entry.isSymlink ? await Deno.realPath(full) : full;
+    if (entry.isSymlink && !isInsideRoot(dav.root, realPath)) return null;
     const info = await Deno.stat(full);
     const target: DavTarget = {
       ...parent,
@@ -161,7 +165,7 @@ async function memberOf(dav: DavState, parent: DavTarget, entry: Deno.DirEntry) 
       key: `${parent.key === "/" ? "" : parent.key}/${entry.name}`,
       fsPath: full,
     };
-    return { target, info };
+    return { target, info, realPath };
   } catch {
     return null;
   }
