@@ -491,6 +491,7 @@ failure, mismatch or error, so a CI job can gate on it.`,
       "page sent with every 404, relative to DIR (default: 404.html when present)",
     )
     .option("--no-not-found", "plain-text 404s, even when DIR has a 404.html")
+    .option("--no-http2", "HTTP/1.1 only: no h2 in TLS ALPN, no h2c preface on the plain port")
     .option(
       "--watch",
       "live reload: pages reload (CSS swaps in place) when a file under DIR changes",

@@ -76,6 +76,11 @@ export interface ConnectionSlot {
   answered: Promise<void> | undefined;
   /** Body bytes of the response being written that have reached the socket so far. */
   bodyBytesSent: number;
+  /**
+   * Answers a header or body timeout instead of the HTTP/1.1 408 (an HTTP/2 connection
+   * sends GOAWAY); resolves when the connection may be closed.
+   */
+  answerTimeout?: () => Promise<void>;
 }
 
 /** Timeouts of a {@link ConnectionTracker} in ms; 0 = never. */
@@ -191,7 +196,7 @@ export class ConnectionTracker {
         // The pending write rejects; the connection loop frees everything it holds.
         closeQuietly(slot.conn);
       } else {
-        slot.answered = this.#answerTimeout(slot);
+        slot.answered = slot.answerTimeout?.() ?? this.#answerTimeout(slot);
       }
     }
   }

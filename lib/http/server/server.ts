@@ -27,14 +27,16 @@ import type { RunnableServer } from "../../net/run.ts";
 import { TcpServer } from "../../net/server.ts";
 import { textResponse } from "../errors.ts";
 import type { Handler, RequestHead } from "../handler.ts";
-import { type AccessLogEntry, type ConnectionOptions, serveConnection } from "../h1/connection.ts";
+import type { AccessLogEntry, ConnectionOptions } from "../h1/connection.ts";
 import { encodeClosingResponse } from "../h1/response.ts";
 import { ConnectionTracker, type TimeoutKind } from "../h1/timeouts.ts";
 import type { HttpMetrics } from "../sharing/metrics.ts";
 import { redactRequestHead } from "../sharing/auth.ts";
 import { formatAccessLog } from "./access_log.ts";
+import type { H2Connection } from "../h2/connection.ts";
 import { buildHandler } from "./build_handler.ts";
 import type { HttpConfig } from "./config.ts";
+import { ALPN_PROTOCOLS, type DispatchOptions, serveHttpConnection } from "./dispatch.ts";
 
 /** `Retry-After` (seconds) of the 503 sent to connections over `--max-connections`. */
 export const OVER_CAPACITY_RETRY_AFTER_S = 1;
@@ -154,26 +156,41 @@ export class HttpServer implements RunnableServer {
       : { handler: options.handler, metrics: options.metrics, close: options.closeHandler };
     const connectionOptions = this.#connectionOptions(built.metrics, options.workerId);
     const metrics = built.metrics;
-    const handler = built.handler;
+    const h2Connections = new Set<H2Connection>();
+    const dispatch: DispatchOptions = {
+      tracker: this.tracker,
+      handler: built.handler,
+      h1: connectionOptions,
+      h2: config.http2
+        ? {
+          maxHeaderFields: config.limits.maxHeaderFields,
+          maxBodyBytes: config.limits.maxBodyBytes,
+          onHead: connectionOptions.onHead,
+          onRequest: connectionOptions.onRequest,
+          onInternalError: connectionOptions.onInternalError,
+          onAbort: connectionOptions.onAbort,
+        }
+        : undefined,
+      h2Connections,
+    };
     this.#tcp = new TcpServer({
       host: config.host,
       port: config.port,
       tls: config.tls,
+      alpnProtocols: config.http2 ? [...ALPN_PROTOCOLS] : undefined,
       ...options.listen,
       maxConnections: config.maxConnections,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       log: (_event, _fields, text) => warn(`sockit: ${text}`),
     }, {
-      handle: metrics === undefined
-        ? (conn) => serveConnection(conn, handler, connectionOptions)
-        : (conn) => {
-          metrics.connectionOpened();
-          return serveConnection(conn, handler, connectionOptions).finally(() =>
-            metrics.connectionClosed()
-          );
-        },
+      handle: metrics === undefined ? (conn) => serveHttpConnection(conn, dispatch) : (conn) => {
+        metrics.connectionOpened();
+        return serveHttpConnection(conn, dispatch).finally(() => metrics.connectionClosed());
+      },
       refuse: (conn) => this.#refuse(conn),
       beginShutdown: () => {
+        // HTTP/2 first: each connection sends GOAWAY and stops counting as idle.
+        for (const h2 of h2Connections) h2.beginShutdown();
         this.tracker.beginShutdown();
         // Streams that never end by themselves (--watch's events) end now, not at the
         // shutdown timeout; their connections then close as their responses complete.
