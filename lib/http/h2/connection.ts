@@ -21,9 +21,9 @@
  * @module
  */
 import { type BufferedReader, equalBytes } from "../../framing.ts";
-import { closeQuietly } from "../../net/linger.ts";
+import { closeQuietly, LINGER_MS, lingeringClose } from "../../net/linger.ts";
 import type { Handler } from "../handler.ts";
-import { H2RequestBody, StreamGoneError } from "./body.ts";
+import { StreamGoneError } from "./body.ts";
 import { SendWindow } from "./flow.ts";
 import {
   checkPingPayload,
@@ -48,19 +48,20 @@ import {
   parseWindowUpdatePayload,
   readFrame,
 } from "./frames.ts";
+import { H2ClockKeeper } from "./clock.ts";
 import { FloodGuard } from "./guard.ts";
 import { type HeaderBlock, HeaderBlockAssembler } from "./header_block.ts";
 import { DEFAULT_MAX_HEADER_LIST_SIZE, HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
 import {
   admitRequest,
-  type H2Clock,
+  createStream,
   type H2ConnectionOptions,
   type H2Stream,
   runStream,
   type StreamContext,
   traceText,
 } from "./stream.ts";
-import { StreamOutput } from "./response.ts";
+import type { OutputContext } from "./response.ts";
 import {
   applySettings,
   CONNECTION_RECEIVE_WINDOW,
@@ -69,11 +70,11 @@ import {
   type PeerSettings,
   SERVER_MAX_FRAME_SIZE,
   serverSettings,
-  STREAM_RECEIVE_WINDOW,
 } from "./settings.ts";
 import { FrameWriter } from "./writer.ts";
 
-export type { H2AccessLogEntry, H2Clock, H2ConnectionOptions } from "./stream.ts";
+export type { H2Clock } from "./clock.ts";
+export type { H2AccessLogEntry, H2ConnectionOptions } from "./stream.ts";
 
 /** The window every connection starts with before our WINDOW_UPDATE (§6.9.2). */
 const INITIAL_CONNECTION_WINDOW = 65_535;
@@ -103,10 +104,10 @@ export class H2Connection {
   /** GOAWAY sent (shutdown or error) or received: no new streams. */
   #closing = false;
   #ended = false;
-  #writerBusy = false;
-  #windowWaits = 0;
-  #bodyWaits = 0;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: H2ClockKeeper;
 
+  readonly #output: OutputContext;
   readonly #streamContext: StreamContext = {
     handler: (req, ctx) => this.#handler(req, ctx),
     remoteAddr: () => this.#remoteAddr,
@@ -131,13 +132,28 @@ export class H2Connection {
     this.#decoder = new HpackDecoder({
       maxHeaderListSize: options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE,
     });
+    this.#clock = new H2ClockKeeper(options.clock, () => ({
+      streams: this.#streams.size,
+      tasks: this.#tasks.size,
+      closing: this.#closing,
+    }));
     this.#writer = new FrameWriter(conn, {
       onBusy: (busy) => {
-        this.#writerBusy = busy;
-        this.#tick();
+        this.#clock.writerBusy = busy;
+        this.#clock.tick();
       },
-      onProgress: () => this.#tick(true),
+      onProgress: () => this.#clock.tick(true),
     });
+    this.#output = {
+      writer: this.#writer,
+      connectionWindow: this.#connectionWindow,
+      peerMaxFrameSize: () => this.#peer.maxFrameSize,
+      encodeHeaders: (f) => this.#encoder.encode(f),
+      onWindowWait: (waiting) => {
+        this.#clock.windowWaits += waiting ? 1 : -1;
+        this.#clock.tick();
+      },
+    };
   }
 
   /** Serves until the client leaves, an error ends the connection, or shutdown completes. */
@@ -177,20 +193,28 @@ export class H2Connection {
   /** Answers a stalled request body (the tracker's body clock): GOAWAY, then close. */
   answerTimeout(): Promise<void> {
     this.#goaway("NO_ERROR", "request body timeout");
-    return this.#writer.flushed().then(() => closeQuietly(this.#conn));
+    const gone = new StreamGoneError("request body timeout");
+    for (const stream of this.#streams.values()) this.#abortStream(stream, gone);
+    return this.#writer.flushed();
   }
 
   #goaway(code: ErrorCodeName, why: string): void {
     this.#closing = true;
     this.#control(encodeGoaway(this.#lastStreamId, code, why));
-    this.#endIfIdle(code !== "NO_ERROR");
+    if (code === "NO_ERROR") this.#endIfIdle(); // else the read loop is ending already
   }
 
-  /** Closes once the writer is flushed if no stream is left (or at once on an error). */
+  /**
+   * After GOAWAY, once no stream is left: the write side is shut when the GOAWAY is out, so
+   * the client reads it and closes; the read loop sees that EOF (or {@link LINGER_MS} ends it).
+   */
   #endIfIdle(now = false): void {
-    if (!this.#closing || (!now && this.#streams.size > 0)) return;
-    this.#tick();
-    this.#writer.flushed().then(() => closeQuietly(this.#conn));
+    if (!this.#closing || (!now && this.#streams.size > 0) || this.#lingerTimer !== undefined) {
+      return;
+    }
+    this.#clock.tick();
+    this.#lingerTimer = setTimeout(() => closeQuietly(this.#conn), LINGER_MS);
+    this.#writer.flushed().then(() => this.#conn.closeWrite()).catch(() => {});
   }
 
   async #finish(): Promise<void> {
@@ -203,28 +227,16 @@ export class H2Connection {
     this.#connectionWindow.abandon();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
     await this.#writer.flushed();
+    clearTimeout(this.#lingerTimer);
+    // A GOAWAY went out: unread input at close() would turn it into a reset that can
+    // destroy the GOAWAY before the client reads it, so drain (bounded) first.
+    if (this.#closing && !this.#writer.failed) await lingeringClose(this.#conn);
     closeQuietly(this.#conn);
   }
 
   /** Queues a control frame; a peer that lets too many pile up is dropped. */
   #control(frame: Uint8Array): void {
     if (!this.#writer.control(frame)) closeQuietly(this.#conn);
-  }
-
-  /** Recomputes the clock's phase; `progress`: something moved, restart its clock. */
-  #tick(progress = false): void {
-    const clock = this.#options.clock;
-    const phase: H2Clock["phase"] = this.#writerBusy || this.#windowWaits > 0 || this.#closing
-      ? "write"
-      : this.#streams.size === 0
-      ? "keep-alive"
-      : this.#bodyWaits > 0 && this.#bodyWaits >= this.#tasks.size
-      ? "body"
-      : "busy";
-    if (phase !== clock.phase || progress) {
-      clock.phase = phase;
-      clock.since = Date.now();
-    }
   }
 
   #onFrame(frame: Frame): void {
@@ -328,7 +340,7 @@ export class H2Connection {
         throw new H2StreamError("FLOW_CONTROL_ERROR", frame.streamId, "window over 2^31-1");
       }
     }
-    if (this.#windowWaits > 0) this.#tick(true);
+    if (this.#clock.windowWaits > 0) this.#clock.tick(true);
   }
 
   #onRstStream(frame: Frame): void {
@@ -371,7 +383,7 @@ export class H2Connection {
       stream.remoteClosed = true;
       stream.body.end();
     }
-    if (this.#bodyWaits > 0) this.#tick(true);
+    if (this.#clock.bodyWaits > 0) this.#clock.tick(true);
   }
 
   /** Gives `n` bytes of receive window back: the connection's, and the stream's if open. */
@@ -430,32 +442,19 @@ export class H2Connection {
       maxBodyBytes: maxBody,
     });
     const length = head?.body.kind === "length" ? head.body.length : null;
-    const stream: H2Stream = {
+    const stream = createStream({
       id,
-      remoteClosed: endStream,
-      recvWindow: STREAM_RECEIVE_WINDOW,
-      out: new StreamOutput(id, new SendWindow(this.#peer.initialWindowSize), {
-        writer: this.#writer,
-        connectionWindow: this.#connectionWindow,
-        peerMaxFrameSize: () => this.#peer.maxFrameSize,
-        encodeHeaders: (f) => this.#encoder.encode(f),
-        onWindowWait: (waiting) => {
-          this.#windowWaits += waiting ? 1 : -1;
-          this.#tick();
-        },
-      }),
-      body: new H2RequestBody({
-        streamId: id,
-        maxBytes: maxBody,
-        expectedLength: length,
-        returnCredit: (n) => this.#returnCredit(stream, n),
-        onWait: (waiting) => {
-          this.#bodyWaits += waiting ? 1 : -1;
-          this.#tick();
-        },
-      }),
-    };
-    if (endStream) stream.body.end();
+      endStream,
+      sendWindow: this.#peer.initialWindowSize,
+      maxBodyBytes: maxBody,
+      expectedLength: length,
+      output: this.#output,
+      returnCredit: (n) => this.#returnCredit(stream, n),
+      onBodyWait: (waiting) => {
+        this.#clock.bodyWaits += waiting ? 1 : -1;
+        this.#clock.tick();
+      },
+    });
     this.#streams.set(id, stream);
     if (head !== null) this.#options.onHead?.(this.#client, traceText(head));
     const task = runStream(this.#streamContext, stream, head, refusal);
@@ -463,10 +462,10 @@ export class H2Connection {
     task.finally(() => {
       this.#tasks.delete(task);
       this.#streams.delete(id);
-      this.#tick();
+      this.#clock.tick();
       this.#endIfIdle();
     });
-    this.#tick();
+    this.#clock.tick();
   }
 
   #resetStream(id: number, code: ErrorCodeName): void {

@@ -19,27 +19,21 @@
  */
 import { errorResponse, HttpError, textResponse } from "../errors.ts";
 import type { Handler, HttpResponse, RequestHead } from "../handler.ts";
-import { type H2RequestBody, StreamGoneError } from "./body.ts";
+import { H2RequestBody, StreamGoneError } from "./body.ts";
+import type { H2Clock } from "./clock.ts";
+import { SendWindow } from "./flow.ts";
+import { STREAM_RECEIVE_WINDOW } from "./settings.ts";
 import type { ErrorCodeName } from "./frames.ts";
 import { requestHeadFromFields } from "./request.ts";
 import {
   H2ResponseAbortedError,
+  type OutputContext,
   releaseBody,
-  type StreamOutput,
+  StreamOutput,
   writeH2Response,
 } from "./response.ts";
 
 const textEncoder = new TextEncoder();
-
-/**
- * The connection's clock, as the server's connection tracker (one sweep timer for every
- * connection) reads it: "keep-alive" while no stream is open, "write" while a write or a
- * window wait makes no progress, "body" while every open stream waits for request DATA.
- */
-export interface H2Clock {
-  phase: "keep-alive" | "head" | "body" | "busy" | "write";
-  since: number;
-}
 
 /** One access-log record (the same fields as over HTTP/1.1). */
 export interface H2AccessLogEntry {
@@ -57,6 +51,7 @@ export interface H2AccessLogEntry {
 
 /** Options of an HTTP/2 connection (`connection.ts`). */
 export interface H2ConnectionOptions {
+  /** The tracker's clock of this connection (see `clock.ts`). */
   clock: H2Clock;
   /** Decoded header list size (SETTINGS_MAX_HEADER_LIST_SIZE) → 431 past it. */
   maxHeaderListSize?: number;
@@ -91,6 +86,39 @@ export interface StreamContext {
   reset(id: number, code: ErrorCodeName): void;
   /** True once the socket failed (nothing more can be written). */
   writerFailed(): boolean;
+}
+
+/** What {@link createStream} needs. */
+export interface NewStream {
+  id: number;
+  /** The HEADERS frame ended the stream (no body). */
+  endStream: boolean;
+  /** The peer's SETTINGS_INITIAL_WINDOW_SIZE now. */
+  sendWindow: number;
+  maxBodyBytes: number;
+  expectedLength: number | null;
+  output: OutputContext;
+  returnCredit: (n: number) => void;
+  onBodyWait: (waiting: boolean) => void;
+}
+
+/** A stream just opened by HEADERS: its output, its body, its receive window. */
+export function createStream(init: NewStream): H2Stream {
+  const stream: H2Stream = {
+    id: init.id,
+    remoteClosed: init.endStream,
+    recvWindow: STREAM_RECEIVE_WINDOW,
+    out: new StreamOutput(init.id, new SendWindow(init.sendWindow), init.output),
+    body: new H2RequestBody({
+      streamId: init.id,
+      maxBytes: init.maxBodyBytes,
+      expectedLength: init.expectedLength,
+      returnCredit: init.returnCredit,
+      onWait: init.onBodyWait,
+    }),
+  };
+  if (init.endStream) stream.body.end();
+  return stream;
 }
 
 /** A request's head, or the answer that refuses it before any handler runs. */

@@ -87,7 +87,9 @@ export class FrameWriter {
     if (this.#flushing !== null) return;
     this.#flushing = this.#drain().finally(() => {
       this.#flushing = null;
-      this.#hooks.onBusy?.(false);
+      // Queued after the drain loop saw an empty queue, before this ran: go again.
+      if (this.#queue.length > 0 && this.#error === null) this.#kick();
+      else this.#hooks.onBusy?.(false);
     });
   }
 
