@@ -509,3 +509,14 @@ Deno.test("h2 connection: a request body that stops arriving ends with GOAWAY af
   assert.equal((await client.awaitGoaway())?.code, "NO_ERROR");
   assert.ok(await client.closed());
 });
+
+Deno.test("h2 connection: over --max-connections an HTTP/2 client gets GOAWAY(REFUSED_STREAM), not an HTTP/1.1 503", async () => {
+  await using server = await inProcessServer({ handler: echoPath, flags: { maxConnections: 1 } });
+  await using first = await H2TestClient.connect(server.port);
+  assert.ok(await first.ping(), "the one allowed connection is served");
+  await using second = await H2TestClient.connect(server.port);
+  const goaway = await second.awaitGoaway();
+  assert.deepEqual([goaway?.code, goaway?.lastStreamId], ["REFUSED_STREAM", 0]);
+  assert.match(goaway!.debug, /too many connections/);
+  assert.ok(await first.ping(), "the served connection is unaffected");
+});

@@ -430,6 +430,7 @@ export class H2Connection {
       // Counted by handlers still running, not by what the client thinks is open: a reset
       // stream whose handler still works keeps its slot (rapid reset cannot pile up work).
       this.#control(encodeRstStream(id, "REFUSED_STREAM"));
+      this.#guard.count("reset"); // opening streams to be refused is rapid reset too
       return;
     }
     this.#openStream(id, fields, endStream);

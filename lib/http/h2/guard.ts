@@ -24,7 +24,8 @@ import { H2ConnectionError } from "./frames.ts";
  */
 export const FLOOD_WINDOW_MS = 10_000;
 /**
- * Streams the client may reset (RST_STREAM) per window. Each reset stream may have started
+ * Streams the client may reset (RST_STREAM), or open past the concurrency limit only to be
+ * refused, per window. Each reset stream may have started
  * a handler: rapid reset is that, thousands of times a second (CVE-2023-44487). A browser
  * cancelling images as a page scrolls stays far below.
  */

@@ -6,7 +6,7 @@
  * the first byte that differs from the preface, so an HTTP/1.1 request is never held.
  *
  * ```ts
- * import { BufferedReader } from "../../framing.ts";
+ * import { BufferedReader, equalBytes } from "../../framing.ts";
  * import { startsWithH2Preface } from "./dispatch.ts";
  * declare const conn: Deno.Conn;
  * const h2 = await startsWithH2Preface(new BufferedReader(conn));
@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { BufferedReader } from "../../framing.ts";
+import { BufferedReader, equalBytes } from "../../framing.ts";
 import { closeQuietly } from "../../net/linger.ts";
 import type { Handler } from "../handler.ts";
 import {
@@ -25,7 +25,7 @@ import {
 } from "../h1/connection.ts";
 import type { ConnectionTracker } from "../h1/timeouts.ts";
 import { H2Connection, type H2ConnectionOptions } from "../h2/connection.ts";
-import { CLIENT_PREFACE } from "../h2/frames.ts";
+import { CLIENT_PREFACE, encodeGoaway, encodeSettings } from "../h2/frames.ts";
 
 /** ALPN protocols a TLS listener offers with HTTP/2 on, preferred first. */
 export const ALPN_PROTOCOLS: readonly string[] = ["h2", "http/1.1"];
@@ -42,6 +42,26 @@ export async function startsWithH2Preface(reader: BufferedReader): Promise<boole
     if (n === CLIENT_PREFACE.length) return true;
     if (!(await reader.fill(CLIENT_PREFACE.length))) return false;
   }
+}
+
+/**
+ * The refusal over `--max-connections` for an HTTP/2 client: our SETTINGS, then GOAWAY with
+ * last stream 0 (nothing was processed, so the client may retry) and REFUSED_STREAM.
+ */
+export const H2_OVER_CAPACITY_ANSWER: Uint8Array = new Uint8Array([
+  ...encodeSettings([]),
+  ...encodeGoaway(0, "REFUSED_STREAM", "too many connections, retry shortly"),
+]);
+
+/**
+ * Whether a connection whose first bytes are `first` speaks HTTP/2: ALPN "h2" over TLS
+ * (the handshake is over once bytes arrived), else the start of the preface.
+ */
+export async function speaksHttp2(conn: Deno.Conn, first: Uint8Array): Promise<boolean> {
+  if ("handshake" in conn) return (await (conn as Deno.TlsConn).handshake()).alpnProtocol === "h2";
+  const n = Math.min(first.length, CLIENT_PREFACE.length);
+  // "PRI " at least: one "P" could as well start PUT or POST.
+  return n >= 4 && equalBytes(first.subarray(0, n), CLIENT_PREFACE.subarray(0, n));
 }
 
 /** What {@link serveHttpConnection} needs from its server. */

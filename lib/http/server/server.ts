@@ -36,7 +36,13 @@ import { formatAccessLog } from "./access_log.ts";
 import type { H2Connection } from "../h2/connection.ts";
 import { buildHandler } from "./build_handler.ts";
 import type { HttpConfig } from "./config.ts";
-import { ALPN_PROTOCOLS, type DispatchOptions, serveHttpConnection } from "./dispatch.ts";
+import {
+  ALPN_PROTOCOLS,
+  type DispatchOptions,
+  H2_OVER_CAPACITY_ANSWER,
+  serveHttpConnection,
+  speaksHttp2,
+} from "./dispatch.ts";
 
 /** `Retry-After` (seconds) of the 503 sent to connections over `--max-connections`. */
 export const OVER_CAPACITY_RETRY_AFTER_S = 1;
@@ -94,7 +100,7 @@ export interface HttpServerOptions {
  * one write as soon as the request starts to arrive ({@link OVER_CAPACITY_WAIT_MS}), then a
  * short drain and close.
  */
-async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
+async function answerOverCapacity(conn: Deno.Conn, http2: boolean): Promise<void> {
   const buf = new Uint8Array(16 * 1024);
   const pending = conn.read(buf);
   pending.catch(() => {}); // awaited below, unless the write fails first
@@ -107,7 +113,10 @@ async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
       }),
     ]);
     if (first === null) return; // the client left without a word
-    if (await writeFinalAnswer(conn, OVER_CAPACITY_ANSWER)) {
+    // An HTTP/2 client cannot read an HTTP/1.1 503: it gets GOAWAY(REFUSED_STREAM) instead.
+    const h2 = http2 && first !== "wait over" &&
+      await speaksHttp2(conn, buf.subarray(0, first));
+    if (await writeFinalAnswer(conn, h2 ? H2_OVER_CAPACITY_ANSWER : OVER_CAPACITY_ANSWER)) {
       await drainInput(conn, {
         ms: OVER_CAPACITY_DRAIN_MS,
         maxBytes: OVER_CAPACITY_DRAIN_BYTES,
@@ -250,7 +259,7 @@ export class HttpServer implements RunnableServer {
           `${this.#overCapacity} connection(s) refused with 503 so far`,
       );
     }
-    return answerOverCapacity(conn);
+    return answerOverCapacity(conn, this.config.http2);
   }
 
   /**
