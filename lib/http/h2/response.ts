@@ -119,6 +119,27 @@ export class StreamOutput {
     );
   }
 
+  /**
+   * A whole small response in one write: HEADERS and one DATA frame ending the stream, when
+   * the body fits both windows and one frame. False (nothing written) when it does not.
+   */
+  async whole(fields: [string, string][], body: Uint8Array): Promise<boolean> {
+    const { connectionWindow } = this.ctx;
+    const max = Math.min(this.window.size, connectionWindow.size, this.ctx.peerMaxFrameSize());
+    if (this.gone !== null || body.length > max) return false;
+    const block = this.ctx.encodeHeaders(fields);
+    const head = encodeHeaderBlock(this.streamId, block, false, this.ctx.peerMaxFrameSize());
+    const out = new Uint8Array(head.length + FRAME_HEADER_BYTES + body.length);
+    out.set(head);
+    writeFrameHeader(out, head.length, body.length, FrameType.DATA, Flag.END_STREAM, this.streamId);
+    out.set(body, head.length + FRAME_HEADER_BYTES);
+    this.window.consume(body.length);
+    connectionWindow.consume(body.length);
+    await this.ctx.writer.write(out);
+    this.bytesSent += body.length;
+    return true;
+  }
+
   /** Writes `bytes` as DATA frames within both windows; `endStream` on the last one. */
   async data(bytes: Uint8Array, endStream: boolean): Promise<void> {
     const { writer, connectionWindow } = this.ctx;
@@ -207,7 +228,9 @@ export async function writeH2Response(
   if (body === null || body instanceof Uint8Array) {
     const length = body === null ? 0 : body.length;
     const empty = omitBody || length === 0;
-    await out.headers(responseFields(res, length), empty);
+    const fields = responseFields(res, length);
+    if (!empty && await out.whole(fields, body as Uint8Array)) return length;
+    await out.headers(fields, empty);
     if (!empty) await out.data(body as Uint8Array, true);
     return empty ? 0 : length;
   }
