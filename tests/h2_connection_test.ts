@@ -520,3 +520,17 @@ Deno.test("h2 connection: over --max-connections an HTTP/2 client gets GOAWAY(RE
   assert.match(goaway!.debug, /too many connections/);
   assert.ok(await first.ping(), "the served connection is unaffected");
 });
+
+Deno.test("h2 connection: an idle connection gets GOAWAY(NO_ERROR) at the keep-alive timeout, then the close", async () => {
+  await using server = await inProcessServer({ handler: echoPath, flags: { keepAliveTimeout: 1 } });
+  await using client = await H2TestClient.connect(server.port);
+  await client.request(1, "GET", "/a");
+  assert.equal((await client.response(1)).status, 200);
+  const goaway = await client.awaitGoaway();
+  assert.deepEqual([goaway?.code, goaway?.lastStreamId, goaway?.debug], [
+    "NO_ERROR",
+    1,
+    "keep-alive timeout",
+  ]);
+  assert.ok(await client.closed());
+});

@@ -190,10 +190,13 @@ export class H2Connection {
     this.#goaway("NO_ERROR", "server shutting down");
   }
 
-  /** Answers a stalled request body (the tracker's body clock): GOAWAY, then close. */
-  answerTimeout(): Promise<void> {
-    this.#goaway("NO_ERROR", "request body timeout");
-    const gone = new StreamGoneError("request body timeout");
+  /**
+   * Answers the tracker's idle ("keep-alive") or body clock: GOAWAY, so the client knows no
+   * request of its was lost, then the close once the streams left are ended.
+   */
+  answerTimeout(kind: string): Promise<void> {
+    this.#goaway("NO_ERROR", `${kind} timeout`);
+    const gone = new StreamGoneError(`${kind} timeout`);
     for (const stream of this.#streams.values()) this.#abortStream(stream, gone);
     return this.#writer.flushed();
   }

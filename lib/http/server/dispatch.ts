@@ -104,7 +104,7 @@ export async function serveHttpConnection(
     return serveConnection(conn, handler, options.h1, { reader, slot });
   }
   const h2conn = new H2Connection(conn, reader, handler, { ...options.h2, clock: slot });
-  slot.answerTimeout = () => h2conn.answerTimeout();
+  slot.answerTimeout = (kind) => h2conn.answerTimeout(kind);
   options.h2Connections.add(h2conn);
   try {
     await h2conn.serve();

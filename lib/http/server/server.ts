@@ -73,7 +73,7 @@ const OVER_CAPACITY_ANSWER = encodeClosingResponse(
 const TIMEOUT_OUTCOME: Record<TimeoutKind, string> = {
   "keep-alive": "closed",
   header: "request head incomplete; answered 408 and closed",
-  body: "request body stalled; answered 408 and closed",
+  body: "request body stalled; answered 408 (HTTP/2: GOAWAY) and closed",
   write: "client stopped reading the response; closed",
 };
 
