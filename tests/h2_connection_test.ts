@@ -534,3 +534,23 @@ Deno.test("h2 connection: an idle connection gets GOAWAY(NO_ERROR) at the keep-a
   ]);
   assert.ok(await client.closed());
 });
+
+Deno.test("h2 connection: a stream reset while its handler runs — late DATA is dropped quietly, not answered per frame", async () => {
+  const gate = Promise.withResolvers<void>();
+  await using server = await inProcessServer(async () => {
+    await gate.promise;
+    return { status: 200 };
+  });
+  await using client = await H2TestClient.connect(server.port);
+  await client.request(1, "PUT", "/x", [["content-length", "5"]], false);
+  await client.send(encodeData(1, new Uint8Array(10), false)); // past content-length
+  const rst = await client.until((f) => f.type === FrameType.RST_STREAM);
+  assert.deepEqual([rst?.streamId, rst?.payload[3]], [1, 1], "RST_STREAM(PROTOCOL_ERROR)");
+  await client.send(...Array.from({ length: 3 }, () => encodeData(1, new Uint8Array(10), false)));
+  assert.ok(await client.ping());
+  const resets = client.backlog.filter((f) => f.type === FrameType.RST_STREAM);
+  assert.deepEqual(resets, [], "no RST_STREAM per late DATA frame");
+  gate.resolve();
+  await client.request(3, "GET", "/after");
+  assert.equal((await client.response(3)).status, 200);
+});

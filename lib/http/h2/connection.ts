@@ -481,6 +481,9 @@ export class H2Connection {
   }
 
   #abortStream(stream: H2Stream, why: Error): void {
+    // Closed for the protocol from now on: late DATA is credited back and dropped, not
+    // answered with one more RST_STREAM each. Its handler keeps its slot until it returns.
+    this.#streams.delete(stream.id);
     stream.out.abort(why);
     const unread = stream.body.fail(why);
     if (unread > 0) this.#returnCredit(null, unread);
