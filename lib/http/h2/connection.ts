@@ -415,6 +415,8 @@ export class H2Connection {
     }
     if (id <= this.#lastStreamId) {
       const stream = this.#streams.get(id);
+      // Trailers racing our RST_STREAM (an early 413) are ignored, not fatal (§5.4.2).
+      if (stream === undefined && endStream) return;
       if (stream === undefined || stream.remoteClosed) {
         throw new H2ConnectionError("STREAM_CLOSED", `HEADERS on closed stream ${id}`);
       }
