@@ -140,6 +140,30 @@ export class StreamOutput {
     return true;
   }
 
+  /**
+   * Waits until both windows have room; resolves with how much (throws when the stream is
+   * gone). A file is read only after this, so a stream blocked by a closed window holds
+   * no read buffer.
+   */
+  async sendable(): Promise<number> {
+    const { connectionWindow } = this.ctx;
+    for (;;) {
+      if (this.gone !== null) throw this.gone;
+      const blocked = this.window.size <= 0
+        ? this.window
+        : connectionWindow.size <= 0
+        ? connectionWindow
+        : null;
+      if (blocked === null) return Math.min(this.window.size, connectionWindow.size);
+      this.ctx.onWindowWait(true);
+      try {
+        await blocked.whenOpen();
+      } finally {
+        this.ctx.onWindowWait(false);
+      }
+    }
+  }
+
   /** Writes `bytes` as DATA frames within both windows; `endStream` on the last one. */
   async data(bytes: Uint8Array, endStream: boolean): Promise<void> {
     const { writer, connectionWindow } = this.ctx;
@@ -150,21 +174,7 @@ export class StreamOutput {
     }
     let off = 0;
     while (off < bytes.length) {
-      if (this.gone !== null) throw this.gone;
-      const blocked = this.window.size <= 0
-        ? this.window
-        : connectionWindow.size <= 0
-        ? connectionWindow
-        : null;
-      if (blocked !== null) {
-        this.ctx.onWindowWait(true);
-        try {
-          await blocked.whenOpen();
-        } finally {
-          this.ctx.onWindowWait(false);
-        }
-        continue;
-      }
+      await this.sendable();
       const n = Math.min(bytes.length - off, this.window.size, connectionWindow.size);
       this.window.consume(n);
       connectionWindow.consume(n);
@@ -275,12 +285,14 @@ async function writeFile(
     await out.headers(responseFields(res, length), empty);
     if (empty) return 0;
     if (body.offset) await file.seek(body.offset, Deno.SeekMode.Start);
-    const buf = new Uint8Array(Math.min(FILE_CHUNK_BYTES, length));
+    let buf: Uint8Array | null = null;
     let left = length;
     while (left > 0) {
+      const room = await out.sendable();
+      buf ??= new Uint8Array(Math.min(FILE_CHUNK_BYTES, length));
       let n: number | null;
       try {
-        n = await file.read(buf.subarray(0, Math.min(left, buf.length)));
+        n = await file.read(buf.subarray(0, Math.min(left, buf.length, room)));
       } catch (err) {
         throw new H2ResponseAbortedError(`file read failed: ${describeError(err)}`);
       }
