@@ -32,6 +32,8 @@ export interface SectionResult {
 /** The numbers of one or more sections; a section fills only its own field. */
 export interface SectionData {
   http?: HttpLoadResult[];
+  /** `--only h2`: h2load against sockit and nginx over h2c (bench/h2_macro.ts). */
+  h2?: HttpLoadResult[];
   echo?: EchoServerResult[];
   startup?: StartupResult[];
   /** `--only compression`: bytes and CPU per coding (bench/compression.ts). */

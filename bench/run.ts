@@ -12,6 +12,7 @@
  * deno task bench --quick               # 1 round × 3 s: a smoke run (about 4 minutes)
  * deno task bench --only http --rounds 5 --duration 20
  * deno task bench --only compression    # --compress: bytes saved, CPU per request
+ * deno task bench --only h2             # HTTP/2: h2load against sockit and nginx (h2c)
  * ```
  *
  * @module
@@ -21,6 +22,7 @@ import { killAll, killTools, runTool } from "./procs.ts";
 import { BENCH_DIR, type BenchResults, OUT_DIR, ROOT, type SectionResult } from "./common.ts";
 import { renderChart } from "./chart.ts";
 import { runHttpBench } from "./http_macro.ts";
+import { runH2Bench } from "./h2_macro.ts";
 import { runEchoBench } from "./echo_macro.ts";
 import { runCompressionBench } from "./compression.ts";
 import { runStartupIdleBench } from "./startup_idle.ts";
@@ -35,11 +37,11 @@ export const QUICK_SECONDS = 3;
 export const BULK_BYTES = 1024 * 1024 * 1024;
 export const QUICK_BULK_BYTES = 256 * 1024 * 1024;
 
-const SECTIONS = ["micro", "http", "echo", "compression"] as const;
+const SECTIONS = ["micro", "http", "h2", "echo", "compression"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE =
-  "usage: deno task bench [--quick] [--only http|echo|micro|compression] [--rounds N] [--duration S]";
+  "usage: deno task bench [--quick] [--only http|h2|echo|micro|compression] [--rounds N] [--duration S]";
 
 function usage(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -161,6 +163,7 @@ async function main(): Promise<number> {
     const machine = await describeMachine();
     if (options.only.includes("micro")) sections.push(await runMicro(log));
     if (options.only.includes("http")) sections.push(await runHttpBench({ ...options, log }));
+    if (options.only.includes("h2")) sections.push(await runH2Bench({ ...options, log }));
     if (options.only.includes("echo")) sections.push(await runEchoBench({ ...options, log }));
     if (options.only.includes("compression")) {
       sections.push(await runCompressionBench({ quick: options.quick, log }));

@@ -1,8 +1,8 @@
 /**
  * Pure helpers of the benchmark harness: parse what the load tools print (wrk's JSON line
- * from `bench/wrk_report.lua`, `bench/echo_load.c`'s JSON line), take medians, judge
- * targets and render aligned Markdown tables. No I/O here, so it is unit-tested in
- * `tests/bench_stats_test.ts`.
+ * from `bench/wrk_report.lua`, `bench/echo_load.c`'s JSON line, h2load's summary), take
+ * medians, judge targets and render aligned Markdown tables. No I/O here, so it is
+ * unit-tested in `tests/bench_stats_test.ts`.
  *
  * ```ts
  * import { markdownTable, parseWrkOutput } from "./stats.ts";
@@ -165,5 +165,66 @@ export function checkTarget(
   return {
     verdict,
     line: `${verdict}  ${label}: ${measured.toFixed(2)}${unit} (target ${sign} ${bound}${unit})`,
+  };
+}
+
+/** One h2load run (nghttp2's HTTP/2 load tool), from its text summary. */
+export interface H2loadResult {
+  /** The measured time (without --warm-up-time). */
+  seconds: number;
+  /** Requests done (answered or failed) in the measured time. */
+  requests: number;
+  succeeded: number;
+  reqPerSec: number;
+  /** All bytes received (frames, headers and data) per second. */
+  mibPerSec: number;
+  meanMs: number;
+  maxMs: number;
+  /** How much HPACK saved on response headers, in percent (h2load's "space savings"). */
+  headerSavingsPct: number;
+  /** Failed (incl. non-2xx/3xx), errored and timed-out requests added up. */
+  errors: number;
+}
+
+/** Milliseconds of one of h2load's durations: "50us", "37.58ms", "1.00s", "1.5min". */
+export function parseH2loadDuration(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|min|hr)$/.exec(text.trim());
+  if (!m) throw new Error(`h2load printed an unknown duration ${JSON.stringify(text)}`);
+  if (m[2] === "us") return Number(m[1]) / 1000; // divided: 478 * 0.001 is not 0.478
+  return Number(m[1]) * { ms: 1, s: 1000, min: 60_000, hr: 3_600_000 }[m[2]]!;
+}
+
+/** Parses h2load's summary; throws naming the missing line when it printed none (it failed). */
+export function parseH2loadOutput(stdout: string): H2loadResult {
+  const need = (pattern: RegExp, what: string) => {
+    const m = pattern.exec(stdout);
+    if (!m) {
+      const last = stdout.trim().split("\n").at(-1) ?? "";
+      throw new Error(`h2load printed no ${what} line${last ? `; last line: ${last}` : ""}`);
+    }
+    return m;
+  };
+  const finished = need(/^finished in (\S+), ([\d.]+) req\/s/m, "'finished in'");
+  const requests = need(
+    /^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/m,
+    "'requests:'",
+  ).map(Number);
+  const traffic = need(/^traffic: \S+ \((\d+)\) total, .*space savings (-?[\d.]+)%/m, "'traffic:'");
+  const time = need(/^time for request:\s+(\S+)\s+(\S+)\s+(\S+)/m, "'time for request:'");
+  // "finished in" includes --warm-up-time, while req/s and the traffic line count the
+  // measured time only: that time is done requests ÷ req/s.
+  const reqPerSec = Number(finished[2]);
+  const done = requests[3];
+  const seconds = reqPerSec > 0 ? done / reqPerSec : parseH2loadDuration(finished[1]) / 1000;
+  return {
+    seconds,
+    requests: done,
+    succeeded: requests[4],
+    reqPerSec,
+    mibPerSec: seconds > 0 ? Number(traffic[1]) / seconds / MIB : 0,
+    meanMs: parseH2loadDuration(time[3]),
+    maxMs: parseH2loadDuration(time[2]),
+    headerSavingsPct: Number(traffic[2]),
+    errors: requests[5] + requests[6] + requests[7],
   };
 }

@@ -9,6 +9,8 @@ import {
   markdownTable,
   median,
   parseEchoLoadOutput,
+  parseH2loadDuration,
+  parseH2loadOutput,
   parseWrkOutput,
 } from "../bench/stats.ts";
 
@@ -84,4 +86,65 @@ Deno.test("formatRatio and markdownTable render what the report shows", () => {
       "| nginx  |      8 |",
     ].join("\n"),
   );
+});
+
+/** h2load 1.52's output of a 1 s run against nginx over h2c (trimmed progress lines). */
+const H2LOAD_STDOUT = `starting benchmark...
+spawning thread #0: 4 total client(s). Timing-based test with 0s of warm-up time and 1s of main duration for measurements.
+Application protocol: h2c
+Main benchmark duration is over for thread #0. Stopping all clients.
+Stopped all clients for thread #0
+
+finished in 1.00s, 15930.00 req/s, 17.62MB/s
+requests: 15930 total, 15938 started, 15930 done, 15929 succeeded, 1 failed, 2 errored, 3 timeout
+status codes: 15931 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 17.62MB (18479123) total, 1.79MB (1879858) headers (space savings 38.86%), 15.56MB (16312320) data
+                     min         max         mean         sd        +/- sd
+time for request:       50us     37.58ms       478us      1.28ms    94.84%
+time for connect:       66us       107us        91us        18us    75.00%
+time to 1st byte:     2.64ms      3.00ms      2.81ms       156us    50.00%
+req/s           :    3860.40     4045.44     3982.00       83.40    75.00%
+`;
+
+Deno.test("parseH2loadOutput reads h2load's summary lines", () => {
+  const r = parseH2loadOutput(H2LOAD_STDOUT);
+  assert.equal(r.seconds, 1);
+  assert.equal(r.requests, 15930);
+  assert.equal(r.succeeded, 15929);
+  assert.equal(r.reqPerSec, 15930);
+  assert.equal(r.mibPerSec, 18479123 / 1024 / 1024);
+  assert.equal(r.meanMs, 0.478);
+  assert.equal(r.maxMs, 37.58);
+  assert.equal(r.headerSavingsPct, 38.86);
+  assert.equal(r.errors, 6);
+});
+
+Deno.test("parseH2loadOutput leaves --warm-up-time out of the measured seconds", () => {
+  // h2load -D2 --warm-up-time=1: "finished in" counts 3 s, req/s and traffic the 2 measured.
+  const r = parseH2loadOutput(
+    H2LOAD_STDOUT.replace("finished in 1.00s, 15930.00 req/s", "finished in 3.04s, 7965.00 req/s"),
+  );
+  assert.equal(r.seconds, 2);
+  assert.equal(r.reqPerSec, 7965);
+  assert.equal(r.mibPerSec, 18479123 / 2 / 1024 / 1024);
+});
+
+Deno.test("parseH2loadOutput throws naming the missing line when h2load failed", () => {
+  const failed =
+    "starting benchmark...\nspawning thread #0: 1 total client(s). 1 total requests\n" +
+    "No protocol negotiated. Aborted.\n";
+  assert.throws(
+    () => parseH2loadOutput(failed),
+    /no 'finished in' line; last line: No protocol negotiated/,
+  );
+  const noTraffic = H2LOAD_STDOUT.replace(/^traffic:.*$/m, "");
+  assert.throws(() => parseH2loadOutput(noTraffic), /no 'traffic:' line/);
+});
+
+Deno.test("parseH2loadDuration converts h2load's units to milliseconds", () => {
+  assert.equal(parseH2loadDuration("50us"), 0.05);
+  assert.equal(parseH2loadDuration("37.58ms"), 37.58);
+  assert.equal(parseH2loadDuration("5.00s"), 5000);
+  assert.equal(parseH2loadDuration("1.5min"), 90_000);
+  assert.throws(() => parseH2loadDuration("12parsecs"), /unknown duration/);
 });

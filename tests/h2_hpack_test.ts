@@ -8,9 +8,11 @@ import {
   decodeHpackInteger,
   DEFAULT_MAX_HEADER_LIST_SIZE,
   encodeHpackInteger,
+  HPACK_ENCODER_MAX_NAMES,
   HPACK_LITERAL_CACHE_ENTRIES,
   HPACK_MAX_INTEGER,
   HPACK_MAX_INTEGER_CONTINUATION_BYTES,
+  HPACK_MAX_KEPT_SCRATCH_BYTES,
   HpackDecoder,
   HpackEncoder,
   HpackError,
@@ -352,6 +354,16 @@ Deno.test("hpack strings: Huffman errors are compression errors", () => {
   assert.deepEqual(new HpackDecoder().decode(block("04", "81", "1f")), [[":path", "a"]]);
 });
 
+Deno.test(`hpack strings: Huffman output up to ${HPACK_MAX_KEPT_SCRATCH_BYTES} bytes in the kept buffer, past it in its own`, () => {
+  // "0" is 5 bits: n of them take ceil(5n / 8) bytes, room for floor(8 × bytes / 5) = n.
+  const decoder = new HpackDecoder();
+  for (const n of [HPACK_MAX_KEPT_SCRATCH_BYTES, HPACK_MAX_KEPT_SCRATCH_BYTES + 1, 3]) {
+    const coded = huffmanEncode(ascii("0".repeat(n)));
+    const fields = decoder.decode(block("04", integer(coded.length, 7, 0x80), coded));
+    assert.deepEqual(fields, [[":path", "0".repeat(n)]]);
+  }
+});
+
 Deno.test("hpack indexes: 0 and past the dynamic table are refused; the last entry is not", () => {
   assertHpackError(() => new HpackDecoder().decode(hex("80")), "COMPRESSION_ERROR");
   assert.deepEqual(new HpackDecoder().decode(integer(STATIC_TABLE.length, 7, 0x80)), [[
@@ -541,6 +553,23 @@ Deno.test(`hpack encoder: at most ${HPACK_LITERAL_CACHE_ENTRIES} cached literals
   encoder.encode([["content-length", `${HPACK_LITERAL_CACHE_ENTRIES}`]]);
   assert.equal(encoder.literalCacheSize, 1, "emptied when full, then the new one");
   assert.equal(encoder.tableSize, 0, "content-length is never indexed");
+});
+
+Deno.test(`hpack encoder: at most ${HPACK_ENCODER_MAX_NAMES} remembered names`, () => {
+  const encoder = new HpackEncoder();
+  const decoder = new HpackDecoder();
+  const send = (fields: Fields) => decoder.decode(encoder.encode(fields));
+  send([["Content-Type", "text/plain"]]); // two names: as given and lowercase
+  for (let i = 2; i < HPACK_ENCODER_MAX_NAMES; i++) {
+    assert.deepEqual(decoder.decode(encoder.encode([[`x-${i}`, "v"]])), [[`x-${i}`, "v"]]);
+  }
+  assert.equal(encoder.nameCount, HPACK_ENCODER_MAX_NAMES);
+  send([["Content-Type", "text/plain"]]); // known: nothing added
+  assert.equal(encoder.nameCount, HPACK_ENCODER_MAX_NAMES);
+  assert.deepEqual(send([["x-new", "v"]]), [["x-new", "v"]]);
+  assert.equal(encoder.nameCount, 1, "forgotten, then the new one");
+  assert.deepEqual(send([["Content-Type", "text/plain"]]), [["content-type", "text/plain"]]);
+  assert.equal(decoder.tableSize, encoder.tableSize, "the table itself is not touched");
 });
 
 Deno.test("hpack encoder: non-ASCII values go out as UTF-8 (as HTTP/1.1 writes them)", () => {

@@ -32,7 +32,11 @@ export {
   HpackError,
   type HpackErrorCode,
 } from "./hpack_integer.ts";
-export { HPACK_LITERAL_CACHE_ENTRIES, HpackEncoder } from "./hpack_encoder.ts";
+export {
+  HPACK_ENCODER_MAX_NAMES,
+  HPACK_LITERAL_CACHE_ENTRIES,
+  HpackEncoder,
+} from "./hpack_encoder.ts";
 
 /** SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 §6.5.2), both directions. */
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
@@ -49,6 +53,12 @@ export interface HpackDecoderOptions {
   /** Our SETTINGS_MAX_HEADER_LIST_SIZE: sum of name+value+32 per field (default DEFAULT_MAX_HEADER_LIST_SIZE). */
   maxHeaderListSize?: number;
 }
+
+/**
+ * Largest Huffman output buffer a decoder keeps between strings (a longer string decodes into
+ * a buffer of its own), so an idle connection does not hold the largest string it ever saw.
+ */
+export const HPACK_MAX_KEPT_SCRATCH_BYTES = 4096;
 
 // One char per byte, never throws — the same reading of header bytes as lib/http/h1/request.ts.
 const latin1 = new TextDecoder("latin1");
@@ -172,16 +182,19 @@ export class HpackDecoder {
       return bytesToString(block, start, start + length);
     }
     const capacity = huffmanDecodedCapacity(length);
-    if (this.#scratch.length < capacity) this.#scratch = new Uint8Array(capacity);
+    if (this.#scratch.length < capacity && capacity <= HPACK_MAX_KEPT_SCRATCH_BYTES) {
+      this.#scratch = new Uint8Array(capacity);
+    }
+    const out = this.#scratch.length >= capacity ? this.#scratch : new Uint8Array(capacity);
     let n: number;
     try {
-      n = huffmanDecodeInto(block, start, start + length, this.#scratch);
+      n = huffmanDecodeInto(block, start, start + length, out);
     } catch (err) {
       if (err instanceof HuffmanError) compressionError(err.message);
       throw err;
     }
     this.#lastStringBytes = n;
-    return bytesToString(this.#scratch, 0, n);
+    return bytesToString(out, 0, n);
   }
 }
 

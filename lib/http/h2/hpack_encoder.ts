@@ -22,7 +22,6 @@ import {
   DynamicTable,
   HPACK_ENTRY_OVERHEAD,
   STATIC_TABLE,
-  staticFieldIndex,
   staticNameIndex,
 } from "./hpack_table.ts";
 import { encodeHpackInteger } from "./hpack_integer.ts";
@@ -61,15 +60,52 @@ function lowercase(name: string): string {
   return name;
 }
 
+/** How a name's fields are sent. */
+const enum Kind {
+  Never,
+  Plain,
+  Indexed,
+}
+
+/** What the encoder knows about one header name, found once per name and connection. */
+interface NameInfo {
+  /** The name as sent: lowercase. */
+  readonly name: string;
+  readonly kind: Kind;
+  /** Static index of the name, or 0. */
+  readonly staticName: number;
+  /** The static table's values for this name (":status" → "200" → 8, …). */
+  readonly staticValues: ReadonlyMap<string, number> | undefined;
+  /** value → sequence number of its newest dynamic table entry. */
+  readonly dynamic: Map<string, number>;
+  /** Sequence number of the newest dynamic entry with this name, or -1. */
+  latest: number;
+  /** Plain literals' bytes by value (they never depend on the table). */
+  readonly literals: Map<string, Uint8Array>;
+}
+
+const STATIC_VALUES = new Map<string, Map<string, number>>();
+STATIC_TABLE.forEach(([name, value], i) => {
+  if (value === "") return; // placeholders: an empty value is sent as a literal
+  let values = STATIC_VALUES.get(name);
+  if (values === undefined) STATIC_VALUES.set(name, values = new Map());
+  values.set(value, i + 1);
+});
+
+/**
+ * Most header names (as given and lowercased) an encoder remembers; one more drops them all,
+ * with their lookups and cached literals (only compression suffers; a response's names come
+ * from the server, so this is only reached by a handler inventing names).
+ */
+export const HPACK_ENCODER_MAX_NAMES = 512;
+
 /** Encodes response header blocks; one per connection (the dynamic table is its state). */
 export class HpackEncoder {
   readonly #limit: number;
   readonly #table: DynamicTable;
-  /** `name\0value` → sequence number of its newest dynamic entry. */
-  readonly #fields = new Map<string, number>();
-  /** name → sequence number of the newest dynamic entry with that name. */
-  readonly #names = new Map<string, number>();
-  readonly #literals = new Map<string, Uint8Array>();
+  /** Names as given (any case) and lowercase → what is known about them. */
+  readonly #names = new Map<string, NameInfo>();
+  #literalCount = 0;
   #pendingMin = -1;
   #pendingFinal = -1;
   #out = new Uint8Array(1024);
@@ -85,7 +121,12 @@ export class HpackEncoder {
 
   /** Literal encodings cached now (at most {@link HPACK_LITERAL_CACHE_ENTRIES}). */
   get literalCacheSize(): number {
-    return this.#literals.size;
+    return this.#literalCount;
+  }
+
+  /** Header names remembered now (at most {@link HPACK_ENCODER_MAX_NAMES}). */
+  get nameCount(): number {
+    return this.#names.size;
   }
 
   /** The dynamic table's current size in octets (RFC 7541 §4.1). */
@@ -110,22 +151,49 @@ export class HpackEncoder {
     this.#pos = 0;
     if (this.#pendingFinal >= 0) this.#emitSizeUpdates();
     for (const [rawName, value] of fields) {
-      const name = lowercase(rawName);
-      this.#reserve(32 + 3 * (name.length + value.length));
-      const staticIndex = staticFieldIndex(name, value);
-      if (staticIndex > 0) {
+      const info = this.#names.get(rawName) ?? this.#learn(rawName);
+      this.#reserve(32 + 3 * (info.name.length + value.length));
+      const staticIndex = info.staticValues?.get(value);
+      if (staticIndex !== undefined) {
         this.#pos = encodeHpackInteger(this.#out, this.#pos, staticIndex, 7, 0x80);
-        continue;
-      }
-      if (NEVER_INDEXED.has(name)) {
-        this.#literal(name, value, 0x10, 4, staticNameIndex(name));
-      } else if (NOT_INDEXED.has(name) || !this.#worthIndexing(name, value)) {
-        this.#cachedLiteral(name, value);
+      } else if (info.kind === Kind.Never) {
+        this.#literal(info.name, value, 0x10, 4, info.staticName);
+      } else if (info.kind === Kind.Plain || !this.#worthIndexing(info.name, value)) {
+        this.#cachedLiteral(info, value);
       } else {
-        this.#indexed(name, value);
+        this.#indexed(info, value);
       }
     }
     return this.#out.slice(0, this.#pos);
+  }
+
+  #learn(rawName: string): NameInfo {
+    if (this.#names.size >= HPACK_ENCODER_MAX_NAMES) this.#forgetNames();
+    const name = lowercase(rawName);
+    let info = this.#names.get(name);
+    if (info === undefined) {
+      info = {
+        name,
+        kind: NEVER_INDEXED.has(name)
+          ? Kind.Never
+          : NOT_INDEXED.has(name)
+          ? Kind.Plain
+          : Kind.Indexed,
+        staticName: staticNameIndex(name),
+        staticValues: STATIC_VALUES.get(name),
+        dynamic: new Map(),
+        latest: -1,
+        literals: new Map(),
+      };
+      this.#names.set(name, info);
+    }
+    this.#names.set(rawName, info);
+    return info;
+  }
+
+  #forgetNames(): void {
+    this.#names.clear();
+    this.#literalCount = 0;
   }
 
   #emitSizeUpdates(): void {
@@ -145,66 +213,53 @@ export class HpackEncoder {
   }
 
   /** An indexed field if the table holds it, else a literal with incremental indexing. */
-  #indexed(name: string, value: string): void {
-    const key = `${name}\0${value}`;
-    const seq = this.#fields.get(key);
+  #indexed(info: NameInfo, value: string): void {
+    const table = this.#table;
+    const seq = info.dynamic.get(value);
     if (seq !== undefined) {
-      const position = this.#table.positionOf(seq);
+      const position = table.positionOf(seq);
       if (position >= 0) {
         const index = STATIC_TABLE.length + 1 + position;
         this.#pos = encodeHpackInteger(this.#out, this.#pos, index, 7, 0x80);
         return;
       }
-      this.#fields.delete(key);
+      info.dynamic.delete(value);
     }
-    const nameIndex = staticNameIndex(name) || this.#dynamicNameIndex(name);
-    const [nameBytes, valueBytes] = this.#literal(name, value, 0x40, 6, nameIndex);
-    const added = this.#table.add(name, value, nameBytes, nameBytes + valueBytes + 32);
-    this.#fields.set(key, added);
-    this.#names.set(name, added);
-    if (this.#fields.size > 4 * (this.#table.length + 16)) this.#forgetEvicted();
-  }
-
-  #dynamicNameIndex(name: string): number {
-    const seq = this.#names.get(name);
-    if (seq === undefined) return 0;
-    const position = this.#table.positionOf(seq);
-    if (position < 0) {
-      this.#names.delete(name);
-      return 0;
+    let nameIndex = info.staticName;
+    if (nameIndex === 0 && info.latest >= 0) {
+      const position = table.positionOf(info.latest);
+      if (position >= 0) nameIndex = STATIC_TABLE.length + 1 + position;
     }
-    return STATIC_TABLE.length + 1 + position;
-  }
-
-  /** Drops lookups of evicted entries, so the maps stay as small as the table. */
-  #forgetEvicted(): void {
-    for (const [key, seq] of this.#fields) {
-      if (this.#table.positionOf(seq) < 0) this.#fields.delete(key);
-    }
-    for (const [key, seq] of this.#names) {
-      if (this.#table.positionOf(seq) < 0) this.#names.delete(key);
+    const [nameBytes, valueBytes] = this.#literal(info.name, value, 0x40, 6, nameIndex);
+    const added = table.add(info.name, value, nameBytes, nameBytes + valueBytes + 32);
+    info.dynamic.set(value, added);
+    info.latest = added;
+    // Values evicted long ago (yesterday's dates) must not pile up in the lookup.
+    if (info.dynamic.size > 2 * table.length + 16) {
+      for (const [old, s] of info.dynamic) if (table.positionOf(s) < 0) info.dynamic.delete(old);
     }
   }
 
   /** A literal without indexing; its bytes never depend on the table, so they are cached. */
-  #cachedLiteral(name: string, value: string): void {
-    const nameIndex = staticNameIndex(name);
-    if (nameIndex === 0) {
-      this.#literal(name, value, 0x00, 4, 0);
+  #cachedLiteral(info: NameInfo, value: string): void {
+    if (info.staticName === 0) {
+      this.#literal(info.name, value, 0x00, 4, 0);
       return;
     }
-    const key = `${name}\0${value}`;
-    let bytes = this.#literals.get(key);
-    if (bytes === undefined) {
-      const start = this.#pos;
-      this.#literal(name, value, 0x00, 4, nameIndex);
-      bytes = this.#out.slice(start, this.#pos);
-      if (this.#literals.size >= HPACK_LITERAL_CACHE_ENTRIES) this.#literals.clear();
-      this.#literals.set(key, bytes);
+    const bytes = info.literals.get(value);
+    if (bytes !== undefined) {
+      this.#out.set(bytes, this.#pos);
+      this.#pos += bytes.length;
       return;
     }
-    this.#out.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    const start = this.#pos;
+    this.#literal(info.name, value, 0x00, 4, info.staticName);
+    if (this.#literalCount >= HPACK_LITERAL_CACHE_ENTRIES) {
+      for (const other of this.#names.values()) other.literals.clear();
+      this.#literalCount = 0;
+    }
+    info.literals.set(value, this.#out.slice(start, this.#pos));
+    this.#literalCount++;
   }
 
   /** A literal field (§6.2); returns the name's and value's length in octets. */

@@ -104,8 +104,8 @@ export function staticNameIndex(name: string): number {
 }
 
 /**
- * The dynamic table: entry 0 is the newest. A ring buffer that grows by doubling (never past
- * one slot per 32 octets of the largest size it was allowed), so adding and evicting are O(1).
+ * The dynamic table: entry 0 is the newest. A ring buffer that grows by doubling, so adding and
+ * evicting are O(1); every entry costs at least 32 octets, so it holds at most maxSize / 32.
  */
 export class DynamicTable {
   #names: string[] = new Array(16);
