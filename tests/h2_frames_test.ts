@@ -184,9 +184,12 @@ Deno.test("h2 frames: a header block splits into HEADERS + CONTINUATIONs; DATA i
     [FrameType.CONTINUATION, 0, DEFAULT_MAX_FRAME_SIZE],
     [FrameType.CONTINUATION, Flag.END_HEADERS, 1],
   ]);
-  const data = dataFrames(1, new Uint8Array(40_000), DEFAULT_MAX_FRAME_SIZE, true);
+  const payload = new Uint8Array(40_000);
+  const data = concat(...dataFrames(1, payload, DEFAULT_MAX_FRAME_SIZE, true));
   assert.equal(data.length, 40_000 + 3 * 9);
   assert.equal(parseFrameHeader(data, 2 * (9 + DEFAULT_MAX_FRAME_SIZE)).flags, Flag.END_STREAM);
+  const parts = dataFrames(1, payload, DEFAULT_MAX_FRAME_SIZE, true);
+  assert.equal(parts[1].buffer, payload.buffer, "payloads are views, not copies");
 });
 
 Deno.test("h2 settings: each value checked; unknown ids ignored", () => {

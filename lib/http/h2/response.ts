@@ -192,24 +192,26 @@ export class StreamOutput {
   }
 }
 
-/** `data` as DATA frames of at most `maxFrameSize`, in one buffer. */
+/**
+ * `data` as DATA frames of at most `maxFrameSize`: each a 9-byte header and a view of
+ * `data` (no copy; the writer joins them into its batch buffer).
+ */
 export function dataFrames(
   streamId: number,
   data: Uint8Array,
   maxFrameSize: number,
   endStream: boolean,
-): Uint8Array {
+): Uint8Array[] {
   const count = Math.max(1, Math.ceil(data.length / maxFrameSize));
-  const out = new Uint8Array(data.length + count * FRAME_HEADER_BYTES);
-  let at = 0;
+  const parts: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const piece = data.subarray(i * maxFrameSize, (i + 1) * maxFrameSize);
+    const header = new Uint8Array(FRAME_HEADER_BYTES);
     const flags = endStream && i === count - 1 ? Flag.END_STREAM : 0;
-    writeFrameHeader(out, at, piece.length, FrameType.DATA, flags, streamId);
-    out.set(piece, at + FRAME_HEADER_BYTES);
-    at += FRAME_HEADER_BYTES + piece.length;
+    writeFrameHeader(header, 0, piece.length, FrameType.DATA, flags, streamId);
+    parts.push(header, piece);
   }
-  return out;
+  return parts;
 }
 
 /** Releases a body that will not be sent (closes its file, ends its stream). */

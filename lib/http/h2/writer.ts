@@ -23,7 +23,9 @@ import { MAX_PENDING_CONTROL_FRAMES } from "./guard.ts";
 export const MAX_WRITE_BATCH_BYTES = 256 * 1024;
 
 interface Entry {
-  bytes: Uint8Array;
+  /** Whole frames, possibly as header and payload views (copied into the batch buffer). */
+  parts: readonly Uint8Array[];
+  bytes: number;
   control: boolean;
   resolve?: () => void;
   reject?: (err: unknown) => void;
@@ -56,11 +58,17 @@ export class FrameWriter {
     return this.#error !== null;
   }
 
-  /** Queues `bytes` (whole frames); resolves when they reached the socket. */
-  write(bytes: Uint8Array): Promise<void> {
+  /**
+   * Queues whole frames — one buffer, or pieces (a DATA header and a view of its payload)
+   * that must stay unchanged until this resolves, when they have reached the socket.
+   */
+  write(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ bytes, control: false, resolve, reject });
+    const parts = data instanceof Uint8Array ? [data] : data;
+    let bytes = 0;
+    for (const part of parts) bytes += part.length;
+    this.#queue.push({ parts, bytes, control: false, resolve, reject });
     this.#kick();
     return promise;
   }
@@ -73,7 +81,7 @@ export class FrameWriter {
     if (this.#error !== null) return true; // the read loop learns of the dead socket itself
     if (this.#pendingControl >= MAX_PENDING_CONTROL_FRAMES) return false;
     this.#pendingControl++;
-    this.#queue.push({ bytes, control: true });
+    this.#queue.push({ parts: [bytes], bytes: bytes.length, control: true });
     this.#kick();
     return true;
   }
@@ -95,22 +103,28 @@ export class FrameWriter {
 
   async #drain(): Promise<void> {
     this.#hooks.onBusy?.(true);
+    // Batches are joined into one buffer kept for as long as the queue keeps refilling (a
+    // busy connection), not allocated per batch; it goes when the queue runs dry.
+    let scratch: Uint8Array | null = null;
     while (this.#queue.length > 0) {
       let count = 0;
       let bytes = 0;
       while (count < this.#queue.length && (count === 0 || bytes < MAX_WRITE_BATCH_BYTES)) {
-        bytes += this.#queue[count++].bytes.length;
+        bytes += this.#queue[count++].bytes;
       }
       const batch = this.#queue.splice(0, count);
       let data: Uint8Array;
-      if (count === 1) {
-        data = batch[0].bytes;
+      if (count === 1 && batch[0].parts.length === 1) {
+        data = batch[0].parts[0];
       } else {
-        data = new Uint8Array(bytes);
+        if (scratch === null || scratch.length < bytes) scratch = new Uint8Array(bytes);
+        data = scratch.subarray(0, bytes);
         let at = 0;
         for (const e of batch) {
-          data.set(e.bytes, at);
-          at += e.bytes.length;
+          for (const part of e.parts) {
+            data.set(part, at);
+            at += part.length;
+          }
         }
       }
       for (const e of batch) if (e.control) this.#pendingControl--;
