@@ -528,6 +528,7 @@ failure, mismatch or error, so a CI job can gate on it.`,
       "page sent with every 404, relative to DIR (default: 404.html when present)",
     )
     .option("--no-not-found", "plain-text 404s, even when DIR has a 404.html")
+    .option("--no-http2", "HTTP/1.1 only: no h2 in TLS ALPN, no h2c preface on the plain port")
     .option(
       "--watch",
       "live reload: pages reload (CSS swaps in place) when a file under DIR changes",
@@ -557,6 +558,8 @@ Examples:
   sockit http-serve . --tls-cert auto --tls-cert-out cert.pem   HTTPS, a throw-away certificate
   curl --cacert cert.pem https://localhost:8000/      trust it (or pin its key, as printed:
   curl -k --pinnedpubkey 'sha256//…' https://192.168.1.5:8000/   any name, this key only)
+  curl --http2-prior-knowledge http://localhost:8000/   HTTP/2 (h2c; over TLS: ALPN h2)
+  sockit http-serve . --no-http2                   HTTP/1.1 only
   sockit http-serve . --log-format combined --trace   Apache-style log and raw request heads
   sockit http-serve . --quiet --metrics            no access log; Prometheus metrics instead
   sockit http-serve ./public --workers auto --quiet   every core serves (Linux)

@@ -146,8 +146,8 @@ export interface RequestHead {
   method: string;
   /** The request-target exactly as received ("/a%20b?x=1", "http://h/x", "*"). */
   target: string;
-  /** "HTTP/1.1" or "HTTP/1.0". */
-  version: "HTTP/1.1" | "HTTP/1.0";
+  /** "HTTP/1.1" or "HTTP/1.0", or "HTTP/2" for a request that came over HTTP/2 (h2/). */
+  version: "HTTP/1.1" | "HTTP/1.0" | "HTTP/2";
   /** Path part of the target, still percent-encoded ("/a%20b"); "*" for OPTIONS *. */
   rawPath: string;
   /** `rawPath` percent-decoded exactly once, UTF-8 ("/a b"). */

@@ -32,6 +32,8 @@ export interface ListenOptions {
   tls?: TlsPem;
   /** Bind with SO_REUSEPORT (a `--workers` worker; needs --unstable-net). */
   reusePort?: boolean;
+  /** With `tls`: the protocols offered in ALPN, preferred first (HTTP: "h2", "http/1.1"). */
+  alpnProtocols?: string[];
 }
 
 /**
@@ -58,6 +60,7 @@ export function listenTcp(options: ListenOptions): Deno.Listener {
         transport: "tcp",
         cert: tls.cert,
         key: tls.key,
+        ...(options.alpnProtocols ? { alpnProtocols: options.alpnProtocols } : {}),
         ...reuse,
       });
   } catch (err) {

@@ -30,7 +30,7 @@ import {
   parseRequestHead,
   type RequestLimits,
 } from "./request.ts";
-import type { ConnectionTracker } from "./timeouts.ts";
+import type { ConnectionSlot, ConnectionTracker } from "./timeouts.ts";
 import { closeBody, ResponseAbortedError, writeResponse } from "./writer.ts";
 
 const LF = 0x0a;
@@ -90,6 +90,15 @@ function headTooLargeError(reader: BufferedReader, limits: Readonly<RequestLimit
 }
 
 /**
+ * A connection whose first bytes were already read to pick the protocol (`server/` sniffs
+ * for the HTTP/2 preface): its reader, holding them, and its tracker slot.
+ */
+export interface ConnectionStart {
+  reader: BufferedReader;
+  slot: ConnectionSlot;
+}
+
+/**
  * Serves one connection until the client closes it, it idles out, an error forces a
  * close, or the server shuts down. Never throws; always closes `conn`.
  */
@@ -97,11 +106,13 @@ export async function serveConnection(
   conn: Deno.Conn,
   handler: Handler,
   options: ConnectionOptions,
+  start?: ConnectionStart,
 ): Promise<void> {
   const { tracker, onHead, onRequest, onInternalError, onAbort } = options;
   const limits = options.limits ?? DEFAULT_REQUEST_LIMITS;
-  const slot = tracker.add(conn);
-  const reader = new BufferedReader(conn, { initialBufferBytes: HEAD_READ_BUFFER_BYTES });
+  const slot = start?.slot ?? tracker.add(conn);
+  const reader = start?.reader ??
+    new BufferedReader(conn, { initialBufferBytes: HEAD_READ_BUFFER_BYTES });
   const remoteAddr = conn.remoteAddr as Deno.NetAddr;
   const client = remoteAddr.hostname ?? "-";
   let linger = false;

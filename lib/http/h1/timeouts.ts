@@ -76,6 +76,11 @@ export interface ConnectionSlot {
   answered: Promise<void> | undefined;
   /** Body bytes of the response being written that have reached the socket so far. */
   bodyBytesSent: number;
+  /**
+   * Answers a keep-alive, header or body timeout instead of the silent close or the
+   * HTTP/1.1 408 (an HTTP/2 connection sends GOAWAY and closes itself).
+   */
+  answerTimeout?: (kind: TimeoutKind) => Promise<void>;
 }
 
 /** Timeouts of a {@link ConnectionTracker} in ms; 0 = never. */
@@ -181,7 +186,8 @@ export class ConnectionTracker {
       const phase = slot.phase;
       if (phase === "keep-alive") {
         slot.timedOut = "keep-alive";
-        closeQuietly(slot.conn);
+        if (slot.answerTimeout === undefined) closeQuietly(slot.conn);
+        else slot.answered = slot.answerTimeout("keep-alive");
         continue;
       }
       const kind: TimeoutKind = phase === "head" ? "header" : phase === "body" ? "body" : "write";
@@ -191,7 +197,7 @@ export class ConnectionTracker {
         // The pending write rejects; the connection loop frees everything it holds.
         closeQuietly(slot.conn);
       } else {
-        slot.answered = this.#answerTimeout(slot);
+        slot.answered = slot.answerTimeout?.(kind) ?? this.#answerTimeout(slot);
       }
     }
   }

@@ -27,14 +27,22 @@ import type { RunnableServer } from "../../net/run.ts";
 import { TcpServer } from "../../net/server.ts";
 import { textResponse } from "../errors.ts";
 import type { Handler, RequestHead } from "../handler.ts";
-import { type AccessLogEntry, type ConnectionOptions, serveConnection } from "../h1/connection.ts";
+import type { AccessLogEntry, ConnectionOptions } from "../h1/connection.ts";
 import { encodeClosingResponse } from "../h1/response.ts";
 import { ConnectionTracker, type TimeoutKind } from "../h1/timeouts.ts";
 import type { HttpMetrics } from "../sharing/metrics.ts";
 import { redactRequestHead } from "../sharing/auth.ts";
 import { formatAccessLog } from "./access_log.ts";
+import type { H2Connection } from "../h2/connection.ts";
 import { buildHandler } from "./build_handler.ts";
 import type { HttpConfig } from "./config.ts";
+import {
+  ALPN_PROTOCOLS,
+  type DispatchOptions,
+  H2_OVER_CAPACITY_ANSWER,
+  serveHttpConnection,
+  speaksHttp2,
+} from "./dispatch.ts";
 
 /** `Retry-After` (seconds) of the 503 sent to connections over `--max-connections`. */
 export const OVER_CAPACITY_RETRY_AFTER_S = 1;
@@ -65,7 +73,7 @@ const OVER_CAPACITY_ANSWER = encodeClosingResponse(
 const TIMEOUT_OUTCOME: Record<TimeoutKind, string> = {
   "keep-alive": "closed",
   header: "request head incomplete; answered 408 and closed",
-  body: "request body stalled; answered 408 and closed",
+  body: "request body stalled; answered 408 (HTTP/2: GOAWAY) and closed",
   write: "client stopped reading the response; closed",
 };
 
@@ -92,7 +100,7 @@ export interface HttpServerOptions {
  * one write as soon as the request starts to arrive ({@link OVER_CAPACITY_WAIT_MS}), then a
  * short drain and close.
  */
-async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
+async function answerOverCapacity(conn: Deno.Conn, http2: boolean): Promise<void> {
   const buf = new Uint8Array(16 * 1024);
   const pending = conn.read(buf);
   pending.catch(() => {}); // awaited below, unless the write fails first
@@ -105,7 +113,10 @@ async function answerOverCapacity(conn: Deno.Conn): Promise<void> {
       }),
     ]);
     if (first === null) return; // the client left without a word
-    if (await writeFinalAnswer(conn, OVER_CAPACITY_ANSWER)) {
+    // An HTTP/2 client cannot read an HTTP/1.1 503: it gets GOAWAY(REFUSED_STREAM) instead.
+    const h2 = http2 && first !== "wait over" &&
+      await speaksHttp2(conn, buf.subarray(0, first));
+    if (await writeFinalAnswer(conn, h2 ? H2_OVER_CAPACITY_ANSWER : OVER_CAPACITY_ANSWER)) {
       await drainInput(conn, {
         ms: OVER_CAPACITY_DRAIN_MS,
         maxBytes: OVER_CAPACITY_DRAIN_BYTES,
@@ -154,26 +165,41 @@ export class HttpServer implements RunnableServer {
       : { handler: options.handler, metrics: options.metrics, close: options.closeHandler };
     const connectionOptions = this.#connectionOptions(built.metrics, options.workerId);
     const metrics = built.metrics;
-    const handler = built.handler;
+    const h2Connections = new Set<H2Connection>();
+    const dispatch: DispatchOptions = {
+      tracker: this.tracker,
+      handler: built.handler,
+      h1: connectionOptions,
+      h2: config.http2
+        ? {
+          maxHeaderFields: config.limits.maxHeaderFields,
+          maxBodyBytes: config.limits.maxBodyBytes,
+          onHead: connectionOptions.onHead,
+          onRequest: connectionOptions.onRequest,
+          onInternalError: connectionOptions.onInternalError,
+          onAbort: connectionOptions.onAbort,
+        }
+        : undefined,
+      h2Connections,
+    };
     this.#tcp = new TcpServer({
       host: config.host,
       port: config.port,
       tls: config.tls,
+      alpnProtocols: config.http2 ? [...ALPN_PROTOCOLS] : undefined,
       ...options.listen,
       maxConnections: config.maxConnections,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       log: (_event, _fields, text) => warn(`sockit: ${text}`),
     }, {
-      handle: metrics === undefined
-        ? (conn) => serveConnection(conn, handler, connectionOptions)
-        : (conn) => {
-          metrics.connectionOpened();
-          return serveConnection(conn, handler, connectionOptions).finally(() =>
-            metrics.connectionClosed()
-          );
-        },
+      handle: metrics === undefined ? (conn) => serveHttpConnection(conn, dispatch) : (conn) => {
+        metrics.connectionOpened();
+        return serveHttpConnection(conn, dispatch).finally(() => metrics.connectionClosed());
+      },
       refuse: (conn) => this.#refuse(conn),
       beginShutdown: () => {
+        // HTTP/2 first: each connection sends GOAWAY and stops counting as idle.
+        for (const h2 of h2Connections) h2.beginShutdown();
         this.tracker.beginShutdown();
         // Streams that never end by themselves (--watch's events) end now, not at the
         // shutdown timeout; their connections then close as their responses complete.
@@ -233,7 +259,7 @@ export class HttpServer implements RunnableServer {
           `${this.#overCapacity} connection(s) refused with 503 so far`,
       );
     }
-    return answerOverCapacity(conn);
+    return answerOverCapacity(conn, this.config.http2);
   }
 
   /**
