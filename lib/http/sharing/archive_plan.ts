@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { Sha256 } from "../../sha256.ts";
 import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 
 /**
@@ -219,13 +219,13 @@ export async function walkArchiveTree(
  * 128 bits (ample against accidental collisions; nobody gains by forging one).
  */
 export function treeVersion(entries: readonly ArchiveEntry[]): string {
-  const hash = createHash("sha256");
+  const hash = new Sha256();
   hash.update("sockit-archive-1\n");
   for (const e of entries) {
     hash.update(e.name);
     hash.update(`\0${e.isDirectory ? "d" : "f"}:${e.size}:${e.mode}:${e.mtimeMs}:${e.ino}\n`);
   }
-  return hash.digest("base64url").slice(0, 22);
+  return hash.digest().toBase64({ alphabet: "base64url", omitPadding: true }).slice(0, 22);
 }
 
 /**

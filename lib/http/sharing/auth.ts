@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { sha256, timingSafeEqual } from "../../sha256.ts";
 import { ConfigError } from "../../errors.ts";
 import { redactShareMacs } from "./share_links.ts";
 
@@ -56,10 +56,6 @@ export interface AuthCredential {
 export interface BasicCredentials {
   user: string;
   password: string;
-}
-
-function sha256(text: string): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(text, "utf8").digest());
 }
 
 // RFC 7617 §2: the user-id must not contain a colon, and neither part may contain

@@ -37,7 +37,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../sha256.ts";
 import { writeAll } from "../../framing.ts";
 import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 import { checkFileDigest, DigestCheck, type ExpectedDigest } from "./digest.ts";
@@ -112,7 +112,7 @@ function splitPath(path: string): { dir: string; name: string } {
 
 /** Pure: the partial file's name for `fileName` of `total` bytes. */
 export function partialUploadName(fileName: string, total: number): string {
-  const hash = createHash("sha256").update(fileName).digest("hex").slice(0, 32);
+  const hash = sha256Hex(fileName).slice(0, 32);
   return `${PARTIAL_UPLOAD_PREFIX}${hash}-${total}`;
 }
 
@@ -282,7 +282,7 @@ async function writeRange(
     }
     throw err;
   }
-  const check = new DigestCheck(options.contentDigest ?? []);
+  const check = await DigestCheck.create(options.contentDigest ?? []);
   let received = 0;
   try {
     await file.seek(offset, Deno.SeekMode.Start);
