@@ -25,9 +25,21 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { ConfigError } from "../../errors.ts";
 
+/** `bytes` in base64url without padding (RFC 4648 §5), as links carry them. */
+function base64url(bytes: Uint8Array): string {
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+}
+
+/** The bytes of base64url `text`, or null when it is not base64url. */
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
+  try {
+    return Uint8Array.fromBase64(text, { alphabet: "base64url" });
+  } catch {
+    return null;
+  }
+}
 /** URL space of share links: `${SHARE_URL_PREFIX}TOKEN/` (+ the path below a folder). */
 export const SHARE_URL_PREFIX = "/.well-known/sockit/share/";
 /** `POST ${SHARE_CREATE_PATH}?path=/dir/` answers a new link as JSON (logged-in users). */
@@ -85,7 +97,7 @@ export function redactShareMacs(text: string): string {
 
 /** A fresh random secret, hex. */
 export function newShareSecret(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(SHARE_SECRET_BYTES))).toString("hex");
+  return crypto.getRandomValues(new Uint8Array(SHARE_SECRET_BYTES)).toHex();
 }
 
 const encoder = new TextEncoder();
@@ -97,7 +109,7 @@ export class ShareSigner {
   constructor(secretHex: string) {
     this.#key = crypto.subtle.importKey(
       "raw",
-      Buffer.from(secretHex, "hex"),
+      Uint8Array.fromHex(secretHex),
       { name: "HMAC", hash: "SHA-256" },
       false,
       ["sign", "verify"],
@@ -106,16 +118,16 @@ export class ShareSigner {
 
   /** The token for `grant` (a random nonce makes two links to one path differ). */
   async sign(grant: ShareGrant): Promise<string> {
-    const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("base64url");
+    const nonce = base64url(crypto.getRandomValues(new Uint8Array(6)));
     const body = [
-      Buffer.from(grant.path, "utf8").toString("base64url"),
+      base64url(new TextEncoder().encode(grant.path)),
       grant.kind === "dir" ? "d" : "f",
       Math.floor(grant.expiresMs).toString(36),
       grant.maxUses.toString(36),
       nonce,
     ].join(".");
     const mac = await crypto.subtle.sign("HMAC", await this.#key, encoder.encode(body));
-    return `${body}.${Buffer.from(mac).toString("base64url")}`;
+    return `${body}.${base64url(new Uint8Array(mac))}`;
   }
 
   /** Checks `token` at `nowMs`: the MAC first, then the expiry. */
@@ -129,9 +141,9 @@ export class ShareSigner {
       return { ok: false, error: "malformed" };
     }
     const dot = token.lastIndexOf(".");
-    const mac = Buffer.from(parts[5], "base64url");
+    const mac = fromBase64url(parts[5]);
     // Only the canonical spelling: base64's spare low bits must not give one MAC two tokens.
-    if (mac.toString("base64url") !== parts[5]) return { ok: false, error: "forged" };
+    if (mac === null || base64url(mac) !== parts[5]) return { ok: false, error: "forged" };
     const valid = await crypto.subtle.verify(
       "HMAC",
       await this.#key,
@@ -139,8 +151,10 @@ export class ShareSigner {
       encoder.encode(token.slice(0, dot)),
     );
     if (!valid) return { ok: false, error: "forged" };
+    const pathBytes = fromBase64url(parts[0]);
+    if (pathBytes === null) return { ok: false, error: "malformed" };
     const grant: ShareGrant = {
-      path: Buffer.from(parts[0], "base64url").toString("utf8"),
+      path: new TextDecoder().decode(pathBytes),
       kind: parts[1] === "d" ? "dir" : "file",
       expiresMs: parseInt(parts[2], 36),
       maxUses: parseInt(parts[3], 36),
