@@ -219,7 +219,7 @@ export function withUploads(options: UploadOptions): Middleware {
     }
     try {
       // RFC 9530: for a whole-body PUT, content and representation are the same bytes.
-      const digest = new DigestCheck([
+      const digest = await DigestCheck.create([
         ...parseDigestField(req.headers.get("content-digest") ?? ""),
         ...parseDigestField(req.headers.get("repr-digest") ?? ""),
       ]);
