@@ -8,7 +8,8 @@
  * ```ts
  * import { DeadPropertyStore } from "./dead_props.ts";
  * import { applyPropertyUpdate, parsePropertyUpdate } from "./proppatch.ts";
- * import { parseXml } from "./xml.ts";
+ * import { loadXmlParser, parseXml } from "./xml.ts";
+ * await loadXmlParser();
  * const store = new DeadPropertyStore();
  * const ops = parsePropertyUpdate(parseXml(
  *   '<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">1</x:c></D:prop></D:set></D:propertyupdate>',

@@ -4,7 +4,8 @@
  * the multistatus answers need.
  *
  * ```ts
- * import { DAV_NS, parseXml } from "./xml.ts";
+ * import { DAV_NS, loadXmlParser, parseXml } from "./xml.ts";
+ * await loadXmlParser(); // once: readXmlBody does it for request bodies
  * const doc = parseXml('<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>');
  * console.log(doc.ns === DAV_NS, doc.name, doc.children.length); // true "propfind" 1
  * ```
@@ -15,12 +16,21 @@
  * of it, safety is decided here: a DOCTYPE is refused outright (no DTD, so no entity
  * expansion bomb can even be declared), and the body size ({@link MAX_XML_BODY_BYTES}),
  * nesting depth ({@link MAX_XML_DEPTH}) and element count ({@link MAX_XML_ELEMENTS}) are
- * bounded, so a hostile body costs at most one bounded buffer and a bounded tree.
+ * bounded, so a hostile body costs at most one bounded buffer and a bounded tree. saxes is
+ * loaded by the first XML body ({@link loadXmlParser}), not at start-up: it is CommonJS, and
+ * loading it brings in Node compatibility code every server would pay for.
  *
  * @module
  */
-import { SaxesParser } from "saxes";
+import type { SaxesParser } from "saxes";
 import type { RequestBody, RequestHead } from "../handler.ts";
+
+let Parser: typeof SaxesParser | undefined;
+
+/** Loads the XML parser (once); {@link parseXml} needs it loaded. */
+export async function loadXmlParser(): Promise<void> {
+  Parser ??= (await import("saxes")).SaxesParser;
+}
 
 /** The WebDAV namespace. */
 export const DAV_NS = "DAV:";
@@ -75,7 +85,8 @@ export interface XmlElement {
  * caller's: see {@link readXmlBody}). Throws {@link WebDavError} (400) on anything else.
  */
 export function parseXml(text: string): XmlElement {
-  const parser = new SaxesParser({ xmlns: true, position: false });
+  if (Parser === undefined) throw new Error("parseXml: call loadXmlParser() first");
+  const parser = new Parser({ xmlns: true, position: false });
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
   let elements = 0;
@@ -161,6 +172,7 @@ export async function readXmlBody(
     throw err;
   }
   if (text.trim() === "") return null;
+  await loadXmlParser();
   return parseXml(text);
 }
 
