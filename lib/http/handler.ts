@@ -134,6 +134,29 @@ export function compose(middleware: readonly Middleware[], handler: Handler): Ha
   return h;
 }
 
+/**
+ * A middleware whose code is imported by the first request it `wants`, so a feature that
+ * is on but unused costs no start-up time or memory (each module held costs both). Until
+ * then, requests it does not want go straight on; once loaded it sees every request.
+ * `wants` must therefore cover every request the feature would answer or change.
+ */
+export function lazyMiddleware(
+  wants: (req: RequestHead) => boolean,
+  load: () => Promise<Middleware>,
+): Middleware {
+  let loading: Promise<Middleware> | undefined;
+  return (next) => {
+    let handler: Handler | undefined;
+    return async (req, ctx) => {
+      if (handler === undefined) {
+        if (!wants(req)) return await next(req, ctx);
+        handler = (await (loading ??= load()))(next);
+      }
+      return await handler(req, ctx);
+    };
+  };
+}
+
 /** How the request body is delimited (RFC 9112 §6.3). */
 export type BodyFraming =
   | { kind: "none" }

@@ -26,13 +26,12 @@
 import { SmallFileCache } from "../files/file_cache.ts";
 import { staticFiles } from "../files/files.ts";
 import { singleFile } from "../files/single_file.ts";
-import { compose, type Handler, type Middleware } from "../handler.ts";
+import { compose, type Handler, lazyMiddleware, type Middleware } from "../handler.ts";
 import { KNOWN_METHODS, KNOWN_METHODS_WITH_WEBDAV, withKnownMethods } from "../methods.ts";
 import { withCompression } from "../middleware/compression.ts";
 import { withCors, withResponseHeaders } from "../middleware/cors.ts";
 import { createLiveReload } from "../middleware/live_reload.ts";
 import { HttpMetrics } from "../sharing/metrics.ts";
-import { withArchiveDownload } from "../sharing/archive_download.ts";
 import { withFileManagement } from "../sharing/manage_middleware.ts";
 import {
   listingActionsHtml,
@@ -43,9 +42,6 @@ import {
   withUploads,
 } from "../sharing/middleware.ts";
 import { DAV_READ_METHODS, DAV_WRITE_METHODS } from "../webdav/context.ts";
-import { DeadPropertyStore } from "../webdav/dead_props.ts";
-import { LockManager } from "../webdav/locks.ts";
-import { withWebDav } from "../webdav/middleware.ts";
 import type { HttpConfig } from "./config.ts";
 import { withAccess } from "../sharing/access.ts";
 import { parseAccessRules } from "../sharing/access_rules.ts";
@@ -121,15 +117,26 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
     ...(metrics ? [withMetricsEndpoint(metrics)] : []),
     // --webdav: before uploads (it owns PUT then), after auth, compression and live reload
     // (multistatus is XML: compressed like any text, never given the reload script).
+    // Loaded by the first request WebDAV changes (anything but GET, HEAD and POST).
     ...(config.webdav && single === undefined
-      ? [withWebDav({
-        root,
-        dotfiles,
-        locks: new LockManager(),
-        props: new DeadPropertyStore(),
-        write: upload ? { maxBytes: upload.maxBytes } : undefined,
-        onChanged: (path) => fileCache.forgetTree(path),
-      })]
+      ? [lazyMiddleware(
+        (req) => req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST",
+        async () => {
+          const [{ withWebDav }, { LockManager }, { DeadPropertyStore }] = await Promise.all([
+            import("../webdav/middleware.ts"),
+            import("../webdav/locks.ts"),
+            import("../webdav/dead_props.ts"),
+          ]);
+          return withWebDav({
+            root,
+            dotfiles,
+            locks: new LockManager(),
+            props: new DeadPropertyStore(),
+            write: upload ? { maxBytes: upload.maxBytes } : undefined,
+            onChanged: (path) => fileCache.forgetTree(path),
+          });
+        },
+      )]
       : []),
     // --upload's delete / move / mkdir / resumable PUT, and the cross-site write check for
     // every write feature, so it sits right outside the uploads.
@@ -153,7 +160,14 @@ export function buildHandler(config: HandlerConfig): BuiltHandler {
         onStored: (path) => fileCache.forgetFile(path),
       })]
       : []),
-    ...(listing ? [withArchiveDownload({ root, dotfiles })] : []),
+    // The zip/tar download, loaded by the first request with a query (`?download=zip`).
+    ...(listing
+      ? [lazyMiddleware(
+        (req) => req.query !== "",
+        async () =>
+          (await import("../sharing/archive_download.ts")).withArchiveDownload({ root, dotfiles }),
+      )]
+      : []),
     ...(config.cleanUrls ? [withCleanUrls({ root, dotfiles })] : []),
   ];
   if (single !== undefined) {

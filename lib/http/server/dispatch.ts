@@ -24,7 +24,7 @@ import {
   serveConnection,
 } from "../h1/connection.ts";
 import type { ConnectionTracker } from "../h1/timeouts.ts";
-import { H2Connection, type H2ConnectionOptions } from "../h2/connection.ts";
+import type { H2Connection, H2ConnectionOptions } from "../h2/connection.ts";
 import { CLIENT_PREFACE, encodeGoaway, encodeSettings } from "../h2/frames.ts";
 
 /** ALPN protocols a TLS listener offers with HTTP/2 on, preferred first. */
@@ -103,6 +103,9 @@ export async function serveHttpConnection(
   if (!h2 || slot.timedOut !== null) {
     return serveConnection(conn, handler, options.h1, { reader, slot });
   }
+  // The HTTP/2 layer is loaded by the first client that speaks it: a server only ever
+  // asked for HTTP/1.1 does not hold its modules (start-up time and idle memory).
+  const { H2Connection } = await import("../h2/connection.ts");
   const h2conn = new H2Connection(conn, reader, handler, { ...options.h2, clock: slot });
   slot.answerTimeout = (kind) => h2conn.answerTimeout(kind);
   options.h2Connections.add(h2conn);
