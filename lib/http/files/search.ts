@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { compareNames } from "./listing_json.ts";
 import { isInsideRoot, isUploadTempName } from "./safe_path.ts";
 
 /** Longest `q` accepted, in UTF-16 code units; longer is answered 400. */
@@ -126,12 +127,9 @@ export function foldName(text: string): string {
   return text.normalize("NFC").toLowerCase();
 }
 
-// Same collation as listings (listing_json.ts): digit runs as numbers, case ignored.
-const PATH_COLLATOR = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
-
-/** Natural order of relative paths, code points breaking ties so the order is total. */
+/** Natural order of relative paths: the listings' order (digit runs as numbers, case ignored). */
 export function compareSearchPaths(a: string, b: string): number {
-  return PATH_COLLATOR.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+  return compareNames(a, b);
 }
 
 /** True when a path below the root has a segment starting with ".". */
