@@ -241,10 +241,11 @@ export class EchoServer implements RunnableServer {
     );
   }
 
-  async #send(c: Connection, bytes: Uint8Array): Promise<void> {
-    await writeAll(c.conn, bytes);
-    c.bytesOut += bytes.length;
-    c.lastActivity = performance.now();
+  #send(c: Connection, bytes: Uint8Array): Promise<void> {
+    return writeAll(c.conn, bytes).then(() => {
+      c.bytesOut += bytes.length;
+      c.lastActivity = performance.now();
+    });
   }
 
   /**
