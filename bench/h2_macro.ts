@@ -28,6 +28,7 @@ import {
   which,
 } from "./procs.ts";
 import {
+  checkTarget,
   finiteOrNull,
   formatNumber,
   formatRatio,
@@ -35,6 +36,7 @@ import {
   markdownTable,
   median,
   parseH2loadOutput,
+  type TargetCheck,
 } from "./stats.ts";
 import { type HttpLoadResult, type SectionResult, sockitCommand, sockitHelp } from "./common.ts";
 
@@ -43,6 +45,8 @@ export const H2_LOADS = [
   { id: "h2-1k", label: "h2 1 KiB -c64 -m10", path: "/1k.bin", size: 1024 },
   { id: "h2-64k", label: "h2 64 KiB -c64 -m10", path: "/64k.bin", size: 64 * 1024 },
 ] as const;
+/** Target: h2load req/s on the 1 KiB load, sockit ÷ nginx 1 worker (issue #15). */
+export const H2_1K_TARGET_RATIO = 0.8;
 /** h2load clients (connections) and concurrent streams per client. */
 export const H2_CLIENTS = 64;
 export const H2_STREAMS = 10;
@@ -339,5 +343,17 @@ function summarizeH2(
       }];
     }),
   }));
-  return { markdown, targets: [], data: { h2: data } };
+  const sockit1k = med("sockit", "h2-1k")?.reqPerSec;
+  const nginx1k = med("nginx 1w", "h2-1k")?.reqPerSec;
+  const targets: TargetCheck[] = [
+    checkTarget(
+      "h2 1 KiB -c64 -m10: sockit ÷ nginx, 1 worker each",
+      sockit1k !== undefined && nginx1k !== undefined && nginx1k > 0
+        ? sockit1k / nginx1k
+        : undefined,
+      H2_1K_TARGET_RATIO,
+      "atLeast",
+    ),
+  ];
+  return { markdown, targets, data: { h2: data } };
 }
