@@ -30,7 +30,7 @@
  * @module
  */
 import { isInsideRoot, resolveSafePath, safePathSegments } from "../files/safe_path.ts";
-import { UploadError, validateUploadName } from "./upload.ts";
+import { lstatOrNull, UploadError, validateUploadName } from "./upload.ts";
 
 /** Stable codes of {@link ManageError}. */
 export type ManageErrorCode =
@@ -82,17 +82,6 @@ export interface NewEntry {
 
 function encodeSegments(segments: readonly string[]): string {
   return "/" + segments.map((s) => encodeURIComponent(s)).join("/");
-}
-
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
-    throw err;
-  }
 }
 
 /** The existing entry `rawPath` names, under GET's visibility rules (else 404). */

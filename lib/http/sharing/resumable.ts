@@ -41,7 +41,7 @@ import { sha256Hex } from "../../sha256.ts";
 import { writeAll } from "../../framing.ts";
 import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 import { checkFileDigest, DigestCheck, type ExpectedDigest } from "./digest.ts";
-import { publishUpload, UploadConflictError, UploadError } from "./upload.ts";
+import { lstatOrNull, publishUpload, UploadConflictError, UploadError } from "./upload.ts";
 
 /** Name prefix of partial (resumable) uploads; hidden like every upload in progress. */
 export const PARTIAL_UPLOAD_PREFIX = `${UPLOAD_TEMP_PREFIX}part-`;
@@ -119,15 +119,6 @@ export function partialUploadName(fileName: string, total: number): string {
 function partialPathFor(targetPath: string, total: number): string {
   const { dir, name } = splitPath(targetPath);
   return `${dir === "/" ? "" : dir}/${partialUploadName(name, total)}`;
-}
-
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
 }
 
 async function removeQuietly(path: string): Promise<void> {

@@ -113,11 +113,17 @@ async function removeQuietly(path: string): Promise<void> {
   } catch { /* already gone */ }
 }
 
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+/**
+ * `Deno.lstat`, or null when nothing is there (a missing name, or a path through a file),
+ * for the write features' "does the target exist?" checks.
+ */
+export async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
   try {
     return await Deno.lstat(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
     throw err;
   }
 }
