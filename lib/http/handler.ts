@@ -127,6 +127,25 @@ export type Handler = (
  */
 export type Middleware = (next: Handler) => Handler;
 
+/**
+ * Releases a response body a transport will not send: closes its file, or ends its
+ * stream's iterator (`return()`), so a stream holding a resource (an open file being
+ * compressed) can let it go though nobody ever pulled from it. HTTP/1.1 and HTTP/2 alike.
+ */
+export function releaseBody(body: ResponseBody | undefined): void {
+  if (body === null || body === undefined || typeof body !== "object") return;
+  if ("file" in body) {
+    try {
+      body.file.close();
+    } catch { /* closed */ }
+  } else if ("stream" in body) {
+    try {
+      const ended = body.stream[Symbol.asyncIterator]().return?.();
+      ended?.catch(() => {});
+    } catch { /* nothing to release */ }
+  }
+}
+
 /** `compose([a, b], h)` = `a(b(h))`: the first middleware sees the request first. */
 export function compose(middleware: readonly Middleware[], handler: Handler): Handler {
   let h = handler;

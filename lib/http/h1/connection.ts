@@ -22,7 +22,13 @@
 import { BufferedReader, CRLFCRLF, FramingError, LineTooLongError } from "../../framing.ts";
 import { closeQuietly, drainInput, lingeringClose } from "../../net/linger.ts";
 import { errorResponse, HttpError } from "../errors.ts";
-import type { Handler, HttpResponse, RequestContext, RequestHead } from "../handler.ts";
+import {
+  type Handler,
+  type HttpResponse,
+  releaseBody,
+  type RequestContext,
+  type RequestHead,
+} from "../handler.ts";
 import { bodyTooLarge, Http1RequestBody } from "./body.ts";
 import {
   checkRequestLinePrefix,
@@ -31,7 +37,7 @@ import {
   type RequestLimits,
 } from "./request.ts";
 import type { ConnectionSlot, ConnectionTracker } from "./timeouts.ts";
-import { closeBody, ResponseAbortedError, writeResponse } from "./writer.ts";
+import { ResponseAbortedError, writeResponse } from "./writer.ts";
 
 const LF = 0x0a;
 
@@ -167,7 +173,7 @@ export async function serveConnection(
           try {
             await body.discard();
           } catch (err) {
-            closeBody(response.body); // the prepared answer is replaced or abandoned
+            releaseBody(response.body); // the prepared answer is replaced or abandoned
             if (!(err instanceof HttpError)) throw err;
             response = errorResponse(err);
           }
@@ -191,7 +197,7 @@ export async function serveConnection(
       // make close() send RST, which can destroy this answer before the client reads it.
       linger = !keepAlive && (response.close === true || reader.buffered > 0);
       if (slot.timedOut !== null) {
-        closeBody(response.body); // a 408 already went out for this request
+        releaseBody(response.body); // a 408 already went out for this request
         return;
       }
       writing = true;

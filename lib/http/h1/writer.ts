@@ -17,7 +17,13 @@
  * @module
  */
 import { describeError } from "../../errors.ts";
-import type { FileBody, HttpResponse, RequestHead, ResponseBody, StreamBody } from "../handler.ts";
+import {
+  type FileBody,
+  type HttpResponse,
+  releaseBody,
+  type RequestHead,
+  type StreamBody,
+} from "../handler.ts";
 import { encodeChunk, LAST_CHUNK } from "./chunked.ts";
 import {
   encodeResponse,
@@ -47,25 +53,6 @@ export class ResponseAbortedError extends Error {
   constructor(readonly code: ResponseAbortCode, message: string) {
     super(message);
     this.name = "ResponseAbortedError";
-  }
-}
-
-/**
- * Releases a response body that will not be sent: closes its file, or ends its stream's
- * iterator (`return()`), so a stream holding a resource (an open file being compressed)
- * can let it go though nobody ever pulled from it.
- */
-export function closeBody(body: ResponseBody | undefined): void {
-  if (body === null || body === undefined || typeof body !== "object") return;
-  if ("file" in body) {
-    try {
-      body.file.close();
-    } catch { /* closed */ }
-  } else if ("stream" in body) {
-    try {
-      const ended = body.stream[Symbol.asyncIterator]().return?.();
-      ended?.catch(() => {});
-    } catch { /* nothing to release */ }
   }
 }
 
@@ -176,11 +163,11 @@ async function writeStreamBody(
   try {
     await send(conn, slot, encodeResponse(head));
   } catch (err) {
-    closeBody(body); // never iterated: let the stream release what it holds
+    releaseBody(body); // never iterated: let the stream release what it holds
     throw err;
   }
   if (omitBody) {
-    closeBody(body);
+    releaseBody(body);
     return 0;
   }
   let sent = 0;

@@ -14,7 +14,7 @@
  * @module
  */
 import { describeError } from "../../errors.ts";
-import type { FileBody, HttpResponse, RequestHead, ResponseBody } from "../handler.ts";
+import { type FileBody, type HttpResponse, releaseBody, type RequestHead } from "../handler.ts";
 import { formatHttpDate } from "../semantics/date.ts";
 import type { SendWindow } from "./flow.ts";
 import { encodeHeaderBlock, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frames.ts";
@@ -212,20 +212,6 @@ export function dataFrames(
     parts.push(header, piece);
   }
   return parts;
-}
-
-/** Releases a body that will not be sent (closes its file, ends its stream). */
-export function releaseBody(body: ResponseBody | undefined): void {
-  if (body === null || body === undefined || typeof body !== "object") return;
-  if ("file" in body) {
-    try {
-      body.file.close();
-    } catch { /* closed */ }
-  } else if ("stream" in body) {
-    try {
-      body.stream[Symbol.asyncIterator]().return?.()?.catch(() => {});
-    } catch { /* nothing to release */ }
-  }
 }
 
 /** Writes `res` on `out`; resolves with the body bytes sent. */

@@ -18,7 +18,7 @@
  * @module
  */
 import { errorResponse, HttpError, textResponse } from "../errors.ts";
-import type { Handler, HttpResponse, RequestHead } from "../handler.ts";
+import { type Handler, type HttpResponse, releaseBody, type RequestHead } from "../handler.ts";
 import { H2RequestBody, StreamGoneError } from "./body.ts";
 import type { H2Clock } from "./clock.ts";
 import { SendWindow } from "./flow.ts";
@@ -28,7 +28,6 @@ import { requestHeadFromFields } from "./request.ts";
 import {
   H2ResponseAbortedError,
   type OutputContext,
-  releaseBody,
   StreamOutput,
   writeH2Response,
 } from "./response.ts";
