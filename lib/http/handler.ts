@@ -26,6 +26,27 @@
  * @module
  */
 
+/**
+ * One access-log record, produced by a transport (HTTP/1.1 or HTTP/2) after the response
+ * is written; the server formats it (server/access_log.ts).
+ */
+export interface AccessLogEntry {
+  /** Epoch ms when the head had arrived. */
+  time: number;
+  client: string;
+  method: string;
+  /** Raw request-target ("-" when the request line did not parse). */
+  target: string;
+  version: string;
+  status: number;
+  /** Body bytes sent (head excluded, as in the common log format). */
+  bytes: number;
+  /** Milliseconds from head received to response written. */
+  ms: number;
+  referer: string | null;
+  userAgent: string | null;
+}
+
 /** A list of response header fields, in order; names as they should appear on the wire. */
 export type HeaderList = [string, string][];
 

@@ -23,6 +23,7 @@ import { BufferedReader, CRLFCRLF, FramingError, LineTooLongError } from "../../
 import { closeQuietly, drainInput, lingeringClose } from "../../net/linger.ts";
 import { errorResponse, HttpError } from "../errors.ts";
 import {
+  type AccessLogEntry,
   type Handler,
   type HttpResponse,
   releaseBody,
@@ -51,23 +52,7 @@ export const HEAD_READ_BUFFER_BYTES = 2 * 1024;
 /** Room made for a request body before reading it, so uploads arrive in big reads. */
 export const BODY_READ_BUFFER_BYTES = 64 * 1024;
 
-/** One access-log record, produced after the response is written. */
-export interface AccessLogEntry {
-  /** Epoch ms when the head had arrived. */
-  time: number;
-  client: string;
-  method: string;
-  /** Raw request-target ("-" when the request line did not parse). */
-  target: string;
-  version: string;
-  status: number;
-  /** Body bytes sent (head excluded, as in the common log format). */
-  bytes: number;
-  /** Milliseconds from head received to response written. */
-  ms: number;
-  referer: string | null;
-  userAgent: string | null;
-}
+export type { AccessLogEntry };
 
 /** Options for {@link serveConnection}. */
 export interface ConnectionOptions {

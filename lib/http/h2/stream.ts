@@ -18,7 +18,13 @@
  * @module
  */
 import { errorResponse, HttpError, textResponse } from "../errors.ts";
-import { type Handler, type HttpResponse, releaseBody, type RequestHead } from "../handler.ts";
+import {
+  type AccessLogEntry,
+  type Handler,
+  type HttpResponse,
+  releaseBody,
+  type RequestHead,
+} from "../handler.ts";
 import { H2RequestBody, StreamGoneError } from "./body.ts";
 import type { H2Clock } from "./clock.ts";
 import { SendWindow } from "./flow.ts";
@@ -34,19 +40,8 @@ import {
 
 const textEncoder = new TextEncoder();
 
-/** One access-log record (the same fields as over HTTP/1.1). */
-export interface H2AccessLogEntry {
-  time: number;
-  client: string;
-  method: string;
-  target: string;
-  version: string;
-  status: number;
-  bytes: number;
-  ms: number;
-  referer: string | null;
-  userAgent: string | null;
-}
+/** One access-log record: the transports share the handler API's {@link AccessLogEntry}. */
+export type H2AccessLogEntry = AccessLogEntry;
 
 /** Options of an HTTP/2 connection (`connection.ts`). */
 export interface H2ConnectionOptions {
