@@ -19,6 +19,7 @@
  */
 import { textResponse } from "../errors.ts";
 import { type HttpResponse, mayWrite, type RequestContext, type RequestHead } from "../handler.ts";
+import { realUrlPath } from "../files/safe_path.ts";
 import { evaluateConditionals } from "../semantics/conditional.ts";
 import type { DeadPropertyStore } from "./dead_props.ts";
 import { evaluateIf, type IfList, parseIfHeader, submittedTokens } from "./if_header.ts";
@@ -93,9 +94,21 @@ export function lockedResponse(missing: readonly ActiveLock[]): HttpResponse {
   return davErrorResponse(423, "lock-token-submitted", hrefs);
 }
 
-/** 403 when the access layer says this client may not change `key`. */
-export function forbiddenUnlessWritable(ctx: RequestContext, key: string): HttpResponse | null {
-  return mayWrite(ctx, key) ? null : textResponse(403, "you may not change this path");
+/**
+ * 403 when the access layer says this client may not change `target`: at its URL path, and
+ * where it really is (a symlinked folder on the way may lead into a folder it may not change).
+ */
+export function forbiddenUnlessWritable(
+  ctx: RequestContext,
+  dav: DavState,
+  target: DavTarget,
+): HttpResponse | null {
+  const real = target.parentPath === null
+    ? null
+    : `${realUrlPath(dav.root, target.parentPath).replace(/\/$/, "")}/${target.segments.at(-1)}`;
+  return mayWrite(ctx, target.key) && (real === null || mayWrite(ctx, real))
+    ? null
+    : textResponse(403, "you may not change this path");
 }
 
 /** The parsed `If` header, null when absent; {@link WebDavError} 400 when malformed. */

@@ -62,7 +62,7 @@ export async function lock(
 ): Promise<HttpResponse> {
   const target = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (target === null) return textResponse(403, "this path cannot be locked");
-  const denied = forbiddenUnlessWritable(ctx, target.key);
+  const denied = forbiddenUnlessWritable(ctx, dav, target);
   if (denied) return denied;
   const seconds = parseLockTimeout(req.headers.get("timeout"));
   let info;
@@ -145,7 +145,7 @@ export async function unlock(
   if (token === null) return textResponse(400, "UNLOCK needs Lock-Token: <token>");
   const target = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (target === null || target.info === null) return textResponse(404, "Not Found");
-  const denied = forbiddenUnlessWritable(ctx, target.key);
+  const denied = forbiddenUnlessWritable(ctx, dav, target);
   if (denied) return denied;
   const held = dav.locks.covering(target.key).find((l) => l.token === token);
   if (!held) {

@@ -108,6 +108,11 @@ async function propfind(
   if (depth === "infinity") return davErrorResponse(403, "propfind-finite-depth");
   const target = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (target === null || target.info === null) return textResponse(404, "Not Found");
+  // Access rules, as GET: a symlink (or a folder on the way) may lead somewhere this client
+  // may not read, and the answer would describe it.
+  if (!mayRead(ctx, realUrlPath(dav.root, await Deno.realPath(target.fsPath)))) {
+    return textResponse(404, "Not Found");
+  }
   const request = parsePropfind(await readXmlBody(req, ctx.body));
   const withLocks = wantsLockDiscovery(request);
   const self = renderPropfindResponse(request, resourceFor(dav, target, target.info, withLocks));
@@ -178,7 +183,7 @@ async function proppatch(
 ): Promise<HttpResponse> {
   const target = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (target === null || target.info === null) return textResponse(404, "Not Found");
-  const denied = forbiddenUnlessWritable(ctx, target.key);
+  const denied = forbiddenUnlessWritable(ctx, dav, target);
   if (denied) return denied;
   const ops = parsePropertyUpdate(await readXmlBody(req, ctx.body));
   const pre = await checkPreconditions(dav, req, target);
@@ -202,7 +207,7 @@ async function creationTarget(
   if (target.segments.length === 0) {
     return textResponse(405, "the root already exists", [["Allow", DAV_WRITE_METHODS]]);
   }
-  const denied = forbiddenUnlessWritable(ctx, target.key);
+  const denied = forbiddenUnlessWritable(ctx, dav, target);
   if (denied) return denied;
   validateUploadName(target.segments.at(-1)!, { dotfiles: dav.dotfiles });
   return target;
@@ -277,7 +282,7 @@ async function remove(dav: DavState, req: RequestHead, ctx: RequestContext): Pro
   const target = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (target === null || target.info === null) return textResponse(404, "Not Found");
   if (target.segments.length === 0) return textResponse(403, "the root cannot be deleted");
-  const denied = forbiddenUnlessWritable(ctx, target.key);
+  const denied = forbiddenUnlessWritable(ctx, dav, target);
   if (denied) return denied;
   const pre = await checkPreconditions(dav, req, target);
   if ("status" in pre) return pre;
