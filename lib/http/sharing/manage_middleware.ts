@@ -37,7 +37,7 @@ import {
   type RequestContext,
   type RequestHead,
 } from "../handler.ts";
-import { resolveSafePath, safePathSegments } from "../files/safe_path.ts";
+import { realUrlPath, resolveSafePath, safePathSegments } from "../files/safe_path.ts";
 import { crossSiteWriteReason } from "./csrf.ts";
 import { DigestSyntaxError, parseDigestField } from "./digest.ts";
 import {
@@ -47,6 +47,7 @@ import {
   type ManageOptions,
   moveEntry,
   resolveExisting,
+  resolveNew,
   targetSegments,
 } from "./manage.ts";
 import {
@@ -144,6 +145,10 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
   };
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const changed = (path: string) => options.onChanged?.(path);
+  // The URL path is not enough: a symlinked folder on the way may lead into a folder this
+  // client may not change, so where the change really lands (a real path) is asked too.
+  const mayWriteReal = (ctx: RequestContext, fsPath: string) =>
+    mayWrite(ctx, realUrlPath(options.root, fsPath));
 
   const remove = async (
     req: RequestHead,
@@ -152,7 +157,9 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
     recursive: boolean,
   ): Promise<HttpResponse> => {
     const entry = await resolveExisting(rawPath, manage);
-    if (!mayWrite(ctx, decodedPath(entry.segments))) return forbidden();
+    if (!mayWrite(ctx, decodedPath(entry.segments)) || !mayWriteReal(ctx, entry.path)) {
+      return forbidden();
+    }
     changed(await deleteEntry(rawPath, { ...manage, recursive }));
     return wantsHtml(req)
       ? { status: 303, headers: [["Location", folderOf(req.rawPath)]], body: null }
@@ -190,6 +197,11 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
       if (!mayWrite(ctx, decodedPath(source.segments)) || !mayWrite(ctx, decodedPath(to))) {
         return forbidden();
       }
+      if (
+        !mayWriteReal(ctx, source.path) || !mayWriteReal(ctx, (await resolveNew(to, manage)).path)
+      ) {
+        return forbidden();
+      }
       const moved = await moveEntry(rawPath, move, manage);
       changed(moved.from);
       changed(moved.to);
@@ -204,6 +216,11 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
       if (!req.rawPath.endsWith("/")) return textResponse(400, "mkdir= needs a folder URL");
       const parent = safePathSegments(req.rawPath, { dotfiles: manage.dotfiles });
       if (parent !== null && !mayWrite(ctx, decodedPath([...parent, mkdir]))) return forbidden();
+      if (
+        parent !== null && !mayWriteReal(ctx, (await resolveNew([...parent, mkdir], manage)).path)
+      ) {
+        return forbidden();
+      }
       await makeFolder(req.rawPath, mkdir, manage);
       if (html) return { status: 303, headers: [["Location", back]], body: null };
       return created(`${req.rawPath}${encodeURIComponent(mkdir)}/`, `created folder ${mkdir}`);
@@ -233,6 +250,7 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
       return textResponse(409, "the folder for this upload does not exist");
     }
     const target = `${parent.path === "/" ? "" : parent.path}/${name}`;
+    if (!mayWriteReal(ctx, target)) return forbidden();
     if (range.kind === "query") {
       if (req.body.kind !== "none") return textResponse(400, "a 'bytes */TOTAL' query has no body");
       return resumeIncomplete(await queryUploadOffset(target, range.total));
