@@ -245,6 +245,15 @@ export function withAccess(options: AccessOptions): Middleware {
     if (decideAccess(rules, user, segments, "read") !== "allow") {
       return forbidden(req, "you may not read this path");
     }
+    // A link reads its whole subtree, whoever made it: so must its maker, everywhere a rule
+    // below it names (else alice, kept out of /private, could share / and read it).
+    if (
+      rules.some((rule) =>
+        hasPrefix(rule.path, segments) && decideAccess(rules, user, rule.path, "read") !== "allow"
+      )
+    ) {
+      return forbidden(req, "you may not read all of this folder");
+    }
     const share = options.share!;
     const grant: ShareGrant = {
       path,
