@@ -138,11 +138,11 @@ export function withAccess(options: AccessOptions): Middleware {
   const signer = options.share ? new ShareSigner(options.share.secret) : undefined;
   const uses = new ShareUses();
   const now = options.share?.now ?? Date.now;
-  // --watch's events name changed files: anonymous clients get them only if they may read
-  // every path anyway.
-  const anonymousReadsAll = rules.every((rule) =>
-    decideAccess(rules, null, rule.path, "read") === "allow"
-  );
+  // --watch's events name changed files: a client gets them only if it may read every
+  // path anyway (a login too: alice, kept out of /private, must not learn its names).
+  const readsAll = (user: string | null) =>
+    rules.every((rule) => decideAccess(rules, user, rule.path, "read") === "allow");
+  const anonymousReadsAll = readsAll(null);
 
   const accessFor = (user: string | null): RequestAccess => ({
     user,
@@ -186,6 +186,9 @@ export function withAccess(options: AccessOptions): Middleware {
       }
       rawPath = encodePath(grant.path) + below.slice(1);
     }
+    // The server's own endpoints (metrics, the event stream) are no part of any share,
+    // even of one of "/": they keep their own login checks.
+    if (requestSegments(rawPath)?.[0] === ".well-known") return textResponse(404, "Not Found");
     let path: string;
     try {
       path = percentDecode(rawPath);
@@ -302,6 +305,9 @@ export function withAccess(options: AccessOptions): Middleware {
         )
       ) {
         return unauthorized(req);
+      }
+      if (user !== null && req.path === LIVE_RELOAD_PATH && !readsAll(user)) {
+        return forbidden(req, "you may not read every path");
       }
       const need = methodNeed(req.method);
       const segments = requestSegments(req.rawPath);
