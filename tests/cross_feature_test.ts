@@ -6,6 +6,8 @@
  * the shared folder; share links and read-only WebDAV refusing every write method.
  */
 import assert from "node:assert/strict";
+import { LIVE_RELOAD_PATH } from "../lib/http/middleware/live_reload_page.ts";
+import { METRICS_PATH } from "../lib/http/sharing/metrics.ts";
 import { SHARE_CREATE_PATH } from "../lib/http/sharing/share_links.ts";
 import { curlResponse, type CurlResult, entryNames, serveHttp, tempTree } from "./helpers.ts";
 
@@ -191,4 +193,25 @@ Deno.test("--webdav without --upload is read-only for every write path", async (
     );
   }
   assert.deepEqual(await entryNames(`${tree.path}/pub`), ["a.txt"]);
+});
+
+Deno.test("--watch and --metrics: no event or count reaches a client who may not read everything", async () => {
+  await using tree = await tempTree({ "pub/a.txt": "public\n", "private/s.txt": "s\n" });
+  await using server = await serveHttp(
+    tree.path,
+    ...["--watch", "--metrics", "--auth", "alice:pw", "--auth", "bob:pw"],
+    ...["--access", "*@/:ro", "--access", "bob@/private:ro", "--access", "alice@/private:none"],
+  );
+  const u = server.url;
+  const events = `${u}${LIVE_RELOAD_PATH}`;
+  assert.equal((await curl("-u", "alice:pw", "-I", events)).status, 403);
+  assert.equal((await curl("-u", "bob:pw", "-I", events)).status, 200);
+  // A link to "/" reads the files, not the server's own endpoints (they need a login).
+  const made = await curl("-u", "bob:pw", "-X", "POST", `${u}${SHARE_CREATE_PATH}?path=/`);
+  const link: string = JSON.parse(made.body).url;
+  assert.equal((await curl(`${u}${link}private/s.txt`)).status, 200);
+  for (const path of [METRICS_PATH, LIVE_RELOAD_PATH]) {
+    const response = await curl("-I", `${u}${link}${path.slice(1)}`);
+    assert.equal(response.status, 404, `${path} through a link`);
+  }
 });
