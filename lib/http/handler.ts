@@ -110,6 +110,11 @@ export interface RequestAccess {
    */
   canWrite(path: string): boolean;
   /**
+   * Whether this client may change `path` and everything below it: a move or delete of a
+   * folder takes along what a rule below it protects. Absent = `canWrite(path)`.
+   */
+  canWriteTree?(path: string): boolean;
+  /**
    * Whether this client may read `path` (decoded URL path). Listings, search and archives
    * leave out what it may not; absent = everything the request reached.
    */
@@ -129,6 +134,13 @@ export interface RequestContext {
 /** Whether `ctx` may write at `path`: the access layer's answer, or yes when it set none. */
 export function mayWrite(ctx: RequestContext, path: string): boolean {
   return ctx.access?.canWrite(path) ?? true;
+}
+
+/** Whether `ctx` may change `path` and all below it (see `RequestAccess.canWriteTree`). */
+export function mayWriteTree(ctx: RequestContext, path: string): boolean {
+  const access = ctx.access;
+  if (access === undefined) return true;
+  return access.canWriteTree?.(path) ?? access.canWrite(path);
 }
 
 /** Whether `ctx` may read `path`: the access layer's answer, or yes when it set none. */

@@ -147,6 +147,14 @@ export function withAccess(options: AccessOptions): Middleware {
   const accessFor = (user: string | null): RequestAccess => ({
     user,
     canWrite: (path) => allowedAt(rules, user, path, "write"),
+    canWriteTree: (path) => {
+      const segments = decodedSegments(path);
+      const writable = (at: readonly string[]) =>
+        decideAccess(rules, user, at, "write") === "allow";
+      // Every rule path below `path` too: moving /pub takes /pub/hidden along, out of its rule.
+      return segments !== null && writable(segments) &&
+        rules.every((rule) => !hasPrefix(rule.path, segments) || writable(rule.path));
+    },
     canRead: (path) => allowedAt(rules, user, path, "read"),
   });
 

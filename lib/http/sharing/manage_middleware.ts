@@ -32,6 +32,7 @@ import { errorResponse, HttpError, textResponse } from "../errors.ts";
 import {
   type HttpResponse,
   mayWrite,
+  mayWriteTree,
   type Middleware,
   type RequestBody,
   type RequestContext,
@@ -149,6 +150,10 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
   // client may not change, so where the change really lands (a real path) is asked too.
   const mayWriteReal = (ctx: RequestContext, fsPath: string) =>
     mayWrite(ctx, realUrlPath(options.root, fsPath));
+  // A folder moved or deleted takes along what a rule below it protects: all of it is asked.
+  const mayWriteTreeAt = (ctx: RequestContext, segments: readonly string[], fsPath: string) =>
+    mayWriteTree(ctx, decodedPath(segments)) &&
+    mayWriteTree(ctx, realUrlPath(options.root, fsPath));
 
   const remove = async (
     req: RequestHead,
@@ -157,9 +162,7 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
     recursive: boolean,
   ): Promise<HttpResponse> => {
     const entry = await resolveExisting(rawPath, manage);
-    if (!mayWrite(ctx, decodedPath(entry.segments)) || !mayWriteReal(ctx, entry.path)) {
-      return forbidden();
-    }
+    if (!mayWriteTreeAt(ctx, entry.segments, entry.path)) return forbidden();
     changed(await deleteEntry(rawPath, { ...manage, recursive }));
     return wantsHtml(req)
       ? { status: 303, headers: [["Location", folderOf(req.rawPath)]], body: null }
@@ -194,11 +197,13 @@ export function withFileManagement(options: FileManagementOptions): Middleware {
     if (move !== null && move !== "") {
       const source = await resolveExisting(rawPath, manage);
       const to = targetSegments(move, source.segments.slice(0, -1));
+      // The URL paths first: a refusal must not depend on what exists there.
       if (!mayWrite(ctx, decodedPath(source.segments)) || !mayWrite(ctx, decodedPath(to))) {
         return forbidden();
       }
+      const into = await resolveNew(to, manage);
       if (
-        !mayWriteReal(ctx, source.path) || !mayWriteReal(ctx, (await resolveNew(to, manage)).path)
+        !mayWriteTreeAt(ctx, source.segments, source.path) || !mayWriteTreeAt(ctx, to, into.path)
       ) {
         return forbidden();
       }

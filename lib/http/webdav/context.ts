@@ -18,7 +18,13 @@
  * @module
  */
 import { textResponse } from "../errors.ts";
-import { type HttpResponse, mayWrite, type RequestContext, type RequestHead } from "../handler.ts";
+import {
+  type HttpResponse,
+  mayWrite,
+  mayWriteTree,
+  type RequestContext,
+  type RequestHead,
+} from "../handler.ts";
 import { realUrlPath } from "../files/safe_path.ts";
 import { evaluateConditionals } from "../semantics/conditional.ts";
 import type { DeadPropertyStore } from "./dead_props.ts";
@@ -97,16 +103,20 @@ export function lockedResponse(missing: readonly ActiveLock[]): HttpResponse {
 /**
  * 403 when the access layer says this client may not change `target`: at its URL path, and
  * where it really is (a symlinked folder on the way may lead into a folder it may not change).
+ * With `tree` (DELETE, MOVE's source, COPY's and MOVE's destination), everything below it
+ * too: a folder moved or replaced takes what a rule below it protects along.
  */
 export function forbiddenUnlessWritable(
   ctx: RequestContext,
   dav: DavState,
   target: DavTarget,
+  options: { tree?: boolean } = {},
 ): HttpResponse | null {
   const real = target.parentPath === null
     ? null
     : `${realUrlPath(dav.root, target.parentPath).replace(/\/$/, "")}/${target.segments.at(-1)}`;
-  return mayWrite(ctx, target.key) && (real === null || mayWrite(ctx, real))
+  const may = options.tree ? mayWriteTree : mayWrite;
+  return may(ctx, target.key) && (real === null || may(ctx, real))
     ? null
     : textResponse(403, "you may not change this path");
 }

@@ -158,8 +158,8 @@ export async function copyOrMove(
   if (source.info.isDirectory && isSameOrBelow(dest.key, source.key)) {
     return textResponse(403, "a collection cannot be copied or moved into itself");
   }
-  const denied = forbiddenUnlessWritable(ctx, dav, dest) ??
-    (method === "MOVE" ? forbiddenUnlessWritable(ctx, dav, source) : null);
+  const denied = forbiddenUnlessWritable(ctx, dav, dest, { tree: true }) ??
+    (method === "MOVE" ? forbiddenUnlessWritable(ctx, dav, source, { tree: true }) : null);
   if (denied) return denied;
   const pre = await checkPreconditions(dav, req, source);
   if ("status" in pre) return pre;

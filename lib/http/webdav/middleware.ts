@@ -282,7 +282,7 @@ async function remove(dav: DavState, req: RequestHead, ctx: RequestContext): Pro
   const target = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (target === null || target.info === null) return textResponse(404, "Not Found");
   if (target.segments.length === 0) return textResponse(403, "the root cannot be deleted");
-  const denied = forbiddenUnlessWritable(ctx, dav, target);
+  const denied = forbiddenUnlessWritable(ctx, dav, target, { tree: true });
   if (denied) return denied;
   const pre = await checkPreconditions(dav, req, target);
   if ("status" in pre) return pre;
