@@ -215,3 +215,46 @@ Deno.test("--watch and --metrics: no event or count reaches a client who may not
     assert.equal(response.status, 404, `${path} through a link`);
   }
 });
+
+Deno.test("moving or deleting a folder needs write access to what a rule below it protects", async () => {
+  await using tree = await tempTree({
+    "pub/a.txt": "a\n",
+    "pub/hidden/s.txt": "secret\n",
+    "rw/": null,
+  });
+  await using server = await serveHttp(
+    tree.path,
+    ...["--webdav", "--upload", "--auth", "alice:pw", "--auth", "bob:pw"],
+    ...["--access", "*@/:rw", "--access", "*@/pub/hidden:none", "--access", "bob@/pub/hidden:rw"],
+  );
+  const u = server.url;
+  const alice = ["-u", "alice:pw"];
+  assert.equal((await curl(...alice, `${u}/pub/hidden/s.txt`)).status, 403);
+  for (
+    const args of [
+      ["-X", "MOVE", "-H", `Destination: ${u}/rw/pub2`, `${u}/pub/`],
+      ["-X", "DELETE", `${u}/pub/`],
+      ["-X", "COPY", "-H", `Destination: ${u}/pub/`, "-H", "Overwrite: T", `${u}/rw/`],
+      ["-X", "POST", `${u}/pub?move=/rw/pub2`],
+      ["-X", "POST", `${u}/pub?delete&recursive=1`],
+    ]
+  ) {
+    const response = await curl(...alice, ...args);
+    assert.equal(response.status, 403, `${args.join(" ")}: ${response.body}`);
+  }
+  assert.deepEqual(await entryNames(`${tree.path}/pub/hidden`), ["s.txt"]);
+  assert.deepEqual(await entryNames(`${tree.path}/rw`), []);
+  // Files beside it are alice's; bob may move the whole folder.
+  assert.equal((await curl(...alice, "-X", "DELETE", `${u}/pub/a.txt`)).status, 204);
+  const bob = await curl(
+    "-u",
+    "bob:pw",
+    "-X",
+    "MOVE",
+    "-H",
+    `Destination: ${u}/rw/pub2`,
+    `${u}/pub/`,
+  );
+  assert.equal(bob.status, 201, bob.body);
+  assert.deepEqual(await entryNames(`${tree.path}/rw/pub2/hidden`), ["s.txt"]);
+});
