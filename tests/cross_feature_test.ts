@@ -258,3 +258,67 @@ Deno.test("moving or deleting a folder needs write access to what a rule below i
   assert.equal(bob.status, 201, bob.body);
   assert.deepEqual(await entryNames(`${tree.path}/rw/pub2/hidden`), ["s.txt"]);
 });
+
+Deno.test("a write over a symlink replaces the link, never the protected file it leads to", async () => {
+  await using tree = await tempTree({
+    "private/s1.txt": "s1\n",
+    "private/s2.txt": "s2\n",
+    "private/s3.txt": "s3\n",
+    "rw/l1.txt": { symlink: "../private/s1.txt" },
+    "rw/l2.txt": { symlink: "../private/s2.txt" },
+    "rw/l3.txt": { symlink: "../private/s3.txt" },
+  });
+  await using server = await serveHttp(tree.path, "--upload", "--overwrite", ...PROTECTED_RULES);
+  const u = server.url;
+  const upload = await Deno.makeTempDir({ prefix: "sockit-cross-" });
+  try {
+    await Deno.writeTextFile(`${upload}/l3.txt`, "new\n");
+    for (
+      const args of [
+        ["-X", "PUT", "--data-binary", "new\n", `${u}/rw/l1.txt`],
+        [
+          "-X",
+          "PUT",
+          "-H",
+          "Content-Range: bytes 0-3/4",
+          "--data-binary",
+          "new\n",
+          `${u}/rw/l2.txt`,
+        ],
+        ["-F", `file=@${upload}/l3.txt`, `${u}/rw/`],
+      ]
+    ) {
+      const response = await curl(...args);
+      assert.ok(response.status === 201 || response.status === 204, `${args}: ${response.body}`);
+    }
+  } finally {
+    await Deno.remove(upload, { recursive: true });
+  }
+  for (const n of [1, 2, 3]) {
+    assert.equal(await Deno.readTextFile(`${tree.path}/private/s${n}.txt`), `s${n}\n`);
+    assert.equal((await Deno.lstat(`${tree.path}/rw/l${n}.txt`)).isSymlink, false);
+    assert.equal(await Deno.readTextFile(`${tree.path}/rw/l${n}.txt`), "new\n");
+  }
+});
+
+Deno.test("--webdav --upload: without --cors a page on another origin gets no way to write", async () => {
+  await using tree = await tempTree({ "pub/a.txt": "a\n" });
+  await using server = await serveHttp(tree.path, "--webdav", "--upload");
+  const u = server.url;
+  // WebDAV's methods need a preflight from a browser; its OPTIONS answer grants none.
+  const preflight = await curl(
+    ...["-X", "OPTIONS", "-H", "Origin: http://evil.example"],
+    ...["-H", "Access-Control-Request-Method: DELETE", `${u}/pub/a.txt`],
+  );
+  assert.doesNotMatch(preflight.headers, /access-control-allow/i);
+  // POST needs none (a form can send it): refused as cross-site.
+  for (const query of ["mkdir=m", "delete", "move=b.txt"]) {
+    const path = query === "mkdir=m" ? "/pub/" : "/pub/a.txt";
+    const response = await curl(
+      ...["-X", "POST", "-H", "Origin: http://evil.example", "-H", "Sec-Fetch-Site: cross-site"],
+      `${u}${path}?${query}`,
+    );
+    assert.equal(response.status, 403, `${query}: ${response.body}`);
+  }
+  assert.deepEqual(await entryNames(`${tree.path}/pub`), ["a.txt"]);
+});
