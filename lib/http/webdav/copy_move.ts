@@ -148,6 +148,12 @@ export async function copyOrMove(
   if (destRaw === null) return textResponse(502, "Destination is on another server");
   const source = await resolveDavTarget(dav.root, req.rawPath, dav);
   if (source === null || source.info === null) return textResponse(404, "Not Found");
+  // A COPY reads what the source really is: a symlink (or a folder on the way) may lead
+  // where this client may not read, and the copy would land somewhere it may. As GET: 404.
+  const sourceReal = await Deno.realPath(source.fsPath);
+  if (method === "COPY" && !mayRead(ctx, realUrlPath(dav.root, sourceReal))) {
+    return textResponse(404, "Not Found");
+  }
   const dest = await resolveDavTarget(dav.root, destRaw, dav);
   if (dest === null) return textResponse(403, "this Destination is not allowed");
   if (dest.segments.length === 0) return textResponse(403, "the root cannot be replaced");
@@ -184,7 +190,8 @@ export async function copyOrMove(
   // source, and moves the tree as it is).
   const readable = (real: string) => mayRead(ctx, realUrlPath(dav.root, real));
   if (method === "COPY") {
-    await copyTree(source.fsPath, dest.fsPath, deep, { ...dav, readable });
+    // From the real path, so the members' paths are real too (what `readable` is asked).
+    await copyTree(sourceReal, dest.fsPath, deep, { ...dav, readable });
     dav.props.copy(source.key, dest.key, deep);
   } else {
     try {
