@@ -72,6 +72,33 @@ Deno.test("webdav: a symlink in a writable folder does not open a protected fold
   assert.equal(alice.status, 201, alice.body);
 });
 
+Deno.test("webdav: COPY never copies out what a symlink leads to in a protected folder", async () => {
+  await using tree = await tempTree({
+    ...PROTECTED_TREE,
+    "rw/psecret.txt": { symlink: "../private/secret.txt" },
+  });
+  await using server = await serveHttp(tree.path, "--webdav", "--upload", ...PROTECTED_RULES);
+  const u = server.url;
+  for (
+    const [from, to] of [["psecret.txt", "c1.txt"], ["plink/secret.txt", "c2.txt"], ["plink", "c3"]]
+  ) {
+    const response = await curl(
+      "-X",
+      "COPY",
+      "-H",
+      `Destination: ${u}/rw/${to}`,
+      `${u}/rw/${from}`,
+    );
+    assert.equal(response.status, 404, `COPY /rw/${from}: ${response.body}`);
+  }
+  assert.deepEqual(await entryNames(`${tree.path}/rw`), ["h.txt", "plink", "psecret.txt"]);
+  const alice = await curl(
+    ...["-u", "alice:pw", "-X", "COPY", "-H", `Destination: ${u}/rw/c3`, `${u}/rw/plink`],
+  );
+  assert.equal(alice.status, 201, alice.body);
+  assert.deepEqual(await entryNames(`${tree.path}/rw/c3`), ["secret.txt"]);
+});
+
 Deno.test("webdav: PROPFIND tells nothing about where a symlink into a protected folder leads", async () => {
   await using tree = await tempTree(PROTECTED_TREE);
   await using server = await serveHttp(tree.path, "--webdav", ...PROTECTED_RULES);
