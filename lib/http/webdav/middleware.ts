@@ -110,7 +110,8 @@ async function propfind(
   if (target === null || target.info === null) return textResponse(404, "Not Found");
   // Access rules, as GET: a symlink (or a folder on the way) may lead somewhere this client
   // may not read, and the answer would describe it.
-  if (!mayRead(ctx, realUrlPath(dav.root, await Deno.realPath(target.fsPath)))) {
+  const targetReal = await Deno.realPath(target.fsPath);
+  if (!mayRead(ctx, realUrlPath(dav.root, targetReal))) {
     return textResponse(404, "Not Found");
   }
   const request = parsePropfind(await readXmlBody(req, ctx.body));
@@ -126,7 +127,7 @@ async function propfind(
   async function* members(): AsyncGenerator<Uint8Array> {
     let pending = MULTISTATUS_OPEN + self;
     for (let next = first; !next.done; next = await entries.next()) {
-      const child = await memberOf(dav, target!, next.value);
+      const child = await memberOf(dav, target!, targetReal, next.value);
       // Access rules: a member this client may not read is not listed (as in listings).
       if (child === null || !mayRead(ctx, child.target.key)) continue;
       if (!mayRead(ctx, realUrlPath(dav.root, child.realPath))) continue;
@@ -156,12 +157,18 @@ export const PROPFIND_BATCH_CHARS = 64 * 1024;
  * names (without --dotfiles), uploads in progress, symlinks leading out of the root,
  * anything unreadable or gone.
  */
-async function memberOf(dav: DavState, parent: DavTarget, entry: Deno.DirEntry) {
+async function memberOf(
+  dav: DavState,
+  parent: DavTarget,
+  parentReal: string,
+  entry: Deno.DirEntry,
+) {
   if (!dav.dotfiles && entry.name.startsWith(".")) return null;
   if (isUploadTempName(entry.name)) return null;
   const full = `${parent.fsPath}/${entry.name}`;
   try {
-    const realPath = entry.isSymlink ? await Deno.realPath(full) : full;
+    // From the parent's real path: reached through a symlinked folder, `full` is not one.
+    const realPath = entry.isSymlink ? await Deno.realPath(full) : `${parentReal}/${entry.name}`;
     if (entry.isSymlink && !isInsideRoot(dav.root, realPath)) return null;
     const info = await Deno.stat(full);
     const target: DavTarget = {
