@@ -100,7 +100,7 @@ Deno.test("webdav: COPY never copies out what a symlink leads to in a protected 
 });
 
 Deno.test("webdav: PROPFIND tells nothing about where a symlink into a protected folder leads", async () => {
-  await using tree = await tempTree(PROTECTED_TREE);
+  await using tree = await tempTree({ ...PROTECTED_TREE, "pub/up": { symlink: ".." } });
   await using server = await serveHttp(tree.path, "--webdav", ...PROTECTED_RULES);
   const u = server.url;
   for (const [path, depth] of [["/pub/link/", "1"], ["/pub/link/", "0"], ["/pub/slink.txt", "0"]]) {
@@ -113,6 +113,12 @@ Deno.test("webdav: PROPFIND tells nothing about where a symlink into a protected
   const parent = await curl("-X", "PROPFIND", "-H", "Depth: 1", `${u}/pub/`);
   assert.equal(parent.status, 207);
   assert.doesNotMatch(parent.body, /link/);
+  // A link to a folder that is readable but holds a protected one: the members are asked
+  // where they really are (/private is listed through /pub/up, /private's name is not).
+  const up = await curl("-X", "PROPFIND", "-H", "Depth: 1", `${u}/pub/up/`);
+  assert.equal(up.status, 207, up.body);
+  assert.match(up.body, /\/pub\/up\/pub\//);
+  assert.doesNotMatch(up.body, /private/);
   // alice may read /private: the links work for her.
   const alice = await curl("-u", "alice:pw", "-X", "PROPFIND", "-H", "Depth: 1", `${u}/pub/link/`);
   assert.equal(alice.status, 207);
