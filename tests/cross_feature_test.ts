@@ -277,6 +277,17 @@ Deno.test("moving or deleting a folder needs write access to what a rule below i
   }
   assert.deepEqual(await entryNames(`${tree.path}/pub/hidden`), ["s.txt"]);
   assert.deepEqual(await entryNames(`${tree.path}/rw`), []);
+  // Another server as Destination: 502 (RFC 4918 §9.8.5), with its reason phrase.
+  const away = await curl(
+    ...alice,
+    "-X",
+    "MOVE",
+    "-H",
+    "Destination: http://evil.example/x",
+    `${u}/pub/`,
+  );
+  assert.equal(away.status, 502);
+  assert.match(away.headers, /^HTTP\/1\.1 502 Bad Gateway/);
   // Files beside it are alice's; bob may move the whole folder.
   assert.equal((await curl(...alice, "-X", "DELETE", `${u}/pub/a.txt`)).status, 204);
   const bob = await curl(

@@ -40,6 +40,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",
+  502: "Bad Gateway",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
   507: "Insufficient Storage",
