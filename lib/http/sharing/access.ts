@@ -204,6 +204,10 @@ export function withAccess(options: AccessOptions): Middleware {
       return textResponse(404, "Not Found");
     }
     const counted = grant.maxUses > 0 && req.method === "GET";
+    // A used-up link is over: HEAD and PROPFIND (not counted) must not keep listing it.
+    if (grant.maxUses > 0 && !counted && uses.usedUp(id, grant)) {
+      return forbidden(req, "share link used up");
+    }
     if (counted) {
       const reserved = uses.reserve(id, grant, now());
       if (reserved === "exhausted") return forbidden(req, "share link used up");

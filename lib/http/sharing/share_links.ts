@@ -190,6 +190,12 @@ export class ShareUses {
     return "ok";
   }
 
+  /** Whether every use of the link is spent (uncounted requests, HEAD or PROPFIND, end too). */
+  usedUp(id: string, grant: ShareGrant): boolean {
+    const link = this.#links.get(id);
+    return link !== undefined && link.used >= grant.maxUses;
+  }
+
   /** Ends a reservation; `used` counts it. */
   settle(id: string, used: boolean): void {
     const link = this.#links.get(id);
