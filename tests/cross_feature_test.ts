@@ -366,3 +366,25 @@ Deno.test("--webdav --upload: without --cors a page on another origin gets no wa
   }
   assert.deepEqual(await entryNames(`${tree.path}/pub`), ["a.txt"]);
 });
+
+Deno.test("--share-uses: a used-up link answers nothing more, HEAD and PROPFIND included", async () => {
+  await using tree = await tempTree({ "pub/a.txt": "a\n", "pub/b.txt": "b\n" });
+  await using server = await serveHttp(
+    tree.path,
+    "--webdav",
+    "--share",
+    "pub",
+    "--share-uses",
+    "1",
+  );
+  await server.waitForLine(/share \/pub\//);
+  const link = /: (\S+)$/.exec(server.lines.find((l) => l.includes("share /pub/"))!)![1];
+  const propfind = ["-X", "PROPFIND", "-H", "Depth: 1", link];
+  assert.equal((await curl(...propfind)).status, 207);
+  assert.equal((await curl("-I", `${link}b.txt`)).status, 200);
+  assert.equal((await curl(`${link}a.txt`)).body, "a\n");
+  for (const args of [[`${link}b.txt`], ["-I", `${link}b.txt`], propfind]) {
+    const response = await curl(...args);
+    assert.equal(response.status, 403, `${args.join(" ")}: ${response.body}`);
+  }
+});
