@@ -349,6 +349,9 @@ export function withWebDav(dav: DavState): Middleware {
             ["Allow", DAV_READ_METHODS],
           ]);
         }
+        // A resumable upload (`PUT` + `Content-Range`, the uploader's chunks) is --upload's:
+        // WebDAV has no partial PUT, and refusing it here broke uploads with --webdav.
+        if (method === "PUT" && req.headers.has("content-range")) return await next(req, ctx);
         return await WRITE_HANDLERS[method](dav, req, ctx);
       }
     } catch (err) {
