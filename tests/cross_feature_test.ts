@@ -388,3 +388,32 @@ Deno.test("--share-uses: a used-up link answers nothing more, HEAD and PROPFIND 
     assert.equal(response.status, 403, `${args.join(" ")}: ${response.body}`);
   }
 });
+
+Deno.test("--webdav --upload: resumable PUT (the uploader's chunks) still works", async () => {
+  await using tree = await tempTree({ "up/": null });
+  await using server = await serveHttp(tree.path, "--webdav", "--upload");
+  const url = `${server.url}/up/r.txt`;
+  const first = await curl(
+    "-X",
+    "PUT",
+    "-H",
+    "Content-Range: bytes 0-3/8",
+    "--data-binary",
+    "abcd",
+    url,
+  );
+  assert.equal(first.status, 308, first.body);
+  const query = await curl("-X", "PUT", "-H", "Content-Range: bytes */8", url);
+  assert.match(query.headers, /\nrange: bytes=0-3\r?$/im);
+  const last = await curl(
+    "-X",
+    "PUT",
+    "-H",
+    "Content-Range: bytes 4-7/8",
+    "--data-binary",
+    "efgh",
+    url,
+  );
+  assert.equal(last.status, 201, last.body);
+  assert.equal(await Deno.readTextFile(`${tree.path}/up/r.txt`), "abcdefgh");
+});
