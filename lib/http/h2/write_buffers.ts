@@ -3,9 +3,10 @@
  * its write queue drains and gives it back when the queue runs dry, so a busy server
  * reuses the same few buffers instead of allocating one per drain. Why: ArrayBuffer
  * memory lives outside the V8 heap and is only freed by a GC that V8 starts late (after
- * ~64 MiB of external growth). Measured with `h2load -c64 -m10` on a 64 KiB file: a fresh
- * join buffer per drain peaked at 78-90 MiB of such memory, pooled ones at 35-54 MiB, and
- * the bench's peak RSS went from 203 to 164-174 MiB at the same req/s.
+ * ~64 MiB of external growth). Measured in-process under `h2load -c64 -m10` on a 64 KiB
+ * file, peak external memory / RSS: a fresh join buffer per drain 78-90 / 172-187 MiB;
+ * pooled buffers with 128 KiB batches (the writer's MAX_WRITE_BATCH_BYTES) 20-21 /
+ * 129 MiB (256 KiB batches still kept 62-68 MiB live: 64 busy connections × 256 KiB).
  * Sizes are powers of two from {@link MIN_WRITE_BUFFER_BYTES}, so a burst of small
  * frames does not hold a big buffer; at most {@link MAX_POOLED_WRITE_BYTES} wait unused.
  *
@@ -23,7 +24,7 @@
 /** Smallest join buffer handed out. */
 export const MIN_WRITE_BUFFER_BYTES = 16 * 1024;
 /** Bytes of unused join buffers kept for reuse, over all connections of the isolate. */
-export const MAX_POOLED_WRITE_BYTES = 16 * 1024 * 1024;
+export const MAX_POOLED_WRITE_BYTES = 8 * 1024 * 1024;
 
 /** Reusable join buffers by size (powers of two). */
 export class WriteBufferPool {
