@@ -243,6 +243,14 @@ export class BufferedReader {
     }
   }
 
+  /**
+   * The next `n` bytes when that many are buffered (consumed, as {@link readExact}), else
+   * null and nothing consumed: readExact without a promise when no read is needed.
+   */
+  tryTake(n: number): Uint8Array | null {
+    return this.#end - this.#start >= n ? this.#take(n) : null;
+  }
+
   /** Reads exactly `n` bytes (the view may be empty for n = 0). */
   async readExact(n: number, what = `${n} bytes`): Promise<Uint8Array> {
     while (this.#end - this.#start < n) {
