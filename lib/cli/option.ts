@@ -40,39 +40,14 @@ export class InvalidArgumentError extends CommanderError {
 /** Turns an option's or argument's text into its value; `previous` allows repeatable flags. */
 // deno-lint-ignore no-explicit-any
 export type ValueParser = (value: string, previous: any) => any;
-/** One `--flag`, `-f, --flag <value>` or `--flag [value]`. */
-export class Option {
-  readonly flags: string;
-  description: string;
-  /** `<value>`: the flag needs one. */
-  readonly required: boolean;
-  /** `[value]`: the flag may take one. */
-  readonly optional: boolean;
-  /** Always false: `<values...>` options are refused (sockit has none). */
-  readonly variadic: boolean = false;
-  readonly short?: string;
-  readonly long?: string;
-  /** `--no-x`: sets `x` to false. */
-  readonly negate: boolean;
+/** What options and positional arguments share: a default, a value parser, choices. */
+class ValueSpec {
   defaultValue?: unknown;
   defaultValueDescription?: string;
   parseArg?: ValueParser;
-  hidden = false;
   argChoices?: string[];
 
-  constructor(flags: string, description?: string) {
-    this.flags = flags;
-    this.description = description ?? "";
-    this.required = flags.includes("<");
-    this.optional = flags.includes("[");
-    if (/\w\.\.\.[>\]]$/.test(flags)) {
-      throw new Error(`variadic options are not supported: '${flags}'`);
-    }
-    [this.short, this.long] = splitFlags(flags);
-    this.negate = this.long?.startsWith("--no-") ?? false;
-  }
-
-  /** The value when the flag is absent; `description` replaces it in `--help`. */
+  /** The value when it is absent; `description` replaces it in `--help`. */
   default(value: unknown, description?: string): this {
     this.defaultValue = value;
     this.defaultValueDescription = description;
@@ -89,6 +64,36 @@ export class Option {
     this.argChoices = values.slice();
     this.parseArg = (arg: string) => checkChoice(this.argChoices!, arg);
     return this;
+  }
+}
+
+/** One `--flag`, `-f, --flag <value>` or `--flag [value]`. */
+export class Option extends ValueSpec {
+  readonly flags: string;
+  description: string;
+  /** `<value>`: the flag needs one. */
+  readonly required: boolean;
+  /** `[value]`: the flag may take one. */
+  readonly optional: boolean;
+  /** Always false: `<values...>` options are refused (sockit has none). */
+  readonly variadic: boolean = false;
+  readonly short?: string;
+  readonly long?: string;
+  /** `--no-x`: sets `x` to false. */
+  readonly negate: boolean;
+  hidden = false;
+
+  constructor(flags: string, description?: string) {
+    super();
+    this.flags = flags;
+    this.description = description ?? "";
+    this.required = flags.includes("<");
+    this.optional = flags.includes("[");
+    if (/\w\.\.\.[>\]]$/.test(flags)) {
+      throw new Error(`variadic options are not supported: '${flags}'`);
+    }
+    [this.short, this.long] = splitFlags(flags);
+    this.negate = this.long?.startsWith("--no-") ?? false;
   }
 
   hideHelp(hide = true): this {
@@ -117,17 +122,14 @@ export class Option {
 }
 
 /** One positional argument: `<name>` required, `[name]` optional, `[name...]` the rest. */
-export class Argument {
+export class Argument extends ValueSpec {
   description: string;
   readonly required: boolean;
   readonly variadic: boolean;
-  defaultValue?: unknown;
-  defaultValueDescription?: string;
-  parseArg?: ValueParser;
-  argChoices?: string[];
   readonly #name: string;
 
   constructor(name: string, description?: string) {
+    super();
     this.description = description ?? "";
     this.required = !name.startsWith("[");
     let bare = /^[<[]/.test(name) ? name.slice(1, -1) : name;
@@ -138,23 +140,6 @@ export class Argument {
 
   name(): string {
     return this.#name;
-  }
-
-  default(value: unknown, description?: string): this {
-    this.defaultValue = value;
-    this.defaultValueDescription = description;
-    return this;
-  }
-
-  argParser(parse: ValueParser): this {
-    this.parseArg = parse;
-    return this;
-  }
-
-  choices(values: readonly string[]): this {
-    this.argChoices = values.slice();
-    this.parseArg = (arg: string) => checkChoice(this.argChoices!, arg);
-    return this;
   }
 }
 
