@@ -74,7 +74,7 @@ import {
 import { FrameWriter } from "./writer.ts";
 
 export type { H2Clock } from "./clock.ts";
-export type { H2AccessLogEntry, H2ConnectionOptions } from "./stream.ts";
+export type { H2ConnectionOptions } from "./stream.ts";
 
 /** The window every connection starts with before our WINDOW_UPDATE (§6.9.2). */
 const INITIAL_CONNECTION_WINDOW = 65_535;

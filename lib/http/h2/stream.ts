@@ -40,9 +40,6 @@ import {
 
 const textEncoder = new TextEncoder();
 
-/** One access-log record: the transports share the handler API's {@link AccessLogEntry}. */
-export type H2AccessLogEntry = AccessLogEntry;
-
 /** Options of an HTTP/2 connection (`connection.ts`). */
 export interface H2ConnectionOptions {
   /** The tracker's clock of this connection (see `clock.ts`). */
@@ -55,7 +52,7 @@ export interface H2ConnectionOptions {
   maxBodyBytes?: number;
   /** `--trace`: each request's header list, as text. */
   onHead?: (client: string, head: Uint8Array) => void;
-  onRequest?: (entry: H2AccessLogEntry) => void;
+  onRequest?: (entry: AccessLogEntry) => void;
   onInternalError?: (req: RequestHead, error: unknown) => void;
   onAbort?: (client: string, req: RequestHead | null, reason: string) => void;
 }
