@@ -47,7 +47,7 @@ import {
   formatRatio,
   type HttpConnsResult,
   markdownTable,
-  median,
+  medianOf,
   openFilesLimitFor,
   parseHttpConnsOutput,
   parseOpenFilesLimit,
@@ -327,11 +327,7 @@ function summarize(
     const runs = results.get(`${row} ${name}`);
     if (!runs || runs.length === 0) return undefined;
     return {
-      reqPerSec: median(runs.map((r) => r.reqPerSec)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
-      maxMs: median(runs.map((r) => r.maxMs)),
-      peakRssMiB: median(runs.map((r) => r.peakRssMiB)),
+      ...medianOf(runs),
       requests: runs.reduce((sum, r) => sum + r.requests, 0),
       answered: runs.reduce((sum, r) => sum + r.answered, 0),
       errors: runs.reduce((sum, r) => sum + r.errors, 0),

@@ -34,7 +34,7 @@ import {
   formatRatio,
   type H2loadResult,
   markdownTable,
-  median,
+  medianOf,
   parseH2loadOutput,
   type TargetCheck,
 } from "./stats.ts";
@@ -269,16 +269,7 @@ function summarizeH2(
   const med = (name: string, load: string) => {
     const runs = results.get(name)?.get(load);
     if (!runs || runs.length === 0) return undefined;
-    const of = (key: keyof Measured) => median(runs.map((r) => r[key]));
-    return {
-      reqPerSec: of("reqPerSec"),
-      mibPerSec: of("mibPerSec"),
-      meanMs: of("meanMs"),
-      maxMs: of("maxMs"),
-      headerSavingsPct: of("headerSavingsPct"),
-      peakRssMiB: of("peakRssMiB"),
-      errors: runs.reduce((sum, r) => sum + r.errors, 0),
-    };
+    return { ...medianOf(runs), errors: runs.reduce((sum, r) => sum + r.errors, 0) };
   };
   const rows: string[][] = [];
   for (const load of H2_LOADS) {

@@ -28,7 +28,7 @@ import {
   formatNumber,
   formatRatio,
   markdownTable,
-  median,
+  medianOf,
   parseWrkOutput,
   type TargetCheck,
   type WrkResult,
@@ -413,14 +413,7 @@ function summarize(
   const med = (name: string, load: string) => {
     const runs = results.get(name)?.get(load);
     if (!runs || runs.length === 0) return undefined;
-    return {
-      reqPerSec: median(runs.map((r) => r.reqPerSec)),
-      mibPerSec: median(runs.map((r) => r.mibPerSec)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
-      peakRssMiB: median(runs.map((r) => r.peakRssMiB)),
-      errors: runs.reduce((sum, r) => sum + r.errors, 0),
-    };
+    return { ...medianOf(runs), errors: runs.reduce((sum, r) => sum + r.errors, 0) };
   };
   const sockitFor = (workers: number) => {
     const exact = peers.find((p) => p.sockit && p.workers === workers && results.has(p.name));
