@@ -27,6 +27,7 @@ import {
   parseUploadContentRange,
   PARTIAL_UPLOAD_PREFIX,
   PARTIAL_UPLOAD_TTL_MS,
+  sweepPartialUploads,
 } from "../lib/http/sharing/resumable.ts";
 import { DigestSyntaxError, parseDigestField } from "../lib/http/sharing/digest.ts";
 
@@ -374,4 +375,20 @@ Deno.test("resumable: asking about an expired partial deletes it and starts over
   );
   assert.equal((await putRange(url, work.path, data, 0, 9, 10)).status, 201);
   assert.deepEqual(await Deno.readFile(`${tree.path}/e.bin`), data);
+});
+
+Deno.test("sweepPartialUploads looks at maxEntries (MAX_PARTIAL_SWEEP_ENTRIES) entries: at the bound every expired partial goes, one past it one stays", async () => {
+  const bound = 8;
+  for (const [count, left] of [[bound, 0], [bound + 1, 1]]) {
+    await using tree = await tempTree(
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [`${PARTIAL_UPLOAD_PREFIX}${i}-1`, "x"]),
+      ),
+    );
+    // A TTL of -1 s makes every partial expired, whatever its mtime.
+    assert.equal(await sweepPartialUploads(tree.path, -1_000, bound), 0, "no live partials");
+    let remaining = 0;
+    for await (const _ of Deno.readDir(tree.path)) remaining++;
+    assert.equal(remaining, left, `${count} expired partials, a sweep of ${bound} entries`);
+  }
 });

@@ -161,18 +161,19 @@ export async function queryUploadOffset(
 }
 
 /**
- * Deletes expired partials in `dir` (looking at {@link MAX_PARTIAL_SWEEP_ENTRIES} entries
- * at most) and resolves how many live ones remain.
+ * Deletes expired partials in `dir` (looking at `maxEntries` entries at most, so a huge
+ * folder costs a bounded sweep) and resolves how many live ones remain.
  */
 export async function sweepPartialUploads(
   dir: string,
   ttlMs = PARTIAL_UPLOAD_TTL_MS,
+  maxEntries = MAX_PARTIAL_SWEEP_ENTRIES,
 ): Promise<number> {
   const now = Date.now();
   let seen = 0;
   let live = 0;
   for await (const entry of Deno.readDir(dir)) {
-    if (++seen > MAX_PARTIAL_SWEEP_ENTRIES) break;
+    if (++seen > maxEntries) break;
     if (!entry.isFile || !entry.name.startsWith(PARTIAL_UPLOAD_PREFIX)) continue;
     const path = `${dir === "/" ? "" : dir}/${entry.name}`;
     const info = await lstatOrNull(path);
