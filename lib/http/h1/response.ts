@@ -16,24 +16,11 @@
  * @module
  */
 import type { HeaderList, HttpResponse } from "../handler.ts";
-import { formatHttpDate } from "../semantics/date.ts";
+import { currentHttpDate, SERVER_NAME } from "../semantics/date.ts";
 import { statusText } from "../status.ts";
 
-/** Value of the `Server` header. */
-export const SERVER_NAME = "sockit";
-
-let cachedSecond = -1;
-let cachedDate = "";
-
-/** The `Date` header value for now, formatted at most once per second. */
-export function currentHttpDate(nowMs: number = Date.now()): string {
-  const second = Math.floor(nowMs / 1000);
-  if (second !== cachedSecond) {
-    cachedSecond = second;
-    cachedDate = formatHttpDate(second * 1000);
-  }
-  return cachedDate;
-}
+// Shared with HTTP/2; re-exported for the callers that know them from here.
+export { currentHttpDate, SERVER_NAME };
 
 /** What {@link formatResponseHead} needs. */
 export interface ResponseHeadInit {

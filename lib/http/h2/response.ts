@@ -15,14 +15,12 @@
  */
 import { describeError } from "../../errors.ts";
 import { type FileBody, type HttpResponse, releaseBody, type RequestHead } from "../handler.ts";
-import { formatHttpDate } from "../semantics/date.ts";
+import { currentHttpDate, SERVER_NAME } from "../semantics/date.ts";
 import type { SendWindow } from "./flow.ts";
 import { encodeHeaderBlock, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frames.ts";
 import { Flag } from "./frames.ts";
 import type { FrameWriter } from "./writer.ts";
 
-/** Value of the `server` field (as over HTTP/1.1). */
-export const SERVER_NAME = "sockit";
 /** Bytes read from a file per step; each step waits for window and socket. */
 export const FILE_CHUNK_BYTES = 64 * 1024;
 
@@ -62,17 +60,6 @@ export function lowerFieldName(name: string): string {
 }
 
 const textEncoder = new TextEncoder();
-let cachedSecond = -1;
-let cachedDate = "";
-
-function httpDate(): string {
-  const second = Math.floor(Date.now() / 1000);
-  if (second !== cachedSecond) {
-    cachedSecond = second;
-    cachedDate = formatHttpDate(second * 1000);
-  }
-  return cachedDate;
-}
 
 /** RFC 9110 §8.6: no content-length on 1xx, 204 and (as over HTTP/1.1) 304. */
 export function statusHasNoBody(status: number): boolean {
@@ -84,7 +71,7 @@ export function responseFields(res: HttpResponse, length: number | null): [strin
   const fields: [string, string][] = [
     [":status", String(res.status)],
     ["server", SERVER_NAME],
-    ["date", httpDate()],
+    ["date", currentHttpDate()],
   ];
   const headers = res.headers ?? [];
   // An indexed loop: iterator and destructuring allocated per field when this was not inlined.

@@ -73,3 +73,19 @@ export function parseHttpDate(value: string, nowMs: number = Date.now()): number
   date.setUTCHours(h, min, s, 0);
   return date.getTime();
 }
+
+/** Value of the `Server` header both transports send. */
+export const SERVER_NAME = "sockit";
+
+let cachedSecond = -1;
+let cachedDate = "";
+
+/** The `Date` header value for now, formatted at most once per second. */
+export function currentHttpDate(nowMs: number = Date.now()): string {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedDate = formatHttpDate(second * 1000);
+  }
+  return cachedDate;
+}
