@@ -53,10 +53,12 @@ export interface ResolvedPath {
 }
 
 /**
- * Pure: splits a raw (still percent-encoded) request path into decoded segments, or null
- * when it must be refused. Empty segments ("//") are skipped, as nginx merges slashes.
+ * Pure: a raw (still percent-encoded) absolute path as decoded segments, or null when a
+ * segment cannot name a file: bad encoding, `.`/`..`, an encoded `/` or `\`, NUL. Empty
+ * segments ("//") are skipped, as nginx merges slashes. No dotfile rule: see
+ * {@link safePathSegments}.
  */
-export function safePathSegments(rawPath: string, options: SafePathOptions = {}): string[] | null {
+export function decodePathSegments(rawPath: string): string[] | null {
   if (rawPath.charCodeAt(0) !== 0x2f /* / */) return null;
   const segments: string[] = [];
   for (const raw of rawPath.split("/")) {
@@ -69,10 +71,23 @@ export function safePathSegments(rawPath: string, options: SafePathOptions = {})
     }
     if (name === "." || name === "..") return null;
     if (name.includes("/") || name.includes("\\") || name.includes("\0")) return null;
+    segments.push(name);
+  }
+  return segments;
+}
+
+/**
+ * Pure: splits a raw (still percent-encoded) request path into decoded segments, or null
+ * when it must be refused: {@link decodePathSegments}' refusals, plus dot-names without
+ * `dotfiles` and sockit's in-progress upload names always.
+ */
+export function safePathSegments(rawPath: string, options: SafePathOptions = {}): string[] | null {
+  const segments = decodePathSegments(rawPath);
+  if (segments === null) return null;
+  for (const name of segments) {
     if (name.charCodeAt(0) === 0x2e /* . */ && (!options.dotfiles || isUploadTempName(name))) {
       return null;
     }
-    segments.push(name);
   }
   return segments;
 }

@@ -36,7 +36,7 @@
  * @module
  */
 import { ConfigError } from "../../errors.ts";
-import { percentDecode } from "../semantics/target.ts";
+import { decodePathSegments } from "../files/safe_path.ts";
 
 /** Most `--access` rules accepted: each request looks at all of them. */
 export const MAX_ACCESS_RULES = 64;
@@ -150,20 +150,7 @@ export function anyRuleWrites(rules: readonly AccessRule[]): boolean {
  */
 export function requestSegments(rawPath: string): string[] | null {
   if (rawPath === "*") return [];
-  if (rawPath.charCodeAt(0) !== 0x2f) return null;
-  const out: string[] = [];
-  for (const raw of rawPath.split("/")) {
-    if (raw === "") continue;
-    let name: string;
-    try {
-      name = percentDecode(raw);
-    } catch {
-      return null;
-    }
-    if (name === "." || name === ".." || /[/\\\0]/.test(name)) return null;
-    out.push(foldSegment(name));
-  }
-  return out;
+  return decodePathSegments(rawPath)?.map(foldSegment) ?? null;
 }
 
 /**
