@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { baseName } from "../../paths.ts";
 import { Sha256 } from "../../sha256.ts";
 import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 
@@ -120,11 +121,6 @@ export interface ArchiveWalkOptions {
   readable?: (realPath: string) => boolean;
 }
 
-function basename(path: string): string {
-  const trimmed = path.replace(/\/+$/, "");
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
-}
-
 function isHidden(name: string, dotfiles: boolean): boolean {
   return name.startsWith(UPLOAD_TEMP_PREFIX) || (!dotfiles && name.startsWith("."));
 }
@@ -146,7 +142,7 @@ export async function walkArchiveTree(
   const maxNameBytes = options.maxNameBytes ?? MAX_ARCHIVE_NAME_BYTES;
   const onSkip = options.onSkip ?? (() => {});
   const readable = options.readable ?? (() => true);
-  const rootName = options.rootName ?? (basename(dir) || DEFAULT_ARCHIVE_ROOT_NAME);
+  const rootName = options.rootName ?? (baseName(dir) || DEFAULT_ARCHIVE_ROOT_NAME);
   const entries: ArchiveEntry[] = [];
   let nameBytes = 0;
 

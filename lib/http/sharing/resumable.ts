@@ -41,7 +41,13 @@ import { sha256Hex } from "../../sha256.ts";
 import { writeAll } from "../../framing.ts";
 import { UPLOAD_TEMP_PREFIX } from "../files/safe_path.ts";
 import { checkFileDigest, DigestCheck, type ExpectedDigest } from "./digest.ts";
-import { lstatOrNull, publishUpload, UploadConflictError, UploadError } from "./upload.ts";
+import {
+  lstatOrNull,
+  publishUpload,
+  splitPath,
+  UploadConflictError,
+  UploadError,
+} from "./upload.ts";
 
 /** Name prefix of partial (resumable) uploads; hidden like every upload in progress. */
 export const PARTIAL_UPLOAD_PREFIX = `${UPLOAD_TEMP_PREFIX}part-`;
@@ -103,11 +109,6 @@ export function parseUploadContentRange(value: string): UploadContentRange | nul
 /** Pure: the `Range` header value telling a client it may resume at `offset`, or null. */
 export function resumeRangeHeader(offset: number): string | null {
   return offset > 0 ? `bytes=0-${offset - 1}` : null;
-}
-
-function splitPath(path: string): { dir: string; name: string } {
-  const slash = path.lastIndexOf("/");
-  return { dir: slash <= 0 ? "/" : path.slice(0, slash), name: path.slice(slash + 1) };
 }
 
 /** Pure: the partial file's name for `fileName` of `total` bytes. */

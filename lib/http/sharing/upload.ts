@@ -94,7 +94,8 @@ export interface SavedUpload {
   replaced: boolean;
 }
 
-function splitPath(path: string): { dir: string; name: string } {
+/** A file path's folder and last name ("/a/b.txt" → "/a", "b.txt"). */
+export function splitPath(path: string): { dir: string; name: string } {
   const slash = path.lastIndexOf("/");
   return {
     dir: slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash),
